@@ -1,0 +1,439 @@
+//! Choosing a history format and reading a history from a file or a string.
+//!
+//! Three formats are read (see docs/history.md): our own JSONL, Jepsen's
+//! `history.edn`, and the op lines of a raw Jepsen log. Every reader turns bad
+//! input into a [`ReadError`] naming the file and line; none of them panics.
+
+pub use super::edn::{read_edn, write_edn};
+pub use super::jepsen_log::read_jepsen_log;
+pub use super::jsonl::{read_jsonl, write_jsonl};
+pub use super::{History, Op, OpType, Process};
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+/// The history formats we can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// One JSON object per line: our own `history.jsonl`.
+    Jsonl,
+    /// Jepsen's `history.edn`: one map per line, or one vector of maps.
+    Edn,
+    /// Raw Jepsen log output; only the `jepsen.util - ` op lines are read.
+    JepsenLog,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Edn => "edn",
+            Format::JepsenLog => "jepsen-log",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "jsonl" => Ok(Format::Jsonl),
+            "edn" => Ok(Format::Edn),
+            "jepsen-log" => Ok(Format::JepsenLog),
+            other => Err(format!(
+                "unknown history format \"{other}\" (expected jsonl, edn or jepsen-log)"
+            )),
+        }
+    }
+}
+
+/// What is wrong with a history, and where: `file:line: message`.
+///
+/// `line` counts from 1; 0 means the problem is with the file as a whole
+/// (it cannot be read, its format cannot be told), and is then left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadError {
+    pub source: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl ReadError {
+    pub(crate) fn new(source: &str, line: usize, message: impl Into<String>) -> Self {
+        ReadError {
+            source: source.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.source, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.source, self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// The marker of an op line in a Jepsen log.
+pub(crate) const JEPSEN_LOG_MARKER: &str = "jepsen.util - ";
+
+/// Tells the format from the content, or `None` when it cannot be told
+/// (including when there is no content at all).
+///
+/// The first line that is neither blank nor an EDN `;` comment decides:
+/// `{"` is JSONL, `{:` is EDN, a `jepsen.util - ` op line is a Jepsen log,
+/// and `#jepsen` or a `[` that opens a vector of maps is EDN. Otherwise a
+/// Jepsen log is recognised by an op line anywhere, because real logs begin
+/// with lines from other loggers.
+pub fn detect(text: &str) -> Option<Format> {
+    let (_, first) = first_significant_line(text)?;
+    // Before the log marker: an op's value may well quote a log line.
+    if let Some(inside) = first.strip_prefix('{') {
+        match inside.trim_start().bytes().next() {
+            Some(b'"') => return Some(Format::Jsonl),
+            Some(b':') => return Some(Format::Edn),
+            _ => {}
+        }
+    }
+    if first.contains(JEPSEN_LOG_MARKER) {
+        return Some(Format::JepsenLog);
+    }
+    if first.starts_with("#jepsen") || opens_vector_of_maps(first) {
+        return Some(Format::Edn);
+    }
+    text.contains(JEPSEN_LOG_MARKER)
+        .then_some(Format::JepsenLog)
+}
+
+// A log line may start with a bracketed timestamp, so a bare `[` is not
+// enough: the vector must hold maps, or be alone on its line.
+fn opens_vector_of_maps(line: &str) -> bool {
+    match line.strip_prefix('[') {
+        Some(rest) => matches!(
+            rest.trim_start().bytes().next(),
+            None | Some(b'{' | b'#' | b']')
+        ),
+        None => false,
+    }
+}
+
+/// The first line (numbered from 1, trimmed) that is not blank or a comment.
+fn first_significant_line(text: &str) -> Option<(usize, &str)> {
+    text.lines()
+        .map(str::trim)
+        .enumerate()
+        .find(|(_, line)| !line.is_empty() && !line.starts_with(';'))
+        .map(|(n, line)| (n + 1, line))
+}
+
+/// Reads a history from text, in `format` or, when `None`, the detected one.
+///
+/// `source` names the text in error messages (usually the file name). Text
+/// with no content at all is an empty history, not an error: whether an empty
+/// history is acceptable is for the checker to say.
+pub fn parse_history(
+    text: &str,
+    format: Option<Format>,
+    source: &str,
+) -> Result<History, ReadError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let format = match format {
+        Some(format) => format,
+        None => match detect(text) {
+            Some(format) => format,
+            None => return undetected(text, source),
+        },
+    };
+    match format {
+        Format::Jsonl => read_jsonl(text, source),
+        Format::Edn => read_edn(text, source),
+        Format::JepsenLog => read_jepsen_log(text, source),
+    }
+}
+
+fn undetected(text: &str, source: &str) -> Result<History, ReadError> {
+    let Some((line, first)) = first_significant_line(text) else {
+        return Ok(History::default());
+    };
+    Err(ReadError::new(
+        source,
+        line,
+        format!(
+            "cannot tell the history format from {}; expected JSONL (lines starting with {{\"), \
+             EDN (starting with {{:, [ or #jepsen) or a Jepsen log (lines containing \"{}\"); \
+             name the format with --format jsonl, --format edn or --format jepsen-log",
+            shorten(first),
+            JEPSEN_LOG_MARKER.trim_end()
+        ),
+    ))
+}
+
+/// Reads a history file, in `format` or, when `None`, the detected one.
+pub fn read_history(path: &Path, format: Option<Format>) -> Result<History, ReadError> {
+    let source = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| ReadError::new(&source, 0, format!("cannot read the file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| not_utf8(&source, &e))?;
+    parse_history(&text, format, &source)
+}
+
+fn not_utf8(source: &str, e: &std::string::FromUtf8Error) -> ReadError {
+    let good = e.utf8_error().valid_up_to();
+    let before = e.as_bytes().get(..good).unwrap_or_default();
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    ReadError::new(
+        source,
+        line,
+        format!("not UTF-8 text (invalid byte at offset {good}); expected a text history"),
+    )
+}
+
+/// Quotes a piece of input for an error message, cut short if long.
+pub(crate) fn shorten(text: &str) -> String {
+    format!("\"{}\"", clip(text).escape_debug())
+}
+
+/// Cuts text for an error message to a readable length.
+pub(crate) fn clip(text: &str) -> String {
+    const MAX_CHARS: usize = 60;
+    let mut chars = text.chars();
+    let mut head: String = chars.by_ref().take(MAX_CHARS).collect();
+    if chars.next().is_some() {
+        head.push_str("...");
+    }
+    head
+}
+
+/// Proptest strategies shared by the readers' tests.
+#[cfg(test)]
+pub(crate) mod arb {
+    use super::{Op, OpType, Process};
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    // Short decimal fractions only: without its `float_roundtrip` feature,
+    // serde_json may read a double whose decimal significand exceeds 2^53
+    // one ulp off (e.g. 90532.28271484375), so JSONL itself is not exact there.
+    fn float() -> impl Strategy<Value = f64> {
+        (any::<i16>(), 0u32..11).prop_map(|(m, e)| f64::from(m) / f64::from(1u32 << e))
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9-]{0,8}",
+            "[ -~]{0,12}",
+            any::<String>(),
+            Just("nil".to_string()),
+            Just(":kw".to_string()),
+        ]
+    }
+
+    pub fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            float().prop_map(Value::from),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(text(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn kind() -> impl Strategy<Value = OpType> {
+        prop_oneof![
+            Just(OpType::Invoke),
+            Just(OpType::Ok),
+            Just(OpType::Fail),
+            Just(OpType::Info)
+        ]
+    }
+
+    fn process() -> impl Strategy<Value = Process> {
+        prop_oneof![
+            any::<u64>().prop_map(Process::Client),
+            Just(Process::Nemesis)
+        ]
+    }
+
+    /// Any op, except a `key` of JSON null: every reader takes a null key
+    /// to mean "no key", as `Op`'s own serde derive does.
+    pub fn op() -> impl Strategy<Value = Op> {
+        let key = proptest::option::of(json().prop_filter("null key", |v| !v.is_null()));
+        (
+            (any::<u64>(), any::<u64>(), process(), kind(), text()),
+            (
+                key,
+                json(),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+            ),
+        )
+            .prop_map(
+                |((index, time, process, kind, f), (key, value, node, error))| Op {
+                    index,
+                    time,
+                    process,
+                    kind,
+                    f,
+                    key,
+                    value,
+                    node,
+                    error,
+                },
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for format in [Format::Jsonl, Format::Edn, Format::JepsenLog] {
+            assert_eq!(format.to_string().parse::<Format>(), Ok(format));
+        }
+        let err = "json".parse::<Format>().unwrap_err();
+        assert!(err.contains("expected jsonl, edn or jepsen-log"), "{err}");
+    }
+
+    #[test]
+    fn detects_each_format() {
+        let cases = [
+            ("{\"index\":0}\n", Some(Format::Jsonl)),
+            ("\n\n  { \"type\": \"ok\"}", Some(Format::Jsonl)),
+            ("{:process 0, :type :invoke}", Some(Format::Edn)),
+            ("; a comment\n{:type :ok}", Some(Format::Edn)),
+            ("[{:type :ok}]", Some(Format::Edn)),
+            ("[\n{:type :ok}\n]", Some(Format::Edn)),
+            ("#jepsen.history.Op{:index 0}", Some(Format::Edn)),
+            (
+                "INFO  jepsen.util - 0\t:invoke\t:read\tnil",
+                Some(Format::JepsenLog),
+            ),
+            (
+                "[2017-03-01] INFO jepsen.core - starting\nINFO  jepsen.util - 0\t:ok\t:read\t1",
+                Some(Format::JepsenLog),
+            ),
+            ("", None),
+            ("   \n\n", None),
+            ("hello world", None),
+            ("[1 2 3]", None),
+            ("{\"f\":\"INFO jepsen.util - 1\"}", Some(Format::Jsonl)),
+            ("{:value \"INFO jepsen.util - 1\"}", Some(Format::Edn)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(detect(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn empty_text_is_an_empty_history() {
+        for text in ["", "\n \n", "; only a comment\n", "\u{feff}"] {
+            assert_eq!(
+                parse_history(text, None, "h"),
+                Ok(History::default()),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_names_the_formats_and_the_flag() {
+        let err = parse_history("\n\nthis is not a history\n", None, "x.txt").unwrap_err();
+        assert_eq!(err.line, 3);
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("x.txt:3: cannot tell the history format"),
+            "{shown}"
+        );
+        for needle in ["JSONL", "EDN", "Jepsen log", "--format"] {
+            assert!(shown.contains(needle), "{shown}");
+        }
+    }
+
+    #[test]
+    fn error_display_has_line_only_when_known() {
+        assert_eq!(
+            ReadError::new("h.edn", 12, "bad").to_string(),
+            "h.edn:12: bad"
+        );
+        assert_eq!(ReadError::new("h.edn", 0, "bad").to_string(), "h.edn: bad");
+    }
+
+    #[test]
+    fn explicit_format_overrides_detection() {
+        let line = "{\"index\":0,\"time\":0,\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}";
+        assert!(parse_history(line, Some(Format::Jsonl), "h").is_ok());
+        let err = parse_history(line, Some(Format::Edn), "h").unwrap_err();
+        assert_eq!(err.line, 1);
+    }
+
+    #[test]
+    fn missing_and_non_utf8_files_are_errors() {
+        let dir = std::env::temp_dir();
+        let missing = dir.join(format!("chaos-no-such-history-{}", std::process::id()));
+        let err = read_history(&missing, None).unwrap_err();
+        assert_eq!(err.line, 0);
+        assert!(err.to_string().contains("cannot read the file"), "{err}");
+
+        let bad = dir.join(format!("chaos-non-utf8-history-{}.edn", std::process::id()));
+        std::fs::write(&bad, b"{:process 0, :type :invoke, :f :read}\n{:f \xff}\n").unwrap();
+        let err = read_history(&bad, None).unwrap_err();
+        let _ = std::fs::remove_file(&bad);
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn shorten_cuts_long_text_on_char_boundaries() {
+        let long = "é".repeat(100);
+        let short = shorten(&long);
+        assert!(short.ends_with("...\""));
+        assert_eq!(short.chars().filter(|&c| c == 'é').count(), 60);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_history_never_panics_on_strings(text in any::<String>()) {
+            let _ = parse_history(&text, None, "p");
+        }
+
+        #[test]
+        fn parse_history_never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let text = String::from_utf8_lossy(&bytes);
+            for format in [None, Some(Format::Jsonl), Some(Format::Edn), Some(Format::JepsenLog)] {
+                let _ = parse_history(&text, format, "p");
+            }
+        }
+
+        #[test]
+        fn parse_history_never_panics_on_format_like_text(
+            text in "(\\{\"|\\{:|\\[|#jepsen|INFO  jepsen.util - )[\\[\\](){}#:;,\"\\\\ \t\na-z0-9.+_-]{0,120}"
+        ) {
+            let _ = parse_history(&text, None, "p");
+        }
+    }
+}

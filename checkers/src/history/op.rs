@@ -1,0 +1,210 @@
+//! One history entry and the vocabulary around it (see docs/history.md).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// How an operation entry stands: the invocation, or one of three completions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpType {
+    Invoke,
+    /// The operation took effect.
+    Ok,
+    /// The operation certainly did not take effect.
+    Fail,
+    /// Unknown: it may take effect at any moment after its invocation, or never.
+    Info,
+}
+
+impl OpType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Invoke => "invoke",
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            OpType::Info => "info",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OpType> {
+        match s {
+            "invoke" => Some(OpType::Invoke),
+            "ok" => Some(OpType::Ok),
+            "fail" => Some(OpType::Fail),
+            "info" => Some(OpType::Info),
+            _ => None,
+        }
+    }
+}
+
+/// Who performed an operation: a client process, or the nemesis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Process {
+    Client(u64),
+    Nemesis,
+}
+
+impl fmt::Display for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Process::Client(p) => write!(f, "{p}"),
+            Process::Nemesis => f.write_str("nemesis"),
+        }
+    }
+}
+
+// In JSON a client process is a number and the nemesis is the string "nemesis".
+impl Serialize for Process {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Process::Client(p) => s.serialize_u64(*p),
+            Process::Nemesis => s.serialize_str("nemesis"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Process {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) if n.as_u64().is_some() => Ok(Process::Client(n.as_u64().unwrap())),
+            Value::String(s) if s == "nemesis" => Ok(Process::Nemesis),
+            other => Err(serde::de::Error::custom(format!(
+                "process must be a non-negative integer or \"nemesis\", not {other}"
+            ))),
+        }
+    }
+}
+
+/// One entry of a history. Field names follow ARCHITECTURE.md and Jepsen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Position in the history, from 0, in the order entries happened.
+    pub index: u64,
+    /// Nanoseconds since the run began (monotonic clock).
+    pub time: u64,
+    pub process: Process,
+    #[serde(rename = "type")]
+    pub kind: OpType,
+    /// The function: `read`, `write`, `cas`, `enqueue`, `append`, ...
+    pub f: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Value>,
+    #[serde(default)]
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Op {
+    pub fn is_client(&self) -> bool {
+        matches!(self.process, Process::Client(_))
+    }
+}
+
+/// Every op of a run, in the order they happened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    pub ops: Vec<Op>,
+}
+
+impl History {
+    pub fn new(ops: Vec<Op>) -> Self {
+        History { ops }
+    }
+
+    /// Pairs each client invocation with its completion.
+    ///
+    /// An invocation with no completion by the end of the history is treated
+    /// as `info`: the process may have crashed after the operation took effect.
+    pub fn pairs(&self) -> Result<Vec<Pair<'_>>, PairError> {
+        let mut open: rustc_hash::FxHashMap<Process, usize> = Default::default();
+        let mut pairs: Vec<Pair<'_>> = Vec::new();
+        for (pos, op) in self.ops.iter().enumerate() {
+            if !op.is_client() {
+                continue;
+            }
+            match op.kind {
+                OpType::Invoke => {
+                    if let Some(&prev) = open.get(&op.process) {
+                        return Err(PairError {
+                            index: op.index,
+                            message: format!(
+                                "process {} invokes again while its op at index {} is still open",
+                                op.process, pairs[prev].invoke.index
+                            ),
+                        });
+                    }
+                    open.insert(op.process, pairs.len());
+                    pairs.push(Pair {
+                        invoke: op,
+                        completion: None,
+                        position: pos,
+                        completion_position: None,
+                    });
+                }
+                _ => match open.remove(&op.process) {
+                    Some(i) => {
+                        if pairs[i].invoke.f != op.f {
+                            return Err(PairError {
+                                index: op.index,
+                                message: format!(
+                                    "process {} completes :{} but invoked :{}",
+                                    op.process, op.f, pairs[i].invoke.f
+                                ),
+                            });
+                        }
+                        pairs[i].completion = Some(op);
+                        pairs[i].completion_position = Some(pos);
+                    }
+                    None => {
+                        return Err(PairError {
+                            index: op.index,
+                            message: format!(
+                                "process {} completes an op ({}) it never invoked",
+                                op.process,
+                                op.kind.as_str()
+                            ),
+                        })
+                    }
+                },
+            }
+        }
+        Ok(pairs)
+    }
+}
+
+/// A client invocation and its completion, if any.
+#[derive(Clone, Copy, Debug)]
+pub struct Pair<'h> {
+    pub invoke: &'h Op,
+    pub completion: Option<&'h Op>,
+    /// Position of the invocation in `History::ops`.
+    pub position: usize,
+    /// Position of the completion in `History::ops`.
+    pub completion_position: Option<usize>,
+}
+
+impl Pair<'_> {
+    /// The outcome: `Info` when the op never completed.
+    pub fn outcome(&self) -> OpType {
+        self.completion.map_or(OpType::Info, |c| c.kind)
+    }
+}
+
+/// A history whose invocations and completions do not pair up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairError {
+    pub index: u64,
+    pub message: String,
+}
+
+impl fmt::Display for PairError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op {}: {}", self.index, self.message)
+    }
+}
+
+impl std::error::Error for PairError {}

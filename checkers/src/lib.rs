@@ -1,0 +1,13 @@
+//! Pure history analysis for the chaos harness.
+//!
+//! This crate depends on no other crate of ours and does no network I/O: it can
+//! check a history from anywhere, Jepsen's own `history.edn` included.
+
+pub mod history;
+pub mod linear;
+pub mod log;
+pub mod queue;
+pub mod synth;
+pub mod verdict;
+
+pub use verdict::Validity;

@@ -1,0 +1,257 @@
+//! Exact linearizability checking.
+//!
+//! A history is split by key (keys are independent: a history is linearizable
+//! iff each key's sub-history is), keys are checked in parallel, and each key
+//! gets a time and memory budget. A key whose search runs out of budget is
+//! `unknown`, never `valid`.
+
+mod evidence;
+mod intern;
+mod model;
+pub mod models;
+mod search;
+mod split;
+
+pub use evidence::{Failure, OpSummary};
+pub use intern::Interner;
+pub use model::Model;
+
+use crate::history::{History, PairError};
+use crate::verdict::Validity;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// The sequential specifications a history can be checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    Register,
+    CasRegister,
+    Kv,
+    MultiRegister,
+    Set,
+    FifoQueue,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::Register,
+        ModelKind::CasRegister,
+        ModelKind::Kv,
+        ModelKind::MultiRegister,
+        ModelKind::Set,
+        ModelKind::FifoQueue,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Register => "register",
+            ModelKind::CasRegister => "cas-register",
+            ModelKind::Kv => "kv",
+            ModelKind::MultiRegister => "multi-register",
+            ModelKind::Set => "set",
+            ModelKind::FifoQueue => "fifo-queue",
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ModelKind::ALL.iter().map(|m| m.name()).collect();
+                format!(
+                    "unknown model {s:?} (expected one of: {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LinearOptions {
+    pub model: ModelKind,
+    /// The value every register or key holds before the first write.
+    pub initial: Value,
+    /// Check each key on its own (the `key` field of ops). Off: one search
+    /// over the whole history, with the model's state covering every key.
+    pub split_keys: bool,
+    /// Threads checking keys in parallel; 0 means one per core.
+    pub threads: usize,
+    pub time_budget_per_key: Duration,
+    pub memory_budget_per_key: usize,
+}
+
+impl Default for LinearOptions {
+    fn default() -> Self {
+        LinearOptions {
+            model: ModelKind::CasRegister,
+            initial: Value::Null,
+            split_keys: true,
+            threads: 0,
+            time_budget_per_key: Duration::from_secs(60),
+            memory_budget_per_key: 1 << 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinearReport {
+    pub validity: Validity,
+    pub model: ModelKind,
+    /// Operations the search considered (failed ops never happened; reads
+    /// that never completed observed nothing).
+    pub ops: usize,
+    pub keys_valid: usize,
+    pub keys_invalid: usize,
+    pub keys_unknown: usize,
+    /// Every key, in the order keys first appear in the history.
+    pub keys: Vec<KeyReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyReport {
+    /// The key, or null for a history without keys (or not split).
+    pub key: Value,
+    pub validity: Validity,
+    pub ops: usize,
+    /// Configurations the search explored: the size of its memo.
+    pub explored: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+/// The history cannot be checked as given (bad pairing, ops the model does
+/// not know): the caller's input is wrong, not the system under test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckError {
+    pub index: u64,
+    pub message: String,
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op {}: {}", self.index, self.message)
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+impl From<PairError> for CheckError {
+    fn from(e: PairError) -> Self {
+        CheckError {
+            index: e.index,
+            message: e.message,
+        }
+    }
+}
+
+/// Checks `history` against the model of `options`.
+pub fn check(history: &History, options: &LinearOptions) -> Result<LinearReport, CheckError> {
+    use models::*;
+    let initial = options.initial.clone();
+    match options.model {
+        ModelKind::Register => run(
+            &Register {
+                initial,
+                cas: false,
+            },
+            history,
+            options,
+        ),
+        ModelKind::CasRegister => run(&Register { initial, cas: true }, history, options),
+        ModelKind::Kv => {
+            let initial = match initial {
+                Value::Null => String::new(),
+                Value::String(s) => s,
+                other => {
+                    return Err(CheckError {
+                        index: 0,
+                        message: format!(
+                            "the kv model's initial value must be a string, not {other}"
+                        ),
+                    })
+                }
+            };
+            run(&Kv { initial }, history, options)
+        }
+        ModelKind::MultiRegister => run(&MultiRegister { initial }, history, options),
+        ModelKind::Set => run(&Set, history, options),
+        ModelKind::FifoQueue => run(&FifoQueue, history, options),
+    }
+}
+
+fn run<M: Model>(
+    model: &M,
+    history: &History,
+    options: &LinearOptions,
+) -> Result<LinearReport, CheckError> {
+    let pairs = history.pairs()?;
+    let groups = split::by_key(&pairs, options.split_keys);
+    let prepared = groups
+        .into_iter()
+        .map(|group| split::prepare(model, group))
+        .collect::<Result<Vec<_>, _>>()?;
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let keys = split::par_map(&prepared, threads, |key| check_key(model, key, options));
+    let count = |v: Validity| keys.iter().filter(|k| k.validity == v).count();
+    Ok(LinearReport {
+        validity: keys.iter().map(|k| k.validity).collect(),
+        model: options.model,
+        ops: keys.iter().map(|k| k.ops).sum(),
+        keys_valid: count(Validity::Valid),
+        keys_invalid: count(Validity::Invalid),
+        keys_unknown: count(Validity::Unknown),
+        keys,
+    })
+}
+
+fn check_key<M: Model>(
+    model: &M,
+    key: &split::KeyProblem<'_, M>,
+    options: &LinearOptions,
+) -> KeyReport {
+    let budget = search::Budget {
+        deadline: Instant::now().checked_add(options.time_budget_per_key),
+        max_bytes: options.memory_budget_per_key,
+    };
+    let mut report = KeyReport {
+        key: key.key.clone(),
+        validity: Validity::Valid,
+        ops: key.problem.ops.len(),
+        explored: 0,
+        unknown_reason: None,
+        failure: None,
+    };
+    match search::search(model, key.init.clone(), &key.problem, &budget) {
+        search::Outcome::Linearizable { explored } => report.explored = explored,
+        search::Outcome::NotLinearizable { explored, deepest } => {
+            report.explored = explored;
+            report.validity = Validity::Invalid;
+            report.failure = Some(evidence::failure(model, key, &deepest));
+        }
+        search::Outcome::Exhausted { explored, reason } => {
+            report.explored = explored;
+            report.validity = Validity::Unknown;
+            report.unknown_reason = Some(reason);
+        }
+    }
+    report
+}

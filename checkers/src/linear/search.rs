@@ -1,0 +1,493 @@
+//! The exact search: Wing & Gong's algorithm with Lowe's memoisation.
+//!
+//! Calls and returns sit in one doubly linked list in real-time order. The
+//! search walks it, linearizing a call when the model allows, and backtracks
+//! when it meets a return whose call it could not place. A configuration
+//! (set of linearized ops, model state) is explored once: the cache keys it by
+//! a Zobrist hash of the set, kept up to date with one XOR per step, so a
+//! probe costs no allocation and no pass over the set.
+//!
+//! On top of that, conflict-directed backjumping: a configuration that fails
+//! records the footprints (see `Model::footprint`) its failure depends on. A
+//! failed part of the state fails the whole whatever independent ops did, so
+//! when a child fails for reasons disjoint from the op that made it, its
+//! parent fails too and its other children need not be tried. Without
+//! footprints every op conflicts with every other and this is plain WGL.
+//! A failure that depends on one footprint bit alone is also remembered by
+//! its projection (that part's linearized ops and state), so no later
+//! configuration sharing it is explored again: each independent part's dead
+//! ends are searched once, as if the history had been split.
+//!
+//! Candidates are tried in two passes: ops that completed first, then
+//! indeterminate (info) ones. A timed-out op seldom explains what others
+//! observed, so valid histories full of timeouts are found without first
+//! trying every place each timeout could have taken effect.
+
+use super::model::Model;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::{Hash, Hasher};
+use std::time::Instant;
+
+/// One event of the problem, in real-time order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Call(u32),
+    Return(u32),
+}
+
+/// What the search is given: model ops by id, which of them must be
+/// linearized (ok ops; info ops may never happen), and the events. An info
+/// op has a call event and no return.
+pub struct Problem<O> {
+    pub ops: Vec<O>,
+    pub required: Vec<bool>,
+    pub events: Vec<Event>,
+}
+
+pub struct Budget {
+    pub deadline: Option<Instant>,
+    pub max_bytes: usize,
+}
+
+#[derive(Debug)]
+pub enum Outcome<S> {
+    Linearizable { explored: u64 },
+    NotLinearizable { explored: u64, deepest: Deepest<S> },
+    Exhausted { explored: u64, reason: String },
+}
+
+/// The furthest the search got: the ops it had linearized, in order, the
+/// state they led to, and the op whose return it could not pass.
+#[derive(Clone, Debug)]
+pub struct Deepest<S> {
+    pub order: Vec<u32>,
+    pub state: S,
+    pub blocked: u32,
+}
+
+const HEAD: u32 = 0;
+
+/// The list of events, as arrays: entry 0 is the head, entries 1.. the events.
+struct Entries {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    event: Vec<Event>,
+    call_entry: Vec<u32>,
+    return_entry: Vec<Option<u32>>,
+}
+
+impl Entries {
+    fn new(events: &[Event], ops: usize) -> Self {
+        let len = events.len() as u32 + 1;
+        let mut entries = Entries {
+            next: (1..=len).collect(),
+            prev: (0..len).map(|i| i.wrapping_sub(1)).collect(),
+            event: Vec::with_capacity(len as usize),
+            call_entry: vec![0; ops],
+            return_entry: vec![None; ops],
+        };
+        entries.next[len as usize - 1] = u32::MAX;
+        entries.event.push(Event::Call(u32::MAX));
+        for (i, &event) in events.iter().enumerate() {
+            let entry = i as u32 + 1;
+            match event {
+                Event::Call(id) => entries.call_entry[id as usize] = entry,
+                Event::Return(id) => entries.return_entry[id as usize] = Some(entry),
+            }
+            entries.event.push(event);
+        }
+        entries
+    }
+
+    fn unlink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = n;
+        if n != u32::MAX {
+            self.prev[n as usize] = p;
+        }
+    }
+
+    /// Undoes `unlink`; entries must be relinked in the reverse order.
+    fn relink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = e;
+        if n != u32::MAX {
+            self.prev[n as usize] = e;
+        }
+    }
+
+    fn lift(&mut self, id: u32) {
+        self.unlink(self.call_entry[id as usize]);
+        if let Some(r) = self.return_entry[id as usize] {
+            self.unlink(r);
+        }
+    }
+
+    fn unlift(&mut self, id: u32) {
+        if let Some(r) = self.return_entry[id as usize] {
+            self.relink(r);
+        }
+        self.relink(self.call_entry[id as usize]);
+    }
+}
+
+/// Every configuration seen: bit sets in one slab, chained by hash, each with
+/// the footprints its failure depends on (all, until it has failed).
+struct Cache<S> {
+    words: usize,
+    heads: FxHashMap<u64, u32>,
+    chain: Vec<u32>,
+    bits: Vec<u64>,
+    states: Vec<S>,
+    conflicts: Vec<u64>,
+    /// What the states own on the heap, as the model reckons it.
+    state_heap: usize,
+}
+
+enum Seen {
+    New(u32),
+    Before(u32),
+}
+
+impl<S: Eq + Clone> Cache<S> {
+    fn new(words: usize) -> Self {
+        Cache {
+            words,
+            heads: FxHashMap::default(),
+            chain: Vec::new(),
+            bits: Vec::new(),
+            states: Vec::new(),
+            conflicts: Vec::new(),
+            state_heap: 0,
+        }
+    }
+
+    fn insert(&mut self, hash: u64, bits: &[u64], state: &S, heap: usize) -> Seen {
+        let head = self.heads.get(&hash).copied().unwrap_or(u32::MAX);
+        let mut at = head;
+        while at != u32::MAX {
+            let i = at as usize;
+            if &self.states[i] == state && self.bits[i * self.words..(i + 1) * self.words] == *bits
+            {
+                return Seen::Before(at);
+            }
+            at = self.chain[i];
+        }
+        let at = self.states.len() as u32;
+        self.heads.insert(hash, at);
+        self.chain.push(head);
+        self.bits.extend_from_slice(bits);
+        self.states.push(state.clone());
+        self.conflicts.push(u64::MAX);
+        self.state_heap += heap;
+        Seen::New(at)
+    }
+
+    fn contains(&self, hash: u64, bits: &[u64], state: &S) -> bool {
+        let mut at = self.heads.get(&hash).copied().unwrap_or(u32::MAX);
+        while at != u32::MAX {
+            let i = at as usize;
+            if &self.states[i] == state && self.bits[i * self.words..(i + 1) * self.words] == *bits
+            {
+                return true;
+            }
+            at = self.chain[i];
+        }
+        false
+    }
+
+    fn len(&self) -> u64 {
+        self.states.len() as u64
+    }
+
+    fn bytes(&self) -> usize {
+        // Slab, chain, conflicts and a map slot (with its load slack) per entry.
+        self.states.len() * (self.words * 8 + std::mem::size_of::<S>() + 12 + 32) + self.state_heap
+    }
+}
+
+fn zobrist(id: u32) -> u64 {
+    // splitmix64: distinct, well mixed keys for each op id.
+    let mut z = (id as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn state_hash<S: Hash>(state: &S) -> u64 {
+    let mut h = FxHasher::default();
+    state.hash(&mut h);
+    h.finish().wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// How often (in steps) the clock is read: often enough to stop on time.
+const CLOCK_EVERY: u32 = 1 << 12;
+
+/// Failed parts of configurations, for footprints of a single bit.
+struct Nogoods<S> {
+    found: Cache<S>,
+    /// For each bit, the ops whose footprint is that bit alone.
+    ops_of_bit: Vec<Vec<u64>>,
+    projected: Vec<u64>,
+}
+
+impl<S: Eq + Clone + Hash> Nogoods<S> {
+    fn new(footprints: &[u64], words: usize) -> Self {
+        let mut ops_of_bit = vec![vec![0u64; words]; 64];
+        for (i, footprint) in footprints.iter().enumerate() {
+            if footprint.count_ones() == 1 {
+                ops_of_bit[footprint.trailing_zeros() as usize][i / 64] |= 1 << (i % 64);
+            }
+        }
+        Nogoods {
+            found: Cache::new(words),
+            ops_of_bit,
+            projected: vec![0; words],
+        }
+    }
+
+    /// The projection of a configuration on `bit`, left in `self.projected`,
+    /// and its hash.
+    fn project(&mut self, bit: u64, linearized: &[u64], part: &S) -> u64 {
+        let mut hash = state_hash(part) ^ bit.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let ops = &self.ops_of_bit[bit.trailing_zeros() as usize];
+        for (w, (p, (l, o))) in self
+            .projected
+            .iter_mut()
+            .zip(linearized.iter().zip(ops))
+            .enumerate()
+        {
+            *p = l & o;
+            hash ^= p.wrapping_mul(zobrist(w as u32));
+        }
+        hash
+    }
+
+    fn remember(&mut self, bit: u64, linearized: &[u64], part: &S, heap: usize) {
+        let hash = self.project(bit, linearized, part);
+        let projected = std::mem::take(&mut self.projected);
+        self.found.insert(hash, &projected, part, heap);
+        self.projected = projected;
+    }
+
+    fn known(&mut self, bit: u64, linearized: &[u64], part: &S) -> bool {
+        let hash = self.project(bit, linearized, part);
+        self.found.contains(hash, &self.projected, part)
+    }
+}
+
+/// A linearized op on the search stack, with what undoing it restores.
+struct Frame<S> {
+    id: u32,
+    previous: S,
+    /// The parent configuration's cache slot, and where its failed children
+    /// start in `Failures`.
+    slot: u32,
+    children: usize,
+}
+
+/// Children that failed, (footprint of the op that made them, conflicts),
+/// for every configuration on the stack, each configuration's in one run.
+type Failures = Vec<(u64, u64)>;
+
+/// Why a configuration fails: the blocked op's footprint, closed over the
+/// failed children whose op touched it. Children of unrelated ops are left
+/// out, which keeps conflicts small enough to jump over them.
+fn conflicts_of(blocked: u64, children: &[(u64, u64)]) -> u64 {
+    let mut conflicts = blocked;
+    loop {
+        let grown = children
+            .iter()
+            .filter(|(footprint, _)| footprint & conflicts != 0)
+            .fold(conflicts, |c, (_, child)| c | child);
+        if grown == conflicts {
+            return conflicts;
+        }
+        conflicts = grown;
+    }
+}
+
+/// The root configuration has no cache slot.
+const ROOT: u32 = u32::MAX;
+
+pub fn search<M: Model>(
+    model: &M,
+    init: M::State,
+    problem: &Problem<M::Op>,
+    budget: &Budget,
+) -> Outcome<M::State> {
+    let n = problem.ops.len();
+    let mut remaining = problem.required.iter().filter(|&&r| r).count();
+    if remaining == 0 {
+        return Outcome::Linearizable { explored: 0 };
+    }
+    let footprints: Vec<u64> = problem.ops.iter().map(|op| model.footprint(op)).collect();
+    let mut entries = Entries::new(&problem.events, n);
+    let words = n.div_ceil(64).max(1);
+    let mut cache: Cache<M::State> = Cache::new(words);
+    let mut linearized = vec![0u64; words];
+    let mut linearized_hash = 0u64;
+    let mut state = init;
+    let mut stack: Vec<Frame<M::State>> = Vec::new();
+    // The current configuration's cache slot and where its failed children start.
+    let mut slot = ROOT;
+    let mut children = 0usize;
+    let mut failures: Failures = Vec::new();
+    let mut nogoods: Nogoods<M::State> = Nogoods::new(&footprints, words);
+    let mut deepest: Option<Deepest<M::State>> = None;
+    let mut clock = 0u32;
+    let mut entry = entries.next[HEAD as usize];
+    // Second pass over the candidates: indeterminate ops only.
+    let has_info = problem.required.iter().any(|&r| !r);
+    let mut info_pass = false;
+
+    loop {
+        clock += 1;
+        if clock == CLOCK_EVERY {
+            clock = 0;
+            if budget.deadline.is_some_and(|d| Instant::now() >= d) {
+                let reason = format!("time budget exceeded after {} configurations", cache.len());
+                return Outcome::Exhausted {
+                    explored: cache.len(),
+                    reason,
+                };
+            }
+        }
+        // Set when the current configuration has failed, with why.
+        let failed: u64 = match entries.event[entry as usize] {
+            Event::Call(id) => {
+                let i = id as usize;
+                if problem.required[i] == info_pass {
+                    entry = entries.next[entry as usize];
+                    continue;
+                }
+                let Some(next_state) = model.step(&state, &problem.ops[i]) else {
+                    entry = entries.next[entry as usize];
+                    continue;
+                };
+                let hash = linearized_hash ^ zobrist(id);
+                linearized[i / 64] |= 1 << (i % 64);
+                let heap = model.heap_bytes(&next_state);
+                match cache.insert(
+                    hash ^ state_hash(&next_state),
+                    &linearized,
+                    &next_state,
+                    heap,
+                ) {
+                    Seen::New(child)
+                        if footprints[i].count_ones() == 1 && {
+                            let part = model.project(&next_state, footprints[i]);
+                            nogoods.known(footprints[i], &linearized, &part)
+                        } =>
+                    {
+                        // A part already known to fail: this child fails for that part.
+                        linearized[i / 64] &= !(1 << (i % 64));
+                        cache.conflicts[child as usize] = footprints[i];
+                        failures.push((footprints[i], footprints[i]));
+                        entry = entries.next[entry as usize];
+                        continue;
+                    }
+                    Seen::New(child) => {
+                        if cache.bytes() + nogoods.found.bytes() > budget.max_bytes {
+                            let reason = format!(
+                                "memory budget of {} MiB exceeded after {} configurations",
+                                budget.max_bytes >> 20,
+                                cache.len()
+                            );
+                            return Outcome::Exhausted {
+                                explored: cache.len(),
+                                reason,
+                            };
+                        }
+                        let previous = std::mem::replace(&mut state, next_state);
+                        stack.push(Frame {
+                            id,
+                            previous,
+                            slot,
+                            children,
+                        });
+                        (slot, children) = (child, failures.len());
+                        linearized_hash = hash;
+                        entries.lift(id);
+                        if problem.required[i] {
+                            remaining -= 1;
+                            if remaining == 0 {
+                                return Outcome::Linearizable {
+                                    explored: cache.len(),
+                                };
+                            }
+                        }
+                        entry = entries.next[HEAD as usize];
+                        info_pass = false;
+                        continue;
+                    }
+                    Seen::Before(child) => {
+                        linearized[i / 64] &= !(1 << (i % 64));
+                        let child_conflicts = cache.conflicts[child as usize];
+                        if child_conflicts & footprints[i] == 0 {
+                            // That child failed whatever this op did: so does this configuration.
+                            child_conflicts
+                        } else {
+                            failures.push((footprints[i], child_conflicts));
+                            entry = entries.next[entry as usize];
+                            continue;
+                        }
+                    }
+                }
+            }
+            Event::Return(_) if has_info && !info_pass => {
+                info_pass = true;
+                entry = entries.next[HEAD as usize];
+                continue;
+            }
+            Event::Return(blocked) => {
+                // The call of this return could not be placed before it.
+                if deepest.as_ref().is_none_or(|d| stack.len() > d.order.len()) {
+                    deepest = Some(Deepest {
+                        order: stack.iter().map(|f| f.id).collect(),
+                        state: state.clone(),
+                        blocked,
+                    });
+                }
+                conflicts_of(footprints[blocked as usize], &failures[children..])
+            }
+        };
+        // Unwind: record the failure, undo the op that led here, and go on
+        // with the parent unless the failure did not depend on that op.
+        loop {
+            if slot != ROOT {
+                cache.conflicts[slot as usize] = failed;
+                if failed.count_ones() == 1 {
+                    let part = model.project(&state, failed);
+                    let heap = model.heap_bytes(&part);
+                    nogoods.remember(failed, &linearized, &part, heap);
+                }
+            }
+            failures.truncate(children);
+            let Some(frame) = stack.pop() else {
+                let deepest = deepest.expect("a failure always passes a return first");
+                return Outcome::NotLinearizable {
+                    explored: cache.len(),
+                    deepest,
+                };
+            };
+            let i = frame.id as usize;
+            state = frame.previous;
+            (slot, children) = (frame.slot, frame.children);
+            linearized[i / 64] &= !(1 << (i % 64));
+            linearized_hash ^= zobrist(frame.id);
+            entries.unlift(frame.id);
+            if problem.required[i] {
+                remaining += 1;
+            }
+            if failed & footprints[i] != 0 {
+                failures.push((footprints[i], failed));
+                info_pass = !problem.required[i];
+                entry = entries.next[entries.call_entry[i] as usize];
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Every history of the shared corpus gets the verdict its VERDICTS.tsv gives.
+
+use chaos_checkers::history::format::read_history;
+use chaos_checkers::linear::{self, LinearOptions, ModelKind};
+use chaos_checkers::Validity;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn corpus() -> PathBuf {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/porcupine"
+    ));
+    assert!(
+        dir.join("VERDICTS.tsv").exists(),
+        "the shared corpus is missing at {}",
+        dir.display()
+    );
+    dir
+}
+
+/// (file, expected verdict, model) for every row that has a verdict.
+fn verdicts() -> Vec<(String, Validity, ModelKind)> {
+    let table = std::fs::read_to_string(corpus().join("VERDICTS.tsv")).expect("VERDICTS.tsv");
+    let rows: Vec<_> = table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let expected = match cols[1] {
+                "valid" => Validity::Valid,
+                "invalid" => Validity::Invalid,
+                _ => return None,
+            };
+            let model = if cols[2].starts_with("kv") {
+                ModelKind::Kv
+            } else {
+                ModelKind::CasRegister
+            };
+            Some((cols[0].to_string(), expected, model))
+        })
+        .collect();
+    assert_eq!(
+        rows.len(),
+        108,
+        "VERDICTS.tsv should list 108 decided histories"
+    );
+    rows
+}
+
+fn check(file: &str, model: ModelKind, split_keys: bool) -> Validity {
+    let history = read_history(&corpus().join(file), None).unwrap_or_else(|e| panic!("{e}"));
+    let options = LinearOptions {
+        model,
+        initial: Value::Null,
+        split_keys,
+        threads: 1,
+        ..Default::default()
+    };
+    linear::check(&history, &options)
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+        .validity
+}
+
+#[test]
+fn every_corpus_history_gets_its_known_verdict() {
+    let wrong: Vec<String> = verdicts()
+        .into_iter()
+        .filter_map(|(file, expected, model)| {
+            let got = check(&file, model, true);
+            (got != expected).then(|| format!("{file}: expected {expected:?}, got {got:?}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn kv_histories_get_the_same_verdict_without_the_key_split() {
+    for (file, expected) in [
+        ("kv/c01-ok.txt", Validity::Valid),
+        ("kv/c01-bad.txt", Validity::Invalid),
+        ("kv/c10-ok.txt", Validity::Valid),
+        ("kv/c10-bad.txt", Validity::Invalid),
+    ] {
+        assert_eq!(
+            check(file, ModelKind::Kv, false),
+            expected,
+            "{file} without split"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_history_names_the_op_and_its_concurrent_ops() {
+    let history = read_history(&corpus().join("jepsen/etcd_000.log"), None).unwrap();
+    let options = LinearOptions {
+        model: ModelKind::CasRegister,
+        threads: 1,
+        ..Default::default()
+    };
+    let report = linear::check(&history, &options).unwrap();
+    let failure = report.keys[0]
+        .failure
+        .as_ref()
+        .expect("an invalid key carries its failure");
+    assert!(
+        !failure.prefix.is_empty(),
+        "the longest linearizable prefix is reported"
+    );
+    assert!(
+        !failure.concurrent.is_empty(),
+        "a real history has ops concurrent with the culprit"
+    );
+    assert!(
+        !failure.prefix.contains(&failure.op.index),
+        "the culprit is not in the prefix"
+    );
+}

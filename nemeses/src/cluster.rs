@@ -1,0 +1,133 @@
+//! The `Cluster` trait: what a backend (Docker now, Kubernetes later) must do
+//! for the nemeses.
+//!
+//! The trait is async because backends talk to the Docker or Kubernetes APIs.
+//! Its methods return `impl Future + Send` (return-position `impl Trait` in
+//! traits) rather than using `async-trait`: no boxing, no extra dependency, and
+//! a backend may still write its methods as plain `async fn`. The `Send` bound
+//! lets the control node drive them from a multi-threaded runtime.
+//!
+//! Every fault is idempotent from the caller's point of view (pausing a paused
+//! node, healing a healed network are successes): `chaos heal` replays
+//! whatever the journal says is outstanding without knowing how far a crashed
+//! run got.
+
+use std::fmt;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::grudge::{Grudge, NodeName};
+
+/// One member of the cluster under test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// The name used everywhere in the harness: histories, grudges, journals.
+    pub name: NodeName,
+    /// Where the node is reached on the cluster's network (an IP address or a
+    /// DNS name); what firewall rules and clients use.
+    pub address: String,
+}
+
+/// Why a cluster operation failed. Every message says what to do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterError {
+    /// A node name that is not in this cluster.
+    UnknownNode {
+        node: NodeName,
+        known: Vec<NodeName>,
+    },
+    /// The backend cannot inject this fault at all (e.g. no permission to
+    /// change firewall rules). `fault` is the verb: "pause", "partition", ...
+    Unsupported { fault: String, reason: String },
+    /// The backend tried and failed; the message comes from the backend and
+    /// should name the object and the command that failed.
+    Backend(String),
+}
+
+impl ClusterError {
+    /// Look `node` up in `nodes`, or say which names would have worked.
+    /// Backends call this first in every per-node method.
+    pub fn find<'a>(nodes: &'a [Node], node: &str) -> Result<&'a Node, ClusterError> {
+        nodes
+            .iter()
+            .find(|n| n.name == node)
+            .ok_or_else(|| ClusterError::UnknownNode {
+                node: node.to_string(),
+                known: nodes.iter().map(|n| n.name.clone()).collect(),
+            })
+    }
+}
+
+impl fmt::Display for ClusterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClusterError::UnknownNode { node, known } if known.is_empty() => write!(
+                f,
+                "no node named {node}: this cluster has no nodes; check that the cluster is running"
+            ),
+            ClusterError::UnknownNode { node, known } => write!(
+                f,
+                "no node named {node} in this cluster (nodes: {})",
+                known.join(", ")
+            ),
+            ClusterError::Unsupported { fault, reason } => write!(
+                f,
+                "this cluster cannot {fault}: {reason}; choose a nemesis without {fault}"
+            ),
+            ClusterError::Backend(message) => write!(f, "cluster backend failed: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ClusterError {}
+
+/// What the nemeses need from a cluster backend.
+///
+/// Process faults come in pairs: `kill`/`restart`, `stop`/`start`,
+/// `pause`/`resume`; network faults are `partition`/`heal`. A method naming a
+/// node not in [`Cluster::nodes`] returns [`ClusterError::UnknownNode`].
+pub trait Cluster: Send + Sync {
+    /// The nodes of the cluster, with their current addresses. Async because a
+    /// backend may have to ask (a restarted pod can come back with a new IP).
+    fn nodes(&self) -> impl Future<Output = Result<Vec<Node>, ClusterError>> + Send;
+
+    /// Crash the node: SIGKILL, no chance to flush or say goodbye.
+    fn kill(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Start a killed node again, with the data it had on disk.
+    fn restart(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Shut the node down cleanly (SIGTERM, wait for it to exit).
+    fn stop(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Start a stopped node again.
+    fn start(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Freeze every process of the node (SIGSTOP / cgroup freezer): it keeps
+    /// its sockets open but answers nothing — a long GC pause, a stuck VM.
+    fn pause(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Thaw a paused node.
+    fn resume(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Make the network match `grudge`: every node drops incoming packets from
+    /// the nodes in its grudge set. Replaces any partition installed before
+    /// (the grudge is the whole truth afterwards); an empty grudge heals.
+    /// Rules go into chains of our own, labelled with the run id, and never
+    /// cut the harness's own path to the nodes.
+    fn partition(&self, grudge: &Grudge) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Remove exactly the partition rules this harness added, nothing else.
+    /// Succeeds when there is nothing to remove. Process faults are not
+    /// touched: undo those with `restart`, `start` and `resume`.
+    fn heal(&self) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Is the node running and not paused? Says nothing about whether the
+    /// service inside is ready, nor whether the network lets anyone reach it.
+    fn is_up(&self, node: &str) -> impl Future<Output = Result<bool, ClusterError>> + Send;
+}
+
+#[cfg(test)]
+#[path = "cluster_tests.rs"]
+mod tests;

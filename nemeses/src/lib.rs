@@ -1,0 +1,21 @@
+//! Faults for the chaos harness.
+//!
+//! * [`grudge`]: who refuses to hear from whom, and the partition shapes
+//!   (halves, one, majorities-ring, bridge, ...) as pure functions of the
+//!   node list and a seed.
+//! * [`cluster`]: the [`Cluster`] trait every backend (Docker, Kubernetes)
+//!   implements to kill, pause, stop and partition nodes.
+//! * [`journal`]: the append-only, fsynced record of every fault, written
+//!   before the fault is applied, so `chaos heal` can undo what a crashed run
+//!   left behind.
+//! * [`rng`]: the small seeded RNG that makes fault choices replayable.
+
+pub mod cluster;
+pub mod grudge;
+pub mod journal;
+pub mod rng;
+
+pub use cluster::{Cluster, ClusterError, Node};
+pub use grudge::{Grudge, NodeName, PartitionShape};
+pub use journal::{Fault, Journal, JournalError};
+pub use rng::Rng;

@@ -1,0 +1,1 @@
+//! Generators and clients, one client module per system under test.
