@@ -2,7 +2,8 @@
 //! memory: the scale targets of BENCHMARKS.md, too slow for criterion.
 //!
 //!     cargo run --release -p chaos-checkers --example scale -- 1000 500 [threads]
-//!     (keys, operations per key)
+//!     (keys, operations per key); with CHAOS_SCALE_OUT=FILE the history
+//!     is also written there as JSONL, to time `chaos check` end to end.
 
 use chaos_checkers::linear::{self, LinearOptions, ModelKind};
 use chaos_checkers::synth::{register_history, RegisterSpec};
@@ -29,6 +30,10 @@ fn main() {
     let started = Instant::now();
     let history = register_history(&spec);
     let generated = started.elapsed();
+    if let Ok(path) = std::env::var("CHAOS_SCALE_OUT") {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("CHAOS_SCALE_OUT is writable"));
+        chaos_checkers::history::jsonl::write_jsonl(&history, &mut out).expect("the history is written");
+    }
     let options = LinearOptions {
         model: ModelKind::CasRegister,
         threads: threads as usize,

@@ -152,14 +152,22 @@ fn log_summary(name: &str, report: &log::LogReport) -> String {
     )
 }
 
-/// The numeric fields of a report, `name: n` each, for the short summary.
+/// The counts of a report, `name: n` each, for the short summary: plain
+/// numbers, and anomaly sets (objects with a `count`), however nested.
 fn counts(json: &serde_json::Value) -> String {
-    let Some(fields) = json.as_object() else {
-        return String::new();
-    };
-    fields
-        .iter()
-        .filter_map(|(k, v)| v.as_u64().map(|n| format!("  {k}: {n}")))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut lines = Vec::new();
+    collect_counts(json, &mut lines);
+    lines.join("\n")
+}
+
+fn collect_counts(json: &serde_json::Value, lines: &mut Vec<String>) {
+    let Some(fields) = json.as_object() else { return };
+    for (name, value) in fields {
+        match (value.as_u64(), value.get("count").and_then(|c| c.as_u64())) {
+            (Some(n), _) | (None, Some(n)) => lines.push(format!("  {name}: {n}")),
+            // Groups of counts (the log report's anomalies), not per-key detail.
+            _ if value.is_object() => collect_counts(value, lines),
+            _ => {}
+        }
+    }
 }
