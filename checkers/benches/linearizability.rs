@@ -47,12 +47,10 @@ fn etcd(c: &mut Criterion) {
 fn kv(c: &mut Criterion) {
     let split = options(ModelKind::Kv, true);
     let whole = options(ModelKind::Kv, false);
-    for name in ["c50-ok", "c50-bad"] {
-        let h = corpus(&format!("kv/{name}.txt"));
-        c.bench_function(&format!("kv {name}, split by key"), |b| {
-            b.iter(|| check(&h, &split))
-        });
-    }
+    // c50-bad is left out: two of its keys exhaust the memory budget (see
+    // BENCHMARKS.md), which makes one iteration take seconds.
+    let h = corpus("kv/c50-ok.txt");
+    c.bench_function("kv c50-ok, split by key", |b| b.iter(|| check(&h, &split)));
     for name in ["c10-ok", "c10-bad"] {
         let h = corpus(&format!("kv/{name}.txt"));
         c.bench_function(&format!("kv {name}, no split"), |b| {

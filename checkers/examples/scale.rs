@@ -31,8 +31,11 @@ fn main() {
     let history = register_history(&spec);
     let generated = started.elapsed();
     if let Ok(path) = std::env::var("CHAOS_SCALE_OUT") {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("CHAOS_SCALE_OUT is writable"));
-        chaos_checkers::history::jsonl::write_jsonl(&history, &mut out).expect("the history is written");
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(&path).expect("CHAOS_SCALE_OUT is writable"),
+        );
+        chaos_checkers::history::jsonl::write_jsonl(&history, &mut out)
+            .expect("the history is written");
     }
     let options = LinearOptions {
         model: ModelKind::CasRegister,

@@ -187,7 +187,7 @@ pub fn check(history: &History, options: &LinearOptions) -> Result<LinearReport,
                     })
                 }
             };
-            run(&Kv { initial }, history, options)
+            run(&Kv::new(&initial), history, options)
         }
         ModelKind::MultiRegister => run(&MultiRegister { initial }, history, options),
         ModelKind::Set => run(&Set, history, options),

@@ -336,6 +336,8 @@ pub fn search<M: Model>(
     let mut children = 0usize;
     let mut failures: Failures = Vec::new();
     let mut nogoods: Nogoods<M::State> = Nogoods::new(&footprints, words);
+    // With one footprint there is one part: nothing to learn across parts.
+    let learn = footprints.iter().any(|&f| f != footprints[0]);
     let mut deepest: Option<Deepest<M::State>> = None;
     let mut clock = 0u32;
     let mut entry = entries.next[HEAD as usize];
@@ -459,7 +461,7 @@ pub fn search<M: Model>(
         loop {
             if slot != ROOT {
                 cache.conflicts[slot as usize] = failed;
-                if failed.count_ones() == 1 {
+                if learn && failed.count_ones() == 1 {
                     let part = model.project(&state, failed);
                     let heap = model.heap_bytes(&part);
                     nogoods.remember(failed, &linearized, &part, heap);

@@ -3,45 +3,53 @@
 //! The state maps each key to its string, so the model also checks histories
 //! that were not split by key. Keys absent from the state hold the initial value.
 
+use super::text::{Chunk, Text};
 use super::{argument, observed, unknown_f};
 use crate::history::Pair;
 use crate::linear::intern::Interner;
 use crate::linear::model::Model;
 use serde_json::Value;
-use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct Kv {
-    pub initial: String,
+    initial: Text,
+}
+
+impl Kv {
+    pub fn new(initial: &str) -> Self {
+        Kv {
+            initial: Text::of(&Chunk::new(initial)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub enum KvOp {
-    Get(u32, Arc<str>),
-    Put(u32, Arc<str>),
-    Append(u32, Arc<str>),
+    Get(u32, Chunk),
+    Put(u32, Chunk),
+    Append(u32, Chunk),
 }
 
 /// Keys (interned) with the strings they hold, sorted by key.
-pub type KvState = Vec<(u32, Arc<str>)>;
+pub type KvState = Vec<(u32, Text)>;
 
-fn text(value: &Value) -> Result<Arc<str>, String> {
+fn chunk(value: &Value) -> Result<Chunk, String> {
     match value {
-        Value::String(s) => Ok(s.as_str().into()),
-        Value::Null => Ok("".into()),
+        Value::String(s) => Ok(Chunk::new(s)),
+        Value::Null => Ok(Chunk::new("")),
         other => Err(format!("kv values must be strings, not {other}")),
     }
 }
 
 impl Kv {
-    fn get<'s>(&'s self, state: &'s KvState, key: u32) -> &'s str {
+    fn get<'s>(&'s self, state: &'s KvState, key: u32) -> &'s Text {
         match state.binary_search_by_key(&key, |(k, _)| *k) {
             Ok(i) => &state[i].1,
             Err(_) => &self.initial,
         }
     }
 
-    fn with(state: &KvState, key: u32, value: Arc<str>) -> KvState {
+    fn with(state: &KvState, key: u32, value: Text) -> KvState {
         let mut next = state.clone();
         match next.binary_search_by_key(&key, |(k, _)| *k) {
             Ok(i) => next[i].1 = value,
@@ -63,22 +71,19 @@ impl Model for Kv {
         let key = values.intern(pair.invoke.key.as_ref().unwrap_or(&Value::Null));
         match pair.invoke.f.as_str() {
             "get" | "read" => observed(pair)
-                .map(|v| Ok(KvOp::Get(key, text(v)?)))
+                .map(|v| Ok(KvOp::Get(key, chunk(v)?)))
                 .transpose(),
-            "put" | "write" => Ok(Some(KvOp::Put(key, text(argument(pair))?))),
-            "append" => Ok(Some(KvOp::Append(key, text(argument(pair))?))),
+            "put" | "write" => Ok(Some(KvOp::Put(key, chunk(argument(pair))?))),
+            "append" => Ok(Some(KvOp::Append(key, chunk(argument(pair))?))),
             f => Err(unknown_f("kv", f, "get, put or append")),
         }
     }
 
     fn step(&self, state: &KvState, op: &KvOp) -> Option<KvState> {
         match op {
-            KvOp::Get(k, v) => (self.get(state, *k) == &**v).then(|| state.clone()),
-            KvOp::Put(k, v) => Some(Self::with(state, *k, v.clone())),
-            KvOp::Append(k, v) => {
-                let joined: Arc<str> = format!("{}{}", self.get(state, *k), v).into();
-                Some(Self::with(state, *k, joined))
-            }
+            KvOp::Get(k, v) => self.get(state, *k).equals(v).then(|| state.clone()),
+            KvOp::Put(k, v) => Some(Self::with(state, *k, Text::of(v))),
+            KvOp::Append(k, v) => Some(Self::with(state, *k, self.get(state, *k).append(v))),
         }
     }
 
@@ -96,9 +101,8 @@ impl Model for Kv {
     }
 
     fn heap_bytes(&self, state: &KvState) -> usize {
-        // The vector, plus each string as if not shared (Arc header included).
-        state.capacity() * std::mem::size_of::<(u32, Arc<str>)>()
-            + state.iter().map(|(_, v)| v.len() + 16).sum::<usize>()
+        state.capacity() * std::mem::size_of::<(u32, Text)>()
+            + state.iter().map(|(_, v)| v.heap_bytes()).sum::<usize>()
     }
 
     fn describe(&self, state: &KvState, values: &Interner) -> String {

@@ -5,6 +5,7 @@ mod kv;
 mod multi_register;
 mod register;
 mod set;
+mod text;
 
 pub use fifo_queue::FifoQueue;
 pub use kv::Kv;
