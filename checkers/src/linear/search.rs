@@ -18,6 +18,11 @@
 //! configuration sharing it is explored again: each independent part's dead
 //! ends are searched once, as if the history had been split.
 //!
+//! When every op touches one part, a configuration only branches on ops of
+//! the part of its first pending return (partial-order reduction): ops of
+//! other parts commute with those and return later, so any linearization can
+//! place them after that return.
+//!
 //! Candidates are tried in two passes: ops that completed first, then
 //! indeterminate (info) ones. A timed-out op seldom explains what others
 //! observed, so valid histories full of timeouts are found without first
@@ -286,6 +291,7 @@ struct Frame<S> {
     /// start in `Failures`.
     slot: u32,
     children: usize,
+    focus: u64,
 }
 
 /// Children that failed, (footprint of the op that made them, conflicts),
@@ -338,12 +344,27 @@ pub fn search<M: Model>(
     let mut nogoods: Nogoods<M::State> = Nogoods::new(&footprints, words);
     // With one footprint there is one part: nothing to learn across parts.
     let learn = footprints.iter().any(|&f| f != footprints[0]);
+    let focused = learn && footprints.iter().all(|f| f.count_ones() == 1);
+    // The footprint whose ops the current configuration branches on.
+    let focus_of = |entries: &Entries| {
+        if !focused {
+            return u64::MAX;
+        }
+        let mut at = entries.next[HEAD as usize];
+        loop {
+            match entries.event[at as usize] {
+                Event::Return(id) => return footprints[id as usize],
+                Event::Call(_) => at = entries.next[at as usize],
+            }
+        }
+    };
     let mut deepest: Option<Deepest<M::State>> = None;
     let mut clock = 0u32;
     let mut entry = entries.next[HEAD as usize];
     // Second pass over the candidates: indeterminate ops only.
     let has_info = problem.required.iter().any(|&r| !r);
     let mut info_pass = false;
+    let mut focus = focus_of(&entries);
 
     loop {
         clock += 1;
@@ -361,7 +382,7 @@ pub fn search<M: Model>(
         let failed: u64 = match entries.event[entry as usize] {
             Event::Call(id) => {
                 let i = id as usize;
-                if problem.required[i] == info_pass {
+                if problem.required[i] == info_pass || footprints[i] & focus == 0 {
                     entry = entries.next[entry as usize];
                     continue;
                 }
@@ -409,6 +430,7 @@ pub fn search<M: Model>(
                             previous,
                             slot,
                             children,
+                            focus,
                         });
                         (slot, children) = (child, failures.len());
                         linearized_hash = hash;
@@ -423,6 +445,7 @@ pub fn search<M: Model>(
                         }
                         entry = entries.next[HEAD as usize];
                         info_pass = false;
+                        focus = focus_of(&entries);
                         continue;
                     }
                     Seen::Before(child) => {
@@ -477,7 +500,7 @@ pub fn search<M: Model>(
             };
             let i = frame.id as usize;
             state = frame.previous;
-            (slot, children) = (frame.slot, frame.children);
+            (slot, children, focus) = (frame.slot, frame.children, frame.focus);
             linearized[i / 64] &= !(1 << (i % 64));
             linearized_hash ^= zobrist(frame.id);
             entries.unlift(frame.id);
