@@ -81,6 +81,7 @@ fn kv_histories_get_the_same_verdict_without_the_key_split() {
         ("kv/c01-bad.txt", Validity::Invalid),
         ("kv/c10-ok.txt", Validity::Valid),
         ("kv/c10-bad.txt", Validity::Invalid),
+        ("kv/c50-ok.txt", Validity::Valid),
     ] {
         assert_eq!(
             check(file, ModelKind::Kv, false),
@@ -115,4 +116,24 @@ fn an_invalid_history_names_the_op_and_its_concurrent_ops() {
         !failure.prefix.contains(&failure.op.index),
         "the culprit is not in the prefix"
     );
+}
+
+#[test]
+fn an_undecided_search_is_never_valid() {
+    // Without the split, c50-bad's hardest keys exceed a small budget: the
+    // verdict must then be unknown (or invalid), never valid.
+    let history = read_history(&corpus().join("kv/c50-bad.txt"), None).unwrap();
+    let options = LinearOptions {
+        model: ModelKind::Kv,
+        split_keys: false,
+        threads: 1,
+        memory_budget_per_key: 64 << 20,
+        ..Default::default()
+    };
+    let report = linear::check(&history, &options).unwrap();
+    assert_ne!(report.validity, Validity::Valid);
+    if report.validity == Validity::Unknown {
+        let reason = report.keys[0].unknown_reason.as_deref().unwrap();
+        assert!(reason.contains("memory budget"), "{reason}");
+    }
 }
