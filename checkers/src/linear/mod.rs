@@ -102,7 +102,7 @@ impl Default for LinearOptions {
             split_keys: true,
             threads: 0,
             time_budget_per_key: Duration::from_secs(60),
-            memory_budget_per_key: 1 << 30,
+            memory_budget_per_key: 2 << 30,
         }
     }
 }
