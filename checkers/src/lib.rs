@@ -7,6 +7,7 @@ pub mod history;
 pub mod linear;
 pub mod log;
 pub mod queue;
+mod report;
 pub mod synth;
 pub mod verdict;
 

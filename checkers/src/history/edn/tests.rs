@@ -1,0 +1,240 @@
+use super::*;
+use crate::history::format::arb;
+use proptest::prelude::*;
+use serde_json::json;
+
+fn read(text: &str) -> Result<History, ReadError> {
+    read_edn(text, "history.edn")
+}
+
+fn error(text: &str) -> String {
+    read(text).unwrap_err().to_string()
+}
+
+fn value(text: &str) -> Value {
+    to_json(parse_one(text).unwrap())
+}
+
+fn written(history: &History) -> String {
+    let mut out = Vec::new();
+    write_edn(history, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn reads_kv_style_lines() {
+    let text = "{:process 9, :type :invoke, :f :append, :key \"0\", :value \"x 9 0 y\"}\n\
+                {:process 9, :type :ok, :f :append, :key \"0\", :value \"x 9 0 y\"}\n";
+    let history = read(text).unwrap();
+    assert_eq!(history.ops.len(), 2);
+    let op = &history.ops[1];
+    assert_eq!((op.index, op.time), (1, 1));
+    assert_eq!(op.process, Process::Client(9));
+    assert_eq!(op.kind, OpType::Ok);
+    assert_eq!(op.f, "append");
+    assert_eq!(op.key, Some(json!("0")));
+    assert_eq!(op.value, json!("x 9 0 y"));
+}
+
+#[test]
+fn reads_records_nemesis_and_extra_keys() {
+    let text = "#jepsen.history.Op{:index 4, :time 123, :type :info, :process :nemesis, \
+                :f :start-partition, :value [:isolated {\"n1\" #{\"n2\" \"n3\"}}], :extra 1, \"x\" 2}";
+    let op = &read(text).unwrap().ops[0];
+    assert_eq!((op.index, op.time), (4, 123));
+    assert_eq!(op.process, Process::Nemesis);
+    assert_eq!(op.value, json!(["isolated", {"n1": ["n2", "n3"]}]));
+}
+
+#[test]
+fn vector_form_reads_like_line_form() {
+    let lines = "{:index 0, :time 5, :type :invoke, :process 0, :f :read, :value nil}\n\
+                 {:index 1, :time 9, :type :ok, :process 0, :f :read, :value 3}\n";
+    let vector = "; Jepsen history\n[\n  {:index 0, :time 5, :type :invoke,\n   :process 0, :f :read, :value nil}\n  \
+                  #jepsen.history.Op {:index 1, :time 9, :type :ok, :process 0, :f :read, :value 3}\n]\n";
+    let from_lines = read(lines).unwrap();
+    assert_eq!(from_lines.ops.len(), 2);
+    assert_eq!(read(vector).unwrap(), from_lines);
+    assert_eq!(read("[]").unwrap(), History::default());
+}
+
+#[test]
+fn converts_values_to_json() {
+    assert_eq!(value("nil"), Value::Null);
+    assert_eq!(value(":timed-out"), json!("timed-out"));
+    assert_eq!(value("[1 -2 (3) #{4}]"), json!([1, -2, [3], [4]]));
+    assert_eq!(
+        value("{:a 1, \"b\" 2, 3 4, [5] 6}"),
+        json!({"a": 1, "b": 2, "3": 4, "[5]": 6})
+    );
+    assert_eq!(value("12N"), json!(12));
+    assert_eq!(value("18446744073709551615"), json!(u64::MAX));
+    assert_eq!(value("-9223372036854775808"), json!(i64::MIN));
+    assert_eq!(value("1.5"), json!(1.5));
+    assert_eq!(value("-2e3"), json!(-2000.0));
+    assert_eq!(value("1/4"), json!(0.25));
+    assert_eq!(value("2.5M"), json!(2.5));
+    assert_eq!(value("##Inf"), Value::Null);
+    assert_eq!(value("true"), json!(true));
+    assert_eq!(value("some-symbol"), json!("some-symbol"));
+    assert_eq!(value("\\a"), json!("a"));
+    assert_eq!(value("\\newline"), json!("\n"));
+    assert_eq!(value("#inst \"2024-01-01\""), json!("2024-01-01"));
+    assert_eq!(value("[1 #_ 2 3 #_[4 5]]"), json!([1, 3]));
+    assert_eq!(value("[1,,2 ; comment ]\n 3]"), json!([1, 2, 3]));
+}
+
+#[test]
+fn reads_string_escapes() {
+    assert_eq!(
+        value(r#""a\"b\\c\nd\te\u00e9\uD83D\uDE00""#),
+        json!("a\"b\\c\nd\teé😀")
+    );
+    assert_eq!(value("\"multi\nline é\""), json!("multi\nline é"));
+}
+
+#[test]
+fn nemesis_and_keyword_errors() {
+    let text = "{:process 2, :type :info, :f :write, :value 3, :error :timed-out, :node \"n1\"}";
+    let op = &read(text).unwrap().ops[0];
+    assert_eq!(op.error.as_deref(), Some("timed-out"));
+    assert_eq!(op.node.as_deref(), Some("n1"));
+    let text = "{:process 2, :type :fail, :f :write, :error [:timeout \"slow\"]}";
+    assert_eq!(
+        read(text).unwrap().ops[0].error.as_deref(),
+        Some("[:timeout \"slow\"]")
+    );
+}
+
+#[test]
+fn bad_input_says_where_and_what() {
+    let ok = "{:process 0, :type :invoke, :f :read}\n";
+    let cases = [
+        (format!("{ok}{{:process 0, :type \"ok\", :f :read}}"), "history.edn:2: expected a keyword after :type, found \"ok\""),
+        ("{:process 0, :type :okay, :f :read}".into(), "history.edn:1: unknown op type :okay (expected :invoke, :ok, :fail or :info)"),
+        ("{:process 0, :type :ok, :f :read, :index -3}".into(), "history.edn:1: negative :index -3 (expected an integer >= 0)"),
+        ("{:process 0, :type :ok, :f :read, :time 1.5}".into(), "history.edn:1: expected an integer after :time, found 1.5"),
+        ("{:process :client, :type :ok, :f :read}".into(), "history.edn:1: expected an integer >= 0 or :nemesis after :process, found :client"),
+        (format!("{ok}\n{{:process 0, :f :read}}"), "history.edn:3: op has no :type (expected :invoke, :ok, :fail or :info)"),
+        ("{:process 0, :type :ok, :f 3}".into(), "history.edn:1: expected a keyword or a string after :f, found 3"),
+        (format!("{ok}{{:process 0, :type :ok,\n :f :read, :value \"abc}}"), "history.edn:3: unterminated string: no closing `\"`"),
+        (format!("{ok}{{:process 0, :type :ok"), "history.edn:2: expected `}` to close the map opened on line 2, found the end of the input"),
+        ("{:process 0, :type :ok, :f :read, :value [1 2}".into(), "history.edn:1: expected `]` to close the vector opened on line 1, found `}`"),
+        ("{:process 0, :type}".into(), "history.edn:1: the map opened on line 1 has a key :type with no value"),
+        ("[1 2]".into(), "history.edn:1: expected an op map `{...}`, found 1"),
+        ("hello".into(), "history.edn:1: expected an op map `{...}`, found hello"),
+        (format!("[{ok}]\n{ok}"), "history.edn:3: unexpected content after the `]` that closes the history vector"),
+        ("{:value 99999999999999999999, :process 0}".into(), "history.edn:1: integer 99999999999999999999 does not fit in 64 bits"),
+        ("{:value \"\\q\"}".into(), "history.edn:1: unknown escape `\\q` in a string (expected \\n, \\t, \\r, \\b, \\f, \\\", \\\\ or \\uXXXX)"),
+        ("{:value \"\\uD800x\"}".into(), "history.edn:1: `\\uD800` must be followed by a low surrogate `\\uDC00`..`\\uDFFF`"),
+        ("}".into(), "history.edn:1: unexpected `}`: nothing is open"),
+        ("{: 1}".into(), "history.edn:1: a keyword needs a name after `:`"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(error(&text), expected, "{text:?}");
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused() {
+    for depth in [MAX_DEPTH + 1, 100_000] {
+        let deep = format!("{{:value {}}}", "[".repeat(depth));
+        assert!(error(&deep).contains("nested more than 256 deep"));
+        let tags = format!("{{:value {}1}}", "#a ".repeat(depth));
+        assert!(error(&tags).contains("nested more than 256 deep"));
+        let discards = format!("{{:value {}1}}", "#_ ".repeat(depth));
+        assert!(error(&discards).contains("nested more than 256 deep"));
+    }
+    let fine = format!(
+        "{{:process 0, :type :ok, :f :r, :value {}{}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert!(read(&fine).is_ok());
+}
+
+#[test]
+fn writes_jepsen_style_lines() {
+    let history = History::new(vec![
+        Op {
+            index: 0,
+            time: 12,
+            process: Process::Client(3),
+            kind: OpType::Invoke,
+            f: "cas".into(),
+            key: None,
+            value: json!([1, 2]),
+            node: None,
+            error: None,
+        },
+        Op {
+            index: 1,
+            time: 20,
+            process: Process::Nemesis,
+            kind: OpType::Info,
+            f: "start partition".into(),
+            key: Some(json!("k\"1")),
+            value: json!({"n1": ["n2"], "not plain": null, "x": 1.0}),
+            node: Some("n1".into()),
+            error: Some("timed-out".into()),
+        },
+    ]);
+    let text = written(&history);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "{:index 0, :time 12, :type :invoke, :process 3, :f :cas, :value [1 2]}"
+    );
+    assert_eq!(
+        lines[1],
+        "{:index 1, :time 20, :type :info, :process :nemesis, :f \"start partition\", :key \"k\\\"1\", \
+         :value {:n1 [\"n2\"], \"not plain\" nil, :x 1.0}, :node \"n1\", :error :timed-out}"
+    );
+    assert_eq!(read(&text).unwrap(), history);
+}
+
+#[test]
+fn plain_keywords() {
+    for name in ["read", "start-partition", "cas?", "a.b", "-x", "x1"] {
+        assert!(is_plain_keyword(name), "{name}");
+    }
+    for name in ["", "1a", "-1", "a b", "a/b", "a:b", "é", ".a", "a#"] {
+        assert!(!is_plain_keyword(name), "{name}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn ops_round_trip(ops in proptest::collection::vec(arb::op(), 0..8)) {
+        let history = History::new(ops);
+        prop_assert_eq!(read(&written(&history)), Ok(history));
+    }
+
+    #[test]
+    fn json_values_round_trip(v in arb::json()) {
+        let mut text = String::new();
+        push_json(&v, &mut text);
+        prop_assert_eq!(to_json(parse_one(&text).unwrap()), v);
+    }
+
+    #[test]
+    fn never_panics(text in any::<String>()) {
+        let _ = read(&text);
+        let _ = parse_one(&text);
+    }
+
+    #[test]
+    fn never_panics_on_edn_like_text(text in "[\\[\\](){}#_:;,\"\\\\ \nuUD0-9a-fNM.+/e-]{0,160}") {
+        let _ = read(&text);
+        let _ = parse_one(&text);
+    }
+
+    #[test]
+    fn never_panics_on_mutated_ops(cut in 0usize..120, insert in "[\\[\\](){}#:;,\"\\\\ \n]{0,3}") {
+        let line = "{:index 3, :time 9, :type :ok, :process 2, :f :cas, :value [\"a\\nb\" #{1 2} {:k nil}]}";
+        let cut = line.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(line.len());
+        let (head, tail) = line.split_at(cut);
+        let _ = read(&format!("{head}{insert}{tail}"));
+        let _ = read(&format!("{head}{insert}"));
+    }
+}

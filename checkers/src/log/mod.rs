@@ -1,0 +1,684 @@
+//! The log checker: a replicated log or stream (Kafka partitions, NATS
+//! streams, ...) checked against the anomaly taxonomy of Jepsen's Kafka tests.
+//!
+//! # Op conventions
+//!
+//! Only client ops count; nemesis ops and ops with other `f`s are ignored.
+//! Every op may carry a `key`: the log (stream, partition) it concerns. Ops
+//! without a key concern one unnamed log. Each log is checked on its own.
+//!
+//! - `append`: the invocation's `value` is the value appended, unique per
+//!   append. `ok` value: `[offset, value]`, or just the offset, a non-negative
+//!   integer the acknowledgement gave. `fail`: not appended. `info` (or no
+//!   completion): unknown.
+//! - `poll`: the process is a consumer reading forward; `ok` value: an array of
+//!   `[offset, value]` pairs in the order received (`null` = nothing). A
+//!   consumer whose poll ends `info` continues under a fresh process, so each
+//!   process is one uninterrupted read position.
+//! - `final-read`: the whole log, read after the cluster healed; `ok` value: an
+//!   array of `[offset, value]` pairs. Each final read is checked like a poll
+//!   of its own consumer, starting afresh.
+//!
+//! # Anomalies
+//!
+//! A read is an `ok` poll or final read; an ack is an `ok` append. "Known
+//! offsets" are those any read or ack showed holding a value.
+//!
+//! - `lost-write`: acked at an offset at or below the highest offset any read
+//!   observed, yet no read ever returned the value.
+//! - `unseen`: acked, never read, above the highest offset read. Certainly
+//!   lost when an `ok` final read began after the ack; otherwise undecided.
+//! - `duplicate`: one value at two or more offsets (reads and acks).
+//! - `inconsistent-offsets`: two or more values at one offset (reads and acks).
+//! - `nonmonotonic-send`: a producer's append acked at a lower offset than its
+//!   previous ack on the same log.
+//! - `nonmonotonic-poll`: a consumer receiving an offset lower than or equal
+//!   to the one it received just before.
+//! - `poll-skip`: a consumer jumping over known offsets between two offsets it
+//!   received one after the other.
+//! - `aborted-read`: a read returned a value whose append failed.
+//! - `unexpected`: a read returned a value nobody ever tried to append.
+//!
+//! Every acked append is exactly one of: read (`delivered`), `lost`, or
+//! `unseen`, so `produced = delivered + lost + unseen`.
+
+use crate::history::{History, Op, OpType, Pair, Process};
+use crate::report::canonical;
+pub use crate::report::{CheckError, Found, MAX_EXAMPLES};
+use crate::verdict::Validity;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One anomaly, pointing at the op that shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogExample {
+    /// The completion that carries the evidence (examples are sorted by it):
+    /// the ack for `lost-write`, `unseen` and `nonmonotonic-send`; the read
+    /// for `nonmonotonic-poll`, `poll-skip`, `aborted-read` and `unexpected`;
+    /// the first op showing the second offset (value) for `duplicate`
+    /// (`inconsistent-offsets`).
+    pub index: u64,
+    /// Who completed that op.
+    pub process: Process,
+    /// The log, when ops carry keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Value>,
+    /// The value concerned (absent for `inconsistent-offsets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// The offsets concerned: the value's offset(s); for the nonmonotonic
+    /// kinds and `poll-skip`, the previous offset and then the new one.
+    pub offsets: Vec<u64>,
+    /// `inconsistent-offsets`: the values at the offset, first seen first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Value>,
+    /// `poll-skip`: the known offsets jumped over (the first [`MAX_EXAMPLES`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<u64>,
+    /// Another op involved: the earlier ack (`nonmonotonic-send`), the read
+    /// of the previous offset (`nonmonotonic-poll`, `poll-skip`), the failed
+    /// append (`aborted-read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LogAnomalies {
+    pub lost_write: Found<LogExample>,
+    pub unseen: Found<LogExample>,
+    pub duplicate: Found<LogExample>,
+    pub inconsistent_offsets: Found<LogExample>,
+    pub nonmonotonic_send: Found<LogExample>,
+    pub nonmonotonic_poll: Found<LogExample>,
+    pub poll_skip: Found<LogExample>,
+    pub aborted_read: Found<LogExample>,
+    pub unexpected: Found<LogExample>,
+}
+
+/// The summary numbers the reports show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogCounts {
+    /// Append invocations.
+    pub attempted: usize,
+    /// Acknowledged appends.
+    pub produced: usize,
+    /// Acknowledged appends whose value some read returned.
+    pub delivered: usize,
+    /// Distinct values read.
+    pub consumed: usize,
+    /// `lost-write` count.
+    pub lost: usize,
+    /// `unseen` count.
+    pub unseen: usize,
+    /// Offsets missing inside the last final read's range (holes; some logs,
+    /// e.g. Kafka with transactions, have them legitimately).
+    pub gaps: usize,
+    /// `duplicate` count.
+    pub duplicates: usize,
+    /// `nonmonotonic-poll` plus `nonmonotonic-send`.
+    pub out_of_order: usize,
+}
+
+impl LogCounts {
+    fn add(&mut self, o: &LogCounts) {
+        self.attempted += o.attempted;
+        self.produced += o.produced;
+        self.delivered += o.delivered;
+        self.consumed += o.consumed;
+        self.lost += o.lost;
+        self.unseen += o.unseen;
+        self.gaps += o.gaps;
+        self.duplicates += o.duplicates;
+        self.out_of_order += o.out_of_order;
+    }
+}
+
+/// One log's verdict and evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyLogReport {
+    /// The log; absent for ops without a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Value>,
+    pub validity: Validity,
+    /// Whether a final read of this log completed `ok`.
+    pub final_read: bool,
+    #[serde(flatten)]
+    pub counts: LogCounts,
+    pub anomalies: LogAnomalies,
+}
+
+/// All logs together: counts are sums, examples the first across all logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogReport {
+    pub validity: Validity,
+    #[serde(flatten)]
+    pub counts: LogCounts,
+    pub anomalies: LogAnomalies,
+    /// Per log, ordered by key.
+    pub keys: Vec<KeyLogReport>,
+}
+
+/// Checks a replicated log; see the module documentation for conventions.
+pub fn check_log(history: &History) -> Result<LogReport, CheckError> {
+    let pairs = history.pairs()?;
+    let logs = group_by_log(&pairs)?;
+    let mut counts = LogCounts::default();
+    let mut lists = Lists::default();
+    let mut keys = Vec::with_capacity(logs.len());
+    for ops in logs.values() {
+        let analysis = Analysis::run(ops);
+        counts.add(&analysis.counts);
+        lists.extend(&analysis.lists);
+        keys.push(analysis.report(ops.key));
+    }
+    Ok(LogReport {
+        validity: keys.iter().map(|k| k.validity).collect(),
+        counts,
+        anomalies: lists.found(),
+        keys,
+    })
+}
+
+// ---------------------------------------------------------------- parsing
+
+struct Append<'h> {
+    value: &'h Value,
+    process: Process,
+    outcome: OpType,
+    completion: Option<u64>,
+    /// The offset an `ok` completion gave.
+    offset: Option<u64>,
+}
+
+struct Read<'h> {
+    /// Index of the `ok` completion.
+    index: u64,
+    /// Index of the invocation.
+    invoke: u64,
+    process: Process,
+    final_read: bool,
+    entries: Vec<(u64, &'h Value)>,
+}
+
+/// The ops of one log.
+#[derive(Default)]
+struct LogOps<'h> {
+    key: Option<&'h Value>,
+    appends: Vec<Append<'h>>,
+    reads: Vec<Read<'h>>,
+}
+
+fn group_by_log<'h>(
+    pairs: &[Pair<'h>],
+) -> Result<BTreeMap<Option<String>, LogOps<'h>>, CheckError> {
+    let mut logs: BTreeMap<Option<String>, LogOps<'h>> = BTreeMap::new();
+    for pair in pairs {
+        let f = pair.invoke.f.as_str();
+        if !matches!(f, "append" | "poll" | "final-read") {
+            continue;
+        }
+        let key = pair
+            .invoke
+            .key
+            .as_ref()
+            .or(pair.completion.and_then(|c| c.key.as_ref()));
+        let log = logs.entry(key.map(canonical)).or_default();
+        log.key = key;
+        if f == "append" {
+            log.appends.push(parse_append(pair)?);
+        } else if let (OpType::Ok, Some(done)) = (pair.outcome(), pair.completion) {
+            let entries = parse_entries(done)?;
+            let read = Read {
+                index: done.index,
+                invoke: pair.invoke.index,
+                process: done.process,
+                final_read: f == "final-read",
+                entries,
+            };
+            log.reads.push(read);
+        }
+    }
+    Ok(logs)
+}
+
+fn parse_append<'h>(pair: &Pair<'h>) -> Result<Append<'h>, CheckError> {
+    let value = &pair.invoke.value;
+    let offset = match (pair.outcome(), pair.completion) {
+        (OpType::Ok, Some(done)) => Some(parse_ack(done, value)?),
+        _ => None,
+    };
+    Ok(Append {
+        value,
+        process: pair.invoke.process,
+        outcome: pair.outcome(),
+        completion: pair.completion.map(|c| c.index),
+        offset,
+    })
+}
+
+/// The offset of an append's `ok` completion: `offset` or `[offset, value]`.
+fn parse_ack(done: &Op, appended: &Value) -> Result<u64, CheckError> {
+    match &done.value {
+        Value::Array(pair) if pair.len() == 2 => {
+            if canonical(&pair[1]) != canonical(appended) {
+                let message = format!("append of {appended} acknowledged as {}", done.value);
+                return Err(CheckError::malformed(done, message));
+            }
+            parse_offset(done, &pair[0])
+        }
+        Value::Number(_) => parse_offset(done, &done.value),
+        other => Err(CheckError::malformed(
+            done,
+            format!("append ok value must be [offset, value] or an offset, not {other}"),
+        )),
+    }
+}
+
+fn parse_offset(op: &Op, v: &Value) -> Result<u64, CheckError> {
+    v.as_u64().ok_or_else(|| {
+        CheckError::malformed(
+            op,
+            format!("offset must be a non-negative integer, not {v}"),
+        )
+    })
+}
+
+/// The `[offset, value]` pairs of a read's `ok` completion.
+fn parse_entries(done: &Op) -> Result<Vec<(u64, &Value)>, CheckError> {
+    let items: &[Value] = match &done.value {
+        Value::Null => &[],
+        Value::Array(items) => items,
+        other => {
+            let message = format!(
+                "{} ok value must be an array of [offset, value] pairs, not {other}",
+                done.f
+            );
+            return Err(CheckError::malformed(done, message));
+        }
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Array(pair) if pair.len() == 2 => Ok((parse_offset(done, &pair[0])?, &pair[1])),
+            other => Err(CheckError::malformed(
+                done,
+                format!(
+                    "{} entry must be an [offset, value] pair, not {other}",
+                    done.f
+                ),
+            )),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- analysis
+
+#[derive(Clone, Copy)]
+enum Kind {
+    LostWrite,
+    Unseen,
+    Duplicate,
+    InconsistentOffsets,
+    NonmonotonicSend,
+    NonmonotonicPoll,
+    PollSkip,
+    AbortedRead,
+    Unexpected,
+}
+
+const KINDS: usize = 9;
+
+/// Every example of every kind, before counting and cutting to the first few.
+#[derive(Default)]
+struct Lists([Vec<LogExample>; KINDS]);
+
+impl Lists {
+    fn push(&mut self, kind: Kind, example: LogExample) {
+        self.0[kind as usize].push(example);
+    }
+
+    fn len(&self, kind: Kind) -> usize {
+        self.0[kind as usize].len()
+    }
+
+    fn extend(&mut self, other: &Lists) {
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            mine.extend(theirs.iter().cloned());
+        }
+    }
+
+    /// Invalid whatever else happened: every kind but `unseen`.
+    fn any_violation(&self) -> bool {
+        self.0
+            .iter()
+            .enumerate()
+            .any(|(k, list)| k != Kind::Unseen as usize && !list.is_empty())
+    }
+
+    fn found(&self) -> LogAnomalies {
+        let f = |kind: Kind| Found::from_all(self.0[kind as usize].clone(), |e| e.index);
+        LogAnomalies {
+            lost_write: f(Kind::LostWrite),
+            unseen: f(Kind::Unseen),
+            duplicate: f(Kind::Duplicate),
+            inconsistent_offsets: f(Kind::InconsistentOffsets),
+            nonmonotonic_send: f(Kind::NonmonotonicSend),
+            nonmonotonic_poll: f(Kind::NonmonotonicPoll),
+            poll_skip: f(Kind::PollSkip),
+            aborted_read: f(Kind::AbortedRead),
+            unexpected: f(Kind::Unexpected),
+        }
+    }
+}
+
+/// One op showing one value at one offset.
+struct Sighting<'h> {
+    index: u64,
+    process: Process,
+    offset: u64,
+    value: &'h Value,
+    canon: String,
+    from_read: bool,
+}
+
+/// What appends tried to do with one value.
+#[derive(Default)]
+struct Attempts {
+    /// An append ended ok or info: the value may legitimately be in the log.
+    may_exist: bool,
+    /// Completion of a failed append.
+    failed: Option<u64>,
+}
+
+/// The verdict and evidence of one log.
+struct Analysis<'h> {
+    key: Option<&'h Value>,
+    counts: LogCounts,
+    lists: Lists,
+    final_read: bool,
+    /// Unseen acks that an `ok` final read, begun after them, missed.
+    certainly_unseen: usize,
+}
+
+impl<'h> Analysis<'h> {
+    fn run(ops: &LogOps<'h>) -> Self {
+        let mut a = Analysis {
+            key: ops.key,
+            counts: LogCounts::default(),
+            lists: Lists::default(),
+            final_read: ops.reads.iter().any(|r| r.final_read),
+            certainly_unseen: 0,
+        };
+        let sightings = sightings(ops);
+        let first = FirstSightings::of(&sightings);
+        a.offset_conflicts(&first);
+        a.read_provenance(ops, &first);
+        a.acks(ops, &first);
+        a.sends(ops);
+        a.consumers(ops, &first);
+        a.counts.attempted = ops.appends.len();
+        a.counts.consumed = first.read.len();
+        a.counts.gaps = gaps(ops);
+        a.counts.duplicates = a.lists.len(Kind::Duplicate);
+        a.counts.out_of_order =
+            a.lists.len(Kind::NonmonotonicPoll) + a.lists.len(Kind::NonmonotonicSend);
+        a
+    }
+
+    fn example(
+        &self,
+        index: u64,
+        process: Process,
+        value: Option<&Value>,
+        offsets: Vec<u64>,
+    ) -> LogExample {
+        LogExample {
+            index,
+            process,
+            key: self.key.cloned(),
+            value: value.cloned(),
+            offsets,
+            values: Vec::new(),
+            skipped: Vec::new(),
+            related: None,
+        }
+    }
+
+    fn offset_conflicts(&mut self, first: &FirstSightings<'_, 'h>) {
+        for list in first.offsets_of.values().filter(|l| l.len() > 1) {
+            // Anchored where the value first showed up somewhere else.
+            let s = list[1];
+            let mut offsets: Vec<u64> = list.iter().map(|s| s.offset).collect();
+            offsets.sort_unstable();
+            let ex = self.example(s.index, s.process, Some(s.value), offsets);
+            self.lists.push(Kind::Duplicate, ex);
+        }
+        for (&offset, list) in first.values_at.iter().filter(|(_, l)| l.len() > 1) {
+            let s = list[1];
+            let mut ex = self.example(s.index, s.process, None, vec![offset]);
+            ex.values = list.iter().map(|s| s.value.clone()).collect();
+            self.lists.push(Kind::InconsistentOffsets, ex);
+        }
+    }
+
+    /// Values read must come from an append that did not fail.
+    fn read_provenance(&mut self, ops: &LogOps<'h>, first: &FirstSightings<'_, 'h>) {
+        let mut attempts: BTreeMap<String, Attempts> = BTreeMap::new();
+        for append in &ops.appends {
+            let entry = attempts.entry(canonical(append.value)).or_default();
+            match append.outcome {
+                OpType::Fail => entry.failed = entry.failed.or(append.completion),
+                _ => entry.may_exist = true,
+            }
+        }
+        for s in first.read.values() {
+            let mut ex = self.example(s.index, s.process, Some(s.value), vec![s.offset]);
+            match attempts.get(&s.canon) {
+                None => self.lists.push(Kind::Unexpected, ex),
+                Some(Attempts {
+                    may_exist: false,
+                    failed,
+                }) => {
+                    ex.related = *failed;
+                    self.lists.push(Kind::AbortedRead, ex);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Sorts every ack into delivered, lost-write, or unseen.
+    fn acks(&mut self, ops: &LogOps<'h>, first: &FirstSightings<'_, 'h>) {
+        let highest_read = first.read.values().map(|s| s.offset).max();
+        // Only a final read that began after the ack had to return it.
+        let last_final_read = ops
+            .reads
+            .iter()
+            .filter(|r| r.final_read)
+            .map(|r| r.invoke)
+            .max();
+        for append in &ops.appends {
+            let (Some(offset), Some(done)) = (append.offset, append.completion) else {
+                continue;
+            };
+            self.counts.produced += 1;
+            if first.read.contains_key(canonical(append.value).as_str()) {
+                self.counts.delivered += 1;
+                continue;
+            }
+            let ex = self.example(done, append.process, Some(append.value), vec![offset]);
+            if highest_read.is_some_and(|h| offset <= h) {
+                self.counts.lost += 1;
+                self.lists.push(Kind::LostWrite, ex);
+            } else {
+                self.counts.unseen += 1;
+                if last_final_read.is_some_and(|began| began > done) {
+                    self.certainly_unseen += 1;
+                }
+                self.lists.push(Kind::Unseen, ex);
+            }
+        }
+    }
+
+    fn sends(&mut self, ops: &LogOps<'h>) {
+        let mut last: FxHashMap<Process, (u64, u64)> = FxHashMap::default();
+        for append in &ops.appends {
+            let (Some(offset), Some(done)) = (append.offset, append.completion) else {
+                continue;
+            };
+            if let Some(&(prev, prev_done)) = last.get(&append.process) {
+                if offset < prev {
+                    let mut ex =
+                        self.example(done, append.process, Some(append.value), vec![prev, offset]);
+                    ex.related = Some(prev_done);
+                    self.lists.push(Kind::NonmonotonicSend, ex);
+                }
+            }
+            last.insert(append.process, (offset, done));
+        }
+    }
+
+    fn consumers(&mut self, ops: &LogOps<'h>, first: &FirstSightings<'_, 'h>) {
+        let mut positions: FxHashMap<Process, (u64, u64)> = FxHashMap::default();
+        for read in &ops.reads {
+            if read.final_read {
+                // A final read is its own consumer, starting afresh.
+                self.follow(read, &mut None, &first.values_at);
+            } else {
+                let mut position = positions.get(&read.process).copied();
+                self.follow(read, &mut position, &first.values_at);
+                if let Some(p) = position {
+                    positions.insert(read.process, p);
+                }
+            }
+        }
+    }
+
+    /// Walks one read's entries from `position` (offset, read index).
+    fn follow<V>(
+        &mut self,
+        read: &Read<'h>,
+        position: &mut Option<(u64, u64)>,
+        known: &BTreeMap<u64, V>,
+    ) {
+        for &(offset, value) in &read.entries {
+            if let Some((prev, prev_read)) = *position {
+                let mut ex =
+                    self.example(read.index, read.process, Some(value), vec![prev, offset]);
+                ex.related = Some(prev_read);
+                if offset <= prev {
+                    self.lists.push(Kind::NonmonotonicPoll, ex);
+                } else {
+                    let jumped = known.range(prev + 1..offset).map(|(&o, _)| o);
+                    ex.skipped = jumped.take(MAX_EXAMPLES).collect();
+                    if !ex.skipped.is_empty() {
+                        self.lists.push(Kind::PollSkip, ex);
+                    }
+                }
+            }
+            *position = Some((offset, read.index));
+        }
+    }
+
+    fn report(&self, key: Option<&Value>) -> KeyLogReport {
+        let validity = if self.lists.any_violation() || self.certainly_unseen > 0 {
+            Validity::Invalid
+        } else if self.counts.unseen > 0 {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        };
+        KeyLogReport {
+            key: key.cloned(),
+            validity,
+            final_read: self.final_read,
+            counts: self.counts,
+            anomalies: self.lists.found(),
+        }
+    }
+}
+
+/// Every value at an offset that any read or ack showed, in history order.
+fn sightings<'h>(ops: &LogOps<'h>) -> Vec<Sighting<'h>> {
+    let acks = ops.appends.iter().filter_map(|a| {
+        let (offset, index) = (a.offset?, a.completion?);
+        Some((index, a.process, offset, a.value, false))
+    });
+    let reads = ops.reads.iter().flat_map(|r| {
+        r.entries
+            .iter()
+            .map(move |&(offset, value)| (r.index, r.process, offset, value, true))
+    });
+    let mut all: Vec<Sighting<'h>> = acks
+        .chain(reads)
+        .map(|(index, process, offset, value, from_read)| Sighting {
+            index,
+            process,
+            offset,
+            value,
+            canon: canonical(value),
+            from_read,
+        })
+        .collect();
+    all.sort_by_key(|s| s.index);
+    all
+}
+
+/// The first sighting of each distinct (offset, value), indexed both ways.
+struct FirstSightings<'s, 'h> {
+    values_at: BTreeMap<u64, Vec<&'s Sighting<'h>>>,
+    offsets_of: BTreeMap<&'s str, Vec<&'s Sighting<'h>>>,
+    /// The first read of each value.
+    read: BTreeMap<&'s str, &'s Sighting<'h>>,
+}
+
+impl<'s, 'h> FirstSightings<'s, 'h> {
+    fn of(sightings: &'s [Sighting<'h>]) -> Self {
+        let mut seen: BTreeSet<(u64, &str)> = BTreeSet::new();
+        let mut first = FirstSightings {
+            values_at: BTreeMap::new(),
+            offsets_of: BTreeMap::new(),
+            read: BTreeMap::new(),
+        };
+        for s in sightings {
+            if s.from_read {
+                first.read.entry(s.canon.as_str()).or_insert(s);
+            }
+            if seen.insert((s.offset, s.canon.as_str())) {
+                first.values_at.entry(s.offset).or_default().push(s);
+                first
+                    .offsets_of
+                    .entry(s.canon.as_str())
+                    .or_default()
+                    .push(s);
+            }
+        }
+        first
+    }
+}
+
+/// Holes inside the range of the last `ok` final read.
+fn gaps(ops: &LogOps<'_>) -> usize {
+    let Some(last) = ops
+        .reads
+        .iter()
+        .filter(|r| r.final_read)
+        .max_by_key(|r| r.index)
+    else {
+        return 0;
+    };
+    let offsets: BTreeSet<u64> = last.entries.iter().map(|&(o, _)| o).collect();
+    match (offsets.first(), offsets.last()) {
+        (Some(&lo), Some(&hi)) => {
+            let holes = (hi - lo).saturating_add(1) - offsets.len() as u64;
+            usize::try_from(holes).unwrap_or(usize::MAX)
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;
