@@ -1,5 +1,5 @@
 use super::*;
-use crate::history::PairError;
+use crate::history::{Op, PairError};
 use serde_json::json;
 
 /// Builds histories by hand: indices and times follow insertion order.
