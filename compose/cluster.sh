@@ -8,6 +8,7 @@
 #   COMPOSE_PROJECT_NAME  the cluster's name (default chaos-CLUSTER, e.g. chaos-etcd-3)
 #   CHAOS_UP_TIMEOUT      seconds `up`/`wait` wait for every node to be healthy (default 120)
 #   CHAOS_COMPOSE         the compose command (default: `docker compose` if it works, else docker-compose)
+#   CHAOS_RUN_ID          the io.chaos.run label (default: the project name)
 #   ETCD_IMAGE NATS_IMAGE CHAOS_NET CHAOS_HEALTH_INTERVAL are passed on to the compose file.
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +22,8 @@ cmd=$1 cluster=$2
 file=$HERE/$cluster.yml
 [[ -f $file ]] || die "no compose file $file (clusters: $(cd "$HERE" && ls *.yml | sed 's/\.yml$//' | tr '\n' ' '))"
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-chaos-$cluster}
+# the io.chaos.run label: a run id of its own per cluster, so `chaos heal --run` can tell them apart
+export CHAOS_RUN_ID=${CHAOS_RUN_ID:-$COMPOSE_PROJECT_NAME}
 project=$COMPOSE_PROJECT_NAME
 
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||

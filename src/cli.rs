@@ -1,5 +1,7 @@
 //! The command line.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
@@ -17,6 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Check a recorded history: exit 0 valid, 1 invalid, 2 unknown, 254 bad input.
     Check(CheckArgs),
+    /// Build the images our clusters run on (compose/images/build.sh).
+    Images(ImagesArgs),
+    /// Start, inspect and remove Docker clusters: up, down, status, logs.
+    Cluster(ClusterArgs),
+    /// Apply or undo one fault by hand, journaled: partition, heal, kill, pause, ...
+    Nemesis(NemesisArgs),
+    /// Undo every fault a crashed or interrupted run left in force.
+    Heal(HealArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -60,4 +70,171 @@ pub struct CheckArgs {
     /// Print the full report as JSON instead of a summary.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub command: ImagesCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImagesCommand {
+    /// Build chaos/base, chaos/etcd, chaos/nats from Debian packages (needs root).
+    Build {
+        /// Rebuild all three even if present.
+        #[arg(long)]
+        force: bool,
+        /// The repository's compose/ folder (default: CHAOS_COMPOSE_DIR, or found from the executable).
+        #[arg(long)]
+        compose_dir: Option<PathBuf>,
+    },
+}
+
+/// How a command names its cluster. None given: the one chaos cluster running.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TargetArgs {
+    /// The system: etcd or nats.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// How many nodes: 3 or 5.
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// A compose project: one `chaos cluster up` started, or your own to adopt.
+    #[arg(long, conflicts_with_all = ["label", "run"])]
+    pub project: Option<String>,
+    /// Adopt the containers carrying this label (KEY=VALUE) as the cluster.
+    #[arg(long, conflicts_with = "run")]
+    pub label: Option<String>,
+    /// The run id the cluster was started under.
+    #[arg(long)]
+    pub run: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Start a cluster from compose/<system>-<nodes>.yml and wait until every node is healthy.
+    Up(UpArgs),
+    /// Remove a cluster we started (containers, network, volumes, sidecars); for an adopted one, only our sidecars.
+    Down(TargetArgs),
+    /// Show the nodes of one cluster, or of every chaos cluster.
+    Status(TargetArgs),
+    /// Print the last lines of each node's log.
+    Logs(LogsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// The system: etcd or nats.
+    #[arg(long, default_value = "etcd")]
+    pub system: String,
+    /// How many nodes: 3 or 5.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// The compose project name (default chaos-<system>-<nodes>-<run id>).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The run id every container is labelled with (default: a fresh one).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// First three octets of the cluster's /24 (default: a free one).
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// How long the nodes may take to become healthy.
+    #[arg(long, default_value = "120s")]
+    pub timeout: String,
+    /// The repository's compose/ folder (default: CHAOS_COMPOSE_DIR, or found from the executable).
+    #[arg(long)]
+    pub compose_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Only this node.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Lines per node.
+    #[arg(long, default_value_t = 100)]
+    pub tail: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct NemesisArgs {
+    #[command(subcommand)]
+    pub command: NemesisCommand,
+}
+
+/// The cluster and journal of a fault given by hand.
+#[derive(Args, Debug, Clone)]
+pub struct FaultArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The fault journal: every fault is written here before it is applied.
+    #[arg(long, default_value = "results/journal.jsonl")]
+    pub journal: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct NodeFaultArgs {
+    /// The node: n1, n2, ...
+    pub node: String,
+    #[command(flatten)]
+    pub fault: FaultArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NemesisCommand {
+    /// Partition the network (replacing any partition in force).
+    Partition(PartitionArgs),
+    /// Remove the partition: our iptables chain on every node, nothing else.
+    Heal(FaultArgs),
+    /// SIGKILL a node.
+    Kill(NodeFaultArgs),
+    /// Start a killed node again, with its data.
+    Restart(NodeFaultArgs),
+    /// Stop a node cleanly (SIGTERM).
+    Stop(NodeFaultArgs),
+    /// Start a stopped node.
+    Start(NodeFaultArgs),
+    /// Freeze a node (cgroup freezer).
+    Pause(NodeFaultArgs),
+    /// Thaw a paused node.
+    Resume(NodeFaultArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PartitionArgs {
+    /// halves, random-halves, one, majorities-ring, bridge.
+    #[arg(long, default_value = "halves")]
+    pub shape: String,
+    /// Seed for the shapes that choose nodes at random.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep the partition this long, then heal it (Ctrl-C heals at once).
+    /// Without it the partition stays after the command exits.
+    #[arg(long)]
+    pub hold: Option<String>,
+    #[command(flatten)]
+    pub fault: FaultArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HealArgs {
+    /// The fault journal to read outstanding faults from.
+    #[arg(long, default_value = "results/journal.jsonl")]
+    pub journal: PathBuf,
+    /// Only this run's cluster (default: every chaos cluster).
+    #[arg(long, conflicts_with = "project")]
+    pub run: Option<String>,
+    /// Only this compose project (default: every chaos cluster).
+    #[arg(long)]
+    pub project: Option<String>,
 }

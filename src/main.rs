@@ -1,10 +1,6 @@
 //! `chaos`: the control node of a Jepsen-style chaos harness.
 
-mod cli;
-mod commands;
-mod exit;
-mod units;
-
+use chaos::{cli, commands, exit};
 use clap::Parser;
 
 fn main() {
@@ -14,6 +10,10 @@ fn main() {
     };
     let code = match cli.command {
         cli::Command::Check(args) => commands::check::run(&args),
+        cli::Command::Images(args) => commands::images::run(&args),
+        cli::Command::Cluster(args) => commands::cluster::run(&args),
+        cli::Command::Nemesis(args) => commands::nemesis::run(&args),
+        cli::Command::Heal(args) => commands::heal::run(&args),
     };
     std::process::exit(code);
 }

@@ -161,7 +161,9 @@ fn counts(json: &serde_json::Value) -> String {
 }
 
 fn collect_counts(json: &serde_json::Value, lines: &mut Vec<String>) {
-    let Some(fields) = json.as_object() else { return };
+    let Some(fields) = json.as_object() else {
+        return;
+    };
     for (name, value) in fields {
         match (value.as_u64(), value.get("count").and_then(|c| c.as_u64())) {
             (Some(n), _) | (None, Some(n)) => lines.push(format!("  {name}: {n}")),
