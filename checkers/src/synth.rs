@@ -34,14 +34,26 @@ impl RegisterSpec {
     }
 }
 
-struct Rng(u64);
+/// A small deterministic generator (xorshift), so one seed replays one
+/// history exactly: for synthetic histories and property tests.
+pub struct Rng(u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn new(seed: u64) -> Self {
+        // Xorshift stays at zero forever from a zero state.
+        Rng(seed | 1)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % n
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
     }
 }
 
@@ -61,7 +73,7 @@ struct Group {
 /// A cas-register history over `spec.keys` keys, about
 /// `2 * keys * ops_per_key` entries.
 pub fn register_history(spec: &RegisterSpec) -> History {
-    let mut rng = Rng(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut next_process = 0;
     let mut next_key = 0;
     let mut groups: Vec<Group> = Vec::new();

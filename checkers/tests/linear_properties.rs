@@ -4,26 +4,12 @@
 
 use chaos_checkers::history::{History, Op, OpType, Process};
 use chaos_checkers::linear::{self, LinearOptions, ModelKind};
+use chaos_checkers::synth::Rng;
 use chaos_checkers::Validity;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
-
-/// A small deterministic generator, so a failing seed replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// The real object: applies an invocation atomically, returning the
 /// completion type and value.
@@ -137,7 +123,7 @@ struct Pending {
 /// op takes effect atomically at a random moment between its invocation and
 /// completion; a crash (info) may come before or after that moment.
 fn simulate(object: &mut dyn Object, seed: u64, workers: u64, steps: usize) -> History {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut ops: Vec<Op> = Vec::new();
     let mut process: Vec<u64> = (0..workers).collect();
     let mut pending: Vec<Option<Pending>> = (0..workers).map(|_| None).collect();

@@ -541,23 +541,8 @@ fn the_report_round_trips_through_json() {
 
 mod simulation {
     use super::*;
+    use crate::synth::Rng;
     use proptest::prelude::*;
-
-    /// A small deterministic generator, so one proptest seed is one run.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-
-        fn chance(&mut self, percent: u64) -> bool {
-            self.below(100) < percent
-        }
-    }
 
     struct Busy {
         f: &'static str,
@@ -598,7 +583,7 @@ mod simulation {
             };
             let n = keys.len();
             Sim {
-                rng: Rng(seed | 1),
+                rng: Rng::new(seed),
                 h: Builder::default(),
                 logs: vec![Vec::new(); n],
                 keys,

@@ -350,24 +350,9 @@ fn the_report_round_trips_through_json() {
 
 mod simulation {
     use super::*;
+    use crate::synth::Rng;
     use proptest::prelude::*;
     use std::collections::VecDeque;
-
-    /// A small deterministic generator, so one proptest seed is one run.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-
-        fn chance(&mut self, percent: u64) -> bool {
-            self.below(100) < percent
-        }
-    }
 
     struct Busy {
         f: &'static str,
@@ -400,7 +385,7 @@ mod simulation {
     impl Sim {
         fn new(seed: u64, workers: u64) -> Self {
             Sim {
-                rng: Rng(seed | 1),
+                rng: Rng::new(seed),
                 h: Builder::default(),
                 queue: VecDeque::new(),
                 workers: (0..workers)
