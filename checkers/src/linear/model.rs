@@ -33,6 +33,19 @@ pub trait Model: Sync {
         u64::MAX
     }
 
+    /// Whether `op` can no longer take effect from `state`, whichever of
+    /// `pending` (the other ops that may still come first) happen before it.
+    /// Lets the search give up on a configuration at once. It must only say
+    /// true when that is certain; the default never does.
+    fn hopeless(
+        &self,
+        _state: &Self::State,
+        _op: &Self::Op,
+        _pending: &mut dyn Iterator<Item = &Self::Op>,
+    ) -> bool {
+        false
+    }
+
     /// The part of `state` that ops of `footprint` read or write. The search
     /// remembers failed parts so an unrelated op cannot make it explore them
     /// again. The default keeps the whole state: always sound, prunes less.

@@ -121,6 +121,27 @@ impl Entries {
         }
     }
 
+    /// The op whose return comes first, and the calls before it: the ops
+    /// that may be linearized next. There is one while an ok op is left.
+    fn first_return(&self) -> (u32, impl Iterator<Item = u32> + '_) {
+        let mut at = self.next[HEAD as usize];
+        while let Event::Call(_) = self.event[at as usize] {
+            at = self.next[at as usize];
+        }
+        let Event::Return(blocked) = self.event[at as usize] else {
+            unreachable!("the loop stops at a return")
+        };
+        let mut call = self.next[HEAD as usize];
+        let calls = std::iter::from_fn(move || match self.event[call as usize] {
+            Event::Call(id) => {
+                call = self.next[call as usize];
+                Some(id)
+            }
+            Event::Return(_) => None,
+        });
+        (blocked, calls)
+    }
+
     fn lift(&mut self, id: u32) {
         self.unlink(self.call_entry[id as usize]);
         if let Some(r) = self.return_entry[id as usize] {
@@ -318,6 +339,21 @@ fn conflicts_of(blocked: u64, children: &[(u64, u64)]) -> u64 {
 /// The root configuration has no cache slot.
 const ROOT: u32 = u32::MAX;
 
+fn record_deepest<S: Clone>(
+    deepest: &mut Option<Deepest<S>>,
+    stack: &[Frame<S>],
+    state: &S,
+    blocked: u32,
+) {
+    if deepest.as_ref().is_none_or(|d| stack.len() > d.order.len()) {
+        *deepest = Some(Deepest {
+            order: stack.iter().map(|f| f.id).collect(),
+            state: state.clone(),
+            blocked,
+        });
+    }
+}
+
 pub fn search<M: Model>(
     model: &M,
     init: M::State,
@@ -345,26 +381,20 @@ pub fn search<M: Model>(
     // With one footprint there is one part: nothing to learn across parts.
     let learn = footprints.iter().any(|&f| f != footprints[0]);
     let focused = learn && footprints.iter().all(|f| f.count_ones() == 1);
-    // The footprint whose ops the current configuration branches on.
-    let focus_of = |entries: &Entries| {
-        if !focused {
-            return u64::MAX;
-        }
-        let mut at = entries.next[HEAD as usize];
-        loop {
-            match entries.event[at as usize] {
-                Event::Return(id) => return footprints[id as usize],
-                Event::Call(_) => at = entries.next[at as usize],
-            }
-        }
-    };
     let mut deepest: Option<Deepest<M::State>> = None;
     let mut clock = 0u32;
     let mut entry = entries.next[HEAD as usize];
     // Second pass over the candidates: indeterminate ops only.
     let has_info = problem.required.iter().any(|&r| !r);
     let mut info_pass = false;
-    let mut focus = focus_of(&entries);
+    let focus_of = |blocked: u32| {
+        if focused {
+            footprints[blocked as usize]
+        } else {
+            u64::MAX
+        }
+    };
+    let mut focus = focus_of(entries.first_return().0);
 
     loop {
         clock += 1;
@@ -445,8 +475,19 @@ pub fn search<M: Model>(
                         }
                         entry = entries.next[HEAD as usize];
                         info_pass = false;
-                        focus = focus_of(&entries);
-                        continue;
+                        let (blocked, mut calls) = entries.first_return();
+                        focus = focus_of(blocked);
+                        let ops = &problem.ops;
+                        if !model.hopeless(
+                            &state,
+                            &ops[blocked as usize],
+                            &mut calls.by_ref().map(|c| &ops[c as usize]),
+                        ) {
+                            continue;
+                        }
+                        // The next return can no longer be passed from here.
+                        record_deepest(&mut deepest, &stack, &state, blocked);
+                        footprints[blocked as usize]
                     }
                     Seen::Before(child) => {
                         linearized[i / 64] &= !(1 << (i % 64));
@@ -469,13 +510,7 @@ pub fn search<M: Model>(
             }
             Event::Return(blocked) => {
                 // The call of this return could not be placed before it.
-                if deepest.as_ref().is_none_or(|d| stack.len() > d.order.len()) {
-                    deepest = Some(Deepest {
-                        order: stack.iter().map(|f| f.id).collect(),
-                        state: state.clone(),
-                        blocked,
-                    });
-                }
+                record_deepest(&mut deepest, &stack, &state, blocked);
                 conflicts_of(footprints[blocked as usize], &failures[children..])
             }
         };

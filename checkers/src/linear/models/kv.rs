@@ -34,9 +34,13 @@ pub enum KvOp {
 pub type KvState = Vec<(u32, Text)>;
 
 fn chunk(value: &Value) -> Result<Chunk, String> {
+    text(value).map(Chunk::new)
+}
+
+fn text(value: &Value) -> Result<&str, String> {
     match value {
-        Value::String(s) => Ok(Chunk::new(s)),
-        Value::Null => Ok(Chunk::new("")),
+        Value::String(s) => Ok(s),
+        Value::Null => Ok(""),
         other => Err(format!("kv values must be strings, not {other}")),
     }
 }
@@ -71,7 +75,7 @@ impl Model for Kv {
         let key = values.intern(pair.invoke.key.as_ref().unwrap_or(&Value::Null));
         match pair.invoke.f.as_str() {
             "get" | "read" => observed(pair)
-                .map(|v| Ok(KvOp::Get(key, chunk(v)?)))
+                .map(|v| Ok(KvOp::Get(key, Chunk::observed(text(v)?))))
                 .transpose(),
             "put" | "write" => Ok(Some(KvOp::Put(key, chunk(argument(pair))?))),
             "append" => Ok(Some(KvOp::Append(key, chunk(argument(pair))?))),
@@ -85,6 +89,24 @@ impl Model for Kv {
             KvOp::Put(k, v) => Some(Self::with(state, *k, Text::of(v))),
             KvOp::Append(k, v) => Some(Self::with(state, *k, self.get(state, *k).append(v))),
         }
+    }
+
+    /// Appends only extend a string: once a key's text is not a prefix of
+    /// what a get observed, only a put on that key could still help it.
+    fn hopeless(
+        &self,
+        state: &KvState,
+        op: &KvOp,
+        pending: &mut dyn Iterator<Item = &KvOp>,
+    ) -> bool {
+        let KvOp::Get(key, seen) = op else {
+            return false;
+        };
+        if self.get(state, *key).may_prefix(seen) {
+            return false;
+        }
+        let mut puts = pending.filter(|p| matches!(p, KvOp::Put(k, _) if k == key));
+        puts.next().is_none()
     }
 
     fn footprint(&self, op: &KvOp) -> u64 {

@@ -16,20 +16,36 @@ pub struct Chunk {
     hash: u64,
     /// BASE to the power of the chunk's length: what appending it multiplies by.
     shift: u64,
+    /// Hashes of every prefix (by byte length), for texts a get observed.
+    prefixes: Option<Arc<[u64]>>,
+}
+
+fn roll(hash: u64, byte: u8) -> u64 {
+    hash.wrapping_mul(BASE).wrapping_add(byte as u64 + 1)
 }
 
 impl Chunk {
     pub fn new(text: &str) -> Self {
-        let (hash, shift) = text.bytes().fold((0u64, 1u64), |(h, s), b| {
-            (
-                h.wrapping_mul(BASE).wrapping_add(b as u64 + 1),
-                s.wrapping_mul(BASE),
-            )
-        });
+        let (hash, shift) = text
+            .bytes()
+            .fold((0u64, 1u64), |(h, s), b| (roll(h, b), s.wrapping_mul(BASE)));
         Chunk {
             text: text.into(),
             hash,
             shift,
+            prefixes: None,
+        }
+    }
+
+    /// A chunk that can also tell which texts are prefixes of it.
+    pub fn observed(text: &str) -> Self {
+        let prefixes = std::iter::once(0).chain(text.bytes().scan(0u64, |h, b| {
+            *h = roll(*h, b);
+            Some(*h)
+        }));
+        Chunk {
+            prefixes: Some(prefixes.collect()),
+            ..Chunk::new(text)
         }
     }
 
@@ -76,6 +92,16 @@ impl Text {
         self.hash == chunk.hash
             && self.len == chunk.text.len()
             && self.bytes_rev().eq(chunk.text.bytes().rev())
+    }
+
+    /// False when this text is certainly not a prefix of `chunk` (made with
+    /// `Chunk::observed`); true when it may be. Hashes of equal texts are
+    /// equal, so a mismatch is proof.
+    pub fn may_prefix(&self, chunk: &Chunk) -> bool {
+        match &chunk.prefixes {
+            Some(prefixes) => prefixes.get(self.len).is_some_and(|&h| h == self.hash),
+            None => true,
+        }
     }
 
     /// Bytes from last to first, walking the chunks.
@@ -155,6 +181,19 @@ mod tests {
         assert_ne!(text(&["a"]), text(&["a", "a"]));
         assert!(!text(&["x 1 y"]).equals(&Chunk::new("x 2 y")));
         assert!(!text(&["ab"]).equals(&Chunk::new("abc")));
+    }
+
+    #[test]
+    fn a_prefix_is_told_from_a_non_prefix() {
+        let seen = Chunk::observed("x 1 yx 2 y");
+        assert!(Text::default().may_prefix(&seen));
+        assert!(text(&["x 1 y"]).may_prefix(&seen));
+        assert!(text(&["x 1 y", "x 2 y"]).may_prefix(&seen));
+        assert!(!text(&["x 2 y"]).may_prefix(&seen));
+        assert!(
+            !text(&["x 1 y", "x 2 y", "x"]).may_prefix(&seen),
+            "longer than what was seen"
+        );
     }
 
     #[test]
