@@ -6,6 +6,7 @@
 pub mod history;
 pub mod linear;
 pub mod log;
+pub mod perf;
 pub mod queue;
 mod report;
 pub mod synth;
