@@ -40,8 +40,12 @@ pub struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        // Xorshift stays at zero forever from a zero state.
-        Rng(seed | 1)
+        // Mixed (splitmix64's finaliser) so every seed starts its own
+        // stream, and never zero: xorshift stays at zero forever from there.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Rng((z ^ (z >> 31)).max(1))
     }
 
     /// A number in `0..n`.
@@ -191,4 +195,20 @@ fn entry(ops: &mut Vec<Op>, process: u64, kind: OpType, f: &str, key: u64, value
     };
     ops.push(op.clone());
     op
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbouring_seeds_give_different_streams() {
+        let stream = |seed| {
+            let mut rng = Rng::new(seed);
+            (0..8).map(|_| rng.below(1 << 20)).collect::<Vec<_>>()
+        };
+        assert_ne!(stream(0), stream(1));
+        assert_ne!(stream(2), stream(3));
+        assert_eq!(stream(7), stream(7));
+    }
 }

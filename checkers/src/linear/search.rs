@@ -430,7 +430,7 @@ pub fn search<M: Model>(
                     heap,
                 ) {
                     Seen::New(child)
-                        if footprints[i].count_ones() == 1 && {
+                        if learn && footprints[i].count_ones() == 1 && {
                             let part = model.project(&next_state, footprints[i]);
                             nogoods.known(footprints[i], &linearized, &part)
                         } =>

@@ -1,0 +1,141 @@
+//! The op mix: which function a free worker performs next, and its argument.
+
+use crate::rng::Rng;
+use serde_json::{json, Value};
+use std::fmt;
+
+type MakeValue = Box<dyn FnMut(&mut Rng) -> Value + Send>;
+
+struct Choice {
+    f: String,
+    weight: u64,
+    make: MakeValue,
+}
+
+/// A weighted choice of functions, each making its argument from the
+/// generator's seeded [`Rng`] (and nothing else, so a seed replays a run).
+///
+/// The argument makers are `FnMut` so that a workload can hand out unique
+/// values (`enqueue 1`, `enqueue 2`, ...) from a counter it owns.
+#[derive(Default)]
+pub struct Mix {
+    choices: Vec<Choice>,
+    total: u64,
+}
+
+impl Mix {
+    pub fn new() -> Self {
+        Mix::default()
+    }
+
+    /// Adds function `f`, chosen `weight` times out of the sum of weights.
+    pub fn with(
+        mut self,
+        f: impl Into<String>,
+        weight: u32,
+        make: impl FnMut(&mut Rng) -> Value + Send + 'static,
+    ) -> Self {
+        self.total += u64::from(weight);
+        self.choices.push(Choice {
+            f: f.into(),
+            weight: u64::from(weight),
+            make: Box::new(make),
+        });
+        self
+    }
+
+    /// Jepsen's cas-register mix (etcd, Zookeeper...): `read`, `write v` and
+    /// `cas [a b]` in equal parts, values drawn from `0..values`. Few values
+    /// make compares match often enough to matter.
+    pub fn cas_register(values: u64) -> Self {
+        Mix::new()
+            .with("read", 1, |_| Value::Null)
+            .with("write", 1, move |rng| json!(rng.below(values)))
+            .with("cas", 1, move |rng| {
+                json!([rng.below(values), rng.below(values)])
+            })
+    }
+
+    /// True when no function can be chosen (none added, or all weight 0).
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The next function and its argument. Consumes one draw to choose, then
+    /// whatever the argument maker draws.
+    pub fn pick(&mut self, rng: &mut Rng) -> (String, Value) {
+        assert!(!self.is_empty(), "Mix::pick on an empty mix");
+        let mut ticket = rng.below(self.total);
+        for choice in &mut self.choices {
+            if ticket < choice.weight {
+                return (choice.f.clone(), (choice.make)(rng));
+            }
+            ticket -= choice.weight;
+        }
+        unreachable!("the ticket is below the sum of weights")
+    }
+}
+
+impl fmt::Debug for Mix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_map();
+        for c in &self.choices {
+            list.entry(&c.f, &c.weight);
+        }
+        list.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_set_the_proportions_and_zero_is_never_chosen() {
+        let mut mix = Mix::new()
+            .with("a", 3, |_| Value::Null)
+            .with("never", 0, |_| Value::Null)
+            .with("b", 1, |_| Value::Null);
+        let mut rng = Rng::new(9);
+        let a = (0..4_000)
+            .map(|_| mix.pick(&mut rng).0)
+            .inspect(|f| assert_ne!(f, "never"))
+            .filter(|f| f == "a")
+            .count();
+        assert!((2_800..3_200).contains(&a), "{a} of 4000");
+    }
+
+    #[test]
+    fn cas_register_makes_well_formed_arguments() {
+        let mut mix = Mix::cas_register(5);
+        let mut rng = Rng::new(1);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..300 {
+            let (f, v) = mix.pick(&mut rng);
+            match f.as_str() {
+                "read" => assert_eq!(v, Value::Null),
+                "write" => assert!(v.as_u64().unwrap() < 5),
+                "cas" => {
+                    let pair = v.as_array().unwrap();
+                    assert_eq!(pair.len(), 2);
+                    assert!(pair.iter().all(|x| x.as_u64().unwrap() < 5));
+                }
+                other => panic!("unexpected f {other}"),
+            }
+            seen.insert(f);
+        }
+        assert_eq!(seen.len(), 3);
+    }
+
+    #[test]
+    fn makers_may_keep_state() {
+        let mut next = 0;
+        let mut mix = Mix::new().with("enqueue", 1, move |_| {
+            next += 1;
+            json!(next)
+        });
+        let mut rng = Rng::new(0);
+        let values: Vec<Value> = (0..3).map(|_| mix.pick(&mut rng).1).collect();
+        assert_eq!(values, vec![json!(1), json!(2), json!(3)]);
+    }
+}
