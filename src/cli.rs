@@ -59,7 +59,7 @@ pub struct CheckArgs {
     #[arg(long, default_value = "60s")]
     pub time_budget: String,
     /// Memory the search may use for one key before saying unknown.
-    #[arg(long, default_value = "1GiB")]
+    #[arg(long, default_value = "2GiB")]
     pub memory_budget: String,
     /// Threads checking keys in parallel (default: one per core).
     #[arg(long, default_value_t = 0)]

@@ -4,6 +4,13 @@ use chaos::{cli, commands, exit};
 use clap::Parser;
 
 fn main() {
+    // Rust ignores SIGPIPE, which turns `chaos cluster status | head` into a
+    // panic on the next print; a command-line tool should just stop. (Our
+    // sockets are unaffected: std writes to them with MSG_NOSIGNAL.)
+    // SAFETY: at the start of main, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => exit::bad_arguments(e),

@@ -1,0 +1,312 @@
+//! `impl Cluster for DockerCluster`: node faults through the Docker API,
+//! partitions through the sidecars (see [`super::sidecar`]).
+//!
+//! Every method is idempotent, as the trait asks: killing a dead node,
+//! resuming a running one, healing a healed network all succeed. Each call
+//! looks the nodes up afresh, so a node restarted behind our back is seen as
+//! it is now.
+
+use std::collections::HashMap;
+
+use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
+use chaos_nemeses::{Cluster, ClusterError, Grudge, Node};
+use futures_util::future::join_all;
+
+use super::cluster::{as_nodes, DockerCluster, DockerNode};
+use super::sidecar::{self, Sidecar};
+use super::{api_message, api_status, DockerError};
+
+/// Seconds `stop` gives a node between SIGTERM and SIGKILL.
+const STOP_GRACE_SECONDS: i32 = 10;
+
+impl DockerCluster {
+    fn backend(&self, verb: &str, node: &DockerNode, e: bollard::errors::Error) -> ClusterError {
+        ClusterError::Backend(format!(
+            "cannot {verb} node {} (container {}) of {}: {}",
+            node.name,
+            node.container,
+            self.name(),
+            api_message(&e)
+        ))
+    }
+
+    async fn start_node(&self, name: &str, verb: &str) -> Result<(), ClusterError> {
+        let node = self.node(name).await?;
+        if node.state == "paused" {
+            // Started, just frozen: `start` would not thaw it, and it was
+            // not killed, so there is nothing to start.
+            return Ok(());
+        }
+        match self.docker().start_container(&node.id, None).await {
+            Ok(()) => {}
+            // 304: already running.
+            Err(e) if api_status(&e) == Some(304) => return Ok(()),
+            Err(e) => return Err(self.backend(verb, &node, e)),
+        }
+        self.reinstall(name).await
+    }
+
+    /// A node started again has a new, empty netns: put back its share of
+    /// the partition this process has in force, if any.
+    async fn reinstall(&self, name: &str) -> Result<(), ClusterError> {
+        let peers: Vec<String> = {
+            let grudge = self.grudge.lock().expect("grudge lock");
+            grudge.dropped_by(name).map(str::to_string).collect()
+        };
+        if peers.is_empty() {
+            return Ok(());
+        }
+        let nodes = self.refresh().await?;
+        let sidecars = sidecar::list(self.docker(), Some(self.run_id())).await?;
+        let node = nodes
+            .iter()
+            .find(|n| n.name == name)
+            .expect("looked up before");
+        let sources = addresses(&nodes, peers.iter().map(String::as_str))?;
+        let id = sidecar::ensure(self.docker(), node, self.run_id(), &sidecars).await?;
+        sidecar::apply(self.docker(), &self.sessions, &id, self.run_id(), &sources).await?;
+        Ok(())
+    }
+
+    /// Heal, saying per node what was removed (for `chaos heal`'s report).
+    /// `look_everywhere`: also start a sidecar on nodes that have none, to
+    /// check them (for when the journal says we partitioned this cluster but
+    /// a sidecar has since gone); otherwise only nodes with a sidecar can
+    /// hold our chain. Sidecars left in the netns of a node that has since
+    /// restarted serve nothing any more and are removed.
+    pub async fn heal_nodes(&self, look_everywhere: bool) -> Result<Vec<String>, DockerError> {
+        let (nodes, sidecars) = futures_util::try_join!(
+            self.refresh(),
+            sidecar::list(self.docker(), Some(self.run_id()))
+        )?;
+        let jobs = nodes.iter().filter(|n| n.has_netns()).map(|node| {
+            let sidecars = &sidecars;
+            async move {
+                let id = match sidecars.iter().find(|s| s.serves(node)) {
+                    Some(s) => s.id.clone(),
+                    None if look_everywhere => {
+                        sidecar::ensure(self.docker(), node, self.run_id(), sidecars).await?
+                    }
+                    None => return Ok(None),
+                };
+                let removed = sidecar::heal(self.docker(), &self.sessions, &id).await?;
+                Ok::<_, DockerError>(removed.map(|n| {
+                    format!(
+                        "removed chain {} ({n} DROP rules) from {} ({}) of {}",
+                        sidecar::CHAIN,
+                        node.name,
+                        node.container,
+                        self.name()
+                    )
+                }))
+            }
+        });
+        let mut lines = Vec::new();
+        let mut errors = Vec::new();
+        for result in join_all(jobs).await {
+            match result {
+                Ok(line) => lines.extend(line),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        for stale in sidecars
+            .iter()
+            .filter(|s| !nodes.iter().any(|n| s.serves(n)))
+        {
+            sidecar::remove(self.docker(), &stale.id).await?;
+        }
+        if !errors.is_empty() {
+            return Err(DockerError::Harness(errors.join("; ")));
+        }
+        *self.grudge.lock().expect("grudge lock") = Grudge::new();
+        Ok(lines)
+    }
+
+    /// Remove every sidecar of this cluster (heal first: this does not look
+    /// at rules). Returns the names removed.
+    pub async fn remove_sidecars(&self) -> Result<Vec<String>, DockerError> {
+        let sidecars = sidecar::list(self.docker(), Some(self.run_id())).await?;
+        let removals = join_all(
+            sidecars
+                .iter()
+                .map(|s| sidecar::remove(self.docker(), &s.id)),
+        )
+        .await;
+        removals.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(sidecars.into_iter().map(|s| s.name).collect())
+    }
+
+    /// Our chain's rules on each node that has a sidecar (for `status` and
+    /// tests): node name → `iptables -S CHAOS-PARTITION` lines.
+    pub async fn installed_rules(&self) -> Result<HashMap<String, Vec<String>>, DockerError> {
+        let (nodes, sidecars) = futures_util::try_join!(
+            self.refresh(),
+            sidecar::list(self.docker(), Some(self.run_id()))
+        )?;
+        let mut rules = HashMap::new();
+        for node in &nodes {
+            if let Some(s) = sidecars.iter().find(|s| s.serves(node)) {
+                rules.insert(
+                    node.name.clone(),
+                    sidecar::show(self.docker(), &self.sessions, &s.id).await?,
+                );
+            }
+        }
+        Ok(rules)
+    }
+
+    async fn install(
+        &self,
+        grudge: &Grudge,
+        nodes: &[DockerNode],
+        sidecars: &[Sidecar],
+    ) -> Vec<String> {
+        let jobs = nodes.iter().map(|node| async move {
+            if !node.has_netns() {
+                // Down: no netns to change. `restart`/`start` install its
+                // share when it comes back.
+                return Ok(());
+            }
+            let sources = addresses(nodes, grudge.dropped_by(&node.name))?;
+            if sources.is_empty() {
+                // Nothing to drop: clear what an earlier partition left.
+                if let Some(s) = sidecars.iter().find(|s| s.serves(node)) {
+                    sidecar::heal(self.docker(), &self.sessions, &s.id).await?;
+                }
+                return Ok(());
+            }
+            let id = sidecar::ensure(self.docker(), node, self.run_id(), sidecars).await?;
+            sidecar::apply(self.docker(), &self.sessions, &id, self.run_id(), &sources).await
+        });
+        join_all(jobs)
+            .await
+            .into_iter()
+            .zip(nodes)
+            .filter_map(|(r, node)| r.err().map(|e| format!("{}: {e}", node.name)))
+            .collect()
+    }
+}
+
+/// The cluster addresses of `peers`.
+fn addresses<'a>(
+    nodes: &[DockerNode],
+    peers: impl Iterator<Item = &'a str>,
+) -> Result<Vec<String>, DockerError> {
+    peers
+        .map(|peer| {
+            nodes
+                .iter()
+                .find(|n| n.name == peer)
+                .map(|n| n.address.clone())
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| {
+                    DockerError::Harness(format!(
+                        "node {peer} has no address on the cluster network: start it, then partition again"
+                    ))
+                })
+        })
+        .collect()
+}
+
+impl Cluster for DockerCluster {
+    async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
+        Ok(as_nodes(&self.refresh().await?))
+    }
+
+    async fn kill(&self, name: &str) -> Result<(), ClusterError> {
+        let node = self.node(name).await?;
+        if !node.has_netns() {
+            return Ok(());
+        }
+        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        match self.docker().kill_container(&node.id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 409: it died between our look and the kill.
+            Err(e) if api_status(&e) == Some(409) => Ok(()),
+            Err(e) => Err(self.backend("kill", &node, e)),
+        }
+    }
+
+    async fn restart(&self, name: &str) -> Result<(), ClusterError> {
+        self.start_node(name, "restart").await
+    }
+
+    async fn stop(&self, name: &str) -> Result<(), ClusterError> {
+        let node = self.node(name).await?;
+        if !node.has_netns() {
+            return Ok(());
+        }
+        let options = StopContainerOptionsBuilder::new()
+            .t(STOP_GRACE_SECONDS)
+            .build();
+        match self.docker().stop_container(&node.id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if api_status(&e) == Some(304) => Ok(()),
+            Err(e) => Err(self.backend("stop", &node, e)),
+        }
+    }
+
+    async fn start(&self, name: &str) -> Result<(), ClusterError> {
+        self.start_node(name, "start").await
+    }
+
+    async fn pause(&self, name: &str) -> Result<(), ClusterError> {
+        let node = self.node(name).await?;
+        match node.state.as_str() {
+            "paused" => Ok(()),
+            "running" => match self.docker().pause_container(&node.id).await {
+                Ok(()) => Ok(()),
+                Err(e) => Err(self.backend("pause", &node, e)),
+            },
+            other => Err(ClusterError::Backend(format!(
+                "cannot pause node {name} ({}): it is {other}; start it first",
+                node.container
+            ))),
+        }
+    }
+
+    async fn resume(&self, name: &str) -> Result<(), ClusterError> {
+        let node = self.node(name).await?;
+        if node.state != "paused" {
+            return Ok(());
+        }
+        match self.docker().unpause_container(&node.id).await {
+            Ok(()) => Ok(()),
+            Err(e) if api_status(&e) == Some(409) => Ok(()),
+            Err(e) => Err(self.backend("resume", &node, e)),
+        }
+    }
+
+    async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
+        let (nodes, sidecars) = futures_util::try_join!(
+            self.refresh(),
+            sidecar::list(self.docker(), Some(self.run_id()))
+        )?;
+        let plain = as_nodes(&nodes);
+        for name in grudge.nodes() {
+            ClusterError::find(&plain, name)?;
+        }
+        // Recorded first: a node that comes back while we install gets its
+        // share from `reinstall`.
+        *self.grudge.lock().expect("grudge lock") = grudge.clone();
+        let errors = self.install(grudge, &nodes, &sidecars).await;
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ClusterError::Backend(format!(
+                "partition {grudge} of {} failed on {}",
+                self.name(),
+                errors.join("; ")
+            )))
+        }
+    }
+
+    async fn heal(&self) -> Result<(), ClusterError> {
+        self.heal_nodes(false).await?;
+        Ok(())
+    }
+
+    async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
+        Ok(self.node(name).await?.is_up())
+    }
+}

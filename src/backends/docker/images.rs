@@ -1,0 +1,64 @@
+//! The images the clusters and the fault helpers run on.
+//!
+//! Nothing here pulls: our images are built from Debian packages by
+//! `compose/images/build.sh` (no registry needed), so a missing image is
+//! reported with the command that builds it.
+
+use std::path::Path;
+
+use bollard::Docker;
+
+use super::{api_message, api_status, DockerError};
+
+/// The image of the NET_ADMIN sidecars (iptables, nc, sh).
+pub const BASE_IMAGE: &str = "chaos/base:bookworm";
+
+/// What `compose/images/build.sh` builds.
+const BUILT: [&str; 3] = [BASE_IMAGE, "chaos/etcd:3.4", "chaos/nats:2.9"];
+
+/// Fail with one line naming the first image that is not present.
+pub async fn require(docker: &Docker, images: &[String]) -> Result<(), DockerError> {
+    for image in images {
+        match docker.inspect_image(image).await {
+            Ok(_) => {}
+            Err(e) if api_status(&e) == Some(404) => {
+                let hint = if BUILT.contains(&image.as_str()) {
+                    "run `chaos images build`".to_string()
+                } else if image.starts_with("chaos/") {
+                    "`chaos images build` makes only chaos/base:bookworm, chaos/etcd:3.4 and chaos/nats:2.9: check ETCD_IMAGE / NATS_IMAGE".to_string()
+                } else {
+                    format!("run `docker pull {image}`")
+                };
+                return Err(DockerError::Harness(format!(
+                    "image {image} is missing: {hint}"
+                )));
+            }
+            Err(e) => {
+                return Err(DockerError::Harness(format!(
+                    "cannot inspect image {image}: {}",
+                    api_message(&e)
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `chaos images build`: run `compose/images/build.sh`, its output going
+/// straight to the terminal (a cold build takes a minute or two). Returns the
+/// script's exit code (0, 1 on failure, 254 on a bad argument).
+pub fn build(compose_dir: &Path, force: bool) -> Result<i32, DockerError> {
+    let script = compose_dir.join("images").join("build.sh");
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(&script);
+    if force {
+        cmd.arg("--force");
+    }
+    let status = cmd.status().map_err(|e| {
+        DockerError::Harness(format!(
+            "cannot run {}: {e}: check that bash is installed",
+            script.display()
+        ))
+    })?;
+    Ok(status.code().unwrap_or(crate::exit::HARNESS))
+}

@@ -1,0 +1,154 @@
+//! The Docker backend: clusters from the compose files in `compose/` (or a
+//! compose project / labelled containers the user started), and node faults
+//! through the Docker API (bollard).
+//!
+//! * [`engine`]: connecting, with one clear line when there is no engine.
+//! * [`images`]: are the images there; `chaos images build`.
+//! * [`compose`]: the systems we know, their compose files, the compose CLI.
+//! * [`cluster`]: [`DockerCluster`]: finding the nodes of a cluster.
+//! * [`lifecycle`]: `chaos cluster up` and `down`.
+//! * [`inventory`]: which cluster a command means; `status` and `logs`.
+//! * [`sidecar`]: the NET_ADMIN helper containers and the iptables scripts.
+//! * [`session`]: talking to a sidecar over `docker attach`, not `docker exec`.
+//! * [`faults`]: `impl Cluster for DockerCluster`.
+//! * [`heal`]: `chaos heal`: the journal's outstanding faults, then a scan.
+
+pub mod cluster;
+pub mod compose;
+pub mod engine;
+pub mod faults;
+pub mod heal;
+pub mod images;
+pub mod inventory;
+pub mod lifecycle;
+pub mod session;
+pub mod sidecar;
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use chaos_nemeses::ClusterError;
+
+use crate::exit::{BAD_INPUT, HARNESS};
+
+pub use cluster::{DockerCluster, DockerNode, Selector};
+
+/// Labels we put on (and look for on) everything we create. The compose files
+/// set the first four; sidecars get `managed`, `run` and the `sidecar-*` ones.
+pub mod labels {
+    pub const MANAGED: &str = "io.chaos.managed";
+    pub const RUN: &str = "io.chaos.run";
+    pub const CLUSTER: &str = "io.chaos.cluster";
+    pub const SYSTEM: &str = "io.chaos.system";
+    pub const NODE: &str = "io.chaos.node";
+    /// On a sidecar: the name of the node container whose netns it shares.
+    pub const SIDECAR_OF: &str = "io.chaos.sidecar-of";
+    /// On a sidecar: the harness's name of that node (`n1`).
+    pub const SIDECAR_NODE: &str = "io.chaos.sidecar-node";
+    /// On a sidecar: the node's `StartedAt` when the sidecar joined its netns.
+    /// A restarted node has a new netns; a sidecar whose label no longer
+    /// matches sits in the dead one and must be replaced.
+    pub const NODE_STARTED: &str = "io.chaos.node-started";
+    /// On a sidecar: how to talk to it (see `session`). A sidecar without
+    /// the version we speak is replaced rather than talked to.
+    pub const PROTOCOL: &str = "io.chaos.sidecar-protocol";
+    pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+    pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+}
+
+/// What went wrong, split by whose move it is: the user's (bad input, exit
+/// 254) or the environment's (exit 255). The message is one line saying what
+/// is wrong and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DockerError {
+    BadInput(String),
+    Harness(String),
+}
+
+impl DockerError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DockerError::BadInput(_) => BAD_INPUT,
+            DockerError::Harness(_) => HARNESS,
+        }
+    }
+
+    /// A failed Docker API call, naming what we were doing.
+    pub fn api(doing: impl fmt::Display, e: bollard::errors::Error) -> DockerError {
+        DockerError::Harness(format!("{doing}: {}", api_message(&e)))
+    }
+}
+
+impl fmt::Display for DockerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DockerError::BadInput(m) | DockerError::Harness(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for DockerError {}
+
+impl From<ClusterError> for DockerError {
+    fn from(e: ClusterError) -> DockerError {
+        match e {
+            ClusterError::UnknownNode { .. } => DockerError::BadInput(e.to_string()),
+            ClusterError::Backend(m) => DockerError::Harness(m),
+            other => DockerError::Harness(other.to_string()),
+        }
+    }
+}
+
+impl From<DockerError> for ClusterError {
+    fn from(e: DockerError) -> ClusterError {
+        ClusterError::Backend(e.to_string())
+    }
+}
+
+/// The engine's own message for a failed call, on one line.
+pub(crate) fn api_message(e: &bollard::errors::Error) -> String {
+    let text = match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    one_line(&text)
+}
+
+/// The HTTP status of a failed call, if the engine answered at all.
+pub(crate) fn api_status(e: &bollard::errors::Error) -> Option<u16> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// Collapse whitespace and newlines so a message stays on one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Order `n2` before `n10` (the same rule the grudge display uses).
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
+    fn split(s: &str) -> (&str, Option<u128>) {
+        let stem = s.trim_end_matches(|c: char| c.is_ascii_digit());
+        (stem, s[stem.len()..].parse().ok())
+    }
+    split(a).cmp(&split(b)).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_sort_naturally() {
+        let mut names = vec!["n10", "n2", "n1", "etcd-0", "n3"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["etcd-0", "n1", "n2", "n3", "n10"]);
+    }
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        assert_eq!(one_line("a\n  b\tc "), "a b c");
+    }
+}

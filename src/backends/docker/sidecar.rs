@@ -1,0 +1,368 @@
+//! The NET_ADMIN helpers ("sidecars") that install partitions, and the
+//! iptables scripts they run.
+//!
+//! The system's image needs no iptables and its containers get no extra
+//! capability: like Pumba, we start a helper from `chaos/base:bookworm` that
+//! joins the node's network namespace (`network_mode: container:<node>`) with
+//! NET_ADMIN. One per node, started at the first partition and kept until
+//! `chaos heal` or `chaos cluster down`, so applying a partition costs one
+//! script run per node (through [`super::session`], no container start and
+//! no `docker exec`), all nodes in parallel.
+//!
+//! A netns lives as long as its container's processes: a node that is killed
+//! and started again gets a *new* netns, empty of rules, while an old sidecar
+//! would still sit in the dead one. Each sidecar records the node's
+//! `StartedAt` in a label; one that no longer matches is replaced.
+//!
+//! The rules: one chain of our own, `CHAOS-PARTITION`, hooked first in INPUT,
+//! holding one `-s <peer> -j DROP` per grudged peer — exactly the grudge's
+//! meaning (a node drops what it receives from the peers it holds a grudge
+//! against), and Jepsen's way. Only node addresses are ever named, so the
+//! harness's own path (the published ports, through the Docker gateway) is
+//! never cut. A partition is installed with one `iptables-restore --noflush`,
+//! which replaces the chain's contents atomically: a new partition replaces
+//! the old without a moment of full connectivity in between.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use super::cluster::DockerNode;
+use super::images::BASE_IMAGE;
+use super::session::{quote, Sessions, PROTOCOL, SERVER};
+use super::{api_message, api_status, labels, one_line, DockerError};
+
+/// Our chain. Its name is the contract with `chaos heal`: we only ever
+/// create, flush and delete this chain, and the one INPUT rule jumping to it.
+pub const CHAIN: &str = "CHAOS-PARTITION";
+
+/// Install, as one nf_tables transaction: the chain with its rules (`$1`,
+/// an iptables-restore table without its COMMIT) and, unless already there,
+/// the jump from INPUT. Two iptables runs: every run costs ~15 ms here.
+const APPLY: &str = r#"set -e
+hook='-I INPUT 1 -j CHAOS-PARTITION'
+iptables -C INPUT -j CHAOS-PARTITION 2>/dev/null && hook=''
+printf '%s\n%s\nCOMMIT\n' "$1" "$hook" | iptables-restore --noflush"#;
+
+/// Remove exactly what APPLY adds, and say what was there: `removed N` (the
+/// number of DROP rules) or `none`. Every jump to our chain goes, then the
+/// chain; nothing else is touched. One look (`iptables -S`) and one
+/// transaction (iptables-restore), like APPLY.
+const HEAL: &str = r#"set -e
+rules=$(iptables -S)
+case "$rules" in *"-N CHAOS-PARTITION"*) ;; *) echo none; exit 0 ;; esac
+n=$(printf '%s\n' "$rules" | grep -c '^-A CHAOS-PARTITION ' || true)
+hooks=$(printf '%s\n' "$rules" | grep -c '^-A INPUT -j CHAOS-PARTITION$' || true)
+{
+  echo '*filter'
+  i=0; while [ "$i" -lt "$hooks" ]; do echo '-D INPUT -j CHAOS-PARTITION'; i=$((i + 1)); done
+  echo '-F CHAOS-PARTITION'
+  echo '-X CHAOS-PARTITION'
+  echo COMMIT
+} | iptables-restore --noflush
+echo "removed $n""#;
+
+/// What is installed: our chain's rules, or `none`.
+const SHOW: &str = r#"iptables -S CHAOS-PARTITION 2>/dev/null || echo none"#;
+
+/// The iptables-restore input (less its COMMIT, which APPLY adds after the
+/// hook) making `CHAOS-PARTITION` drop packets from `sources`. The chain
+/// line flushes it (under --noflush only the chains named are touched), so
+/// the result holds exactly these rules.
+pub fn rules(run: &str, sources: &[String]) -> String {
+    let comment: String = format!("chaos run {run}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " .:=_-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(200)
+        .collect();
+    let mut text = format!("*filter\n:{CHAIN} - [0:0]\n");
+    for source in sources {
+        text += &format!("-A {CHAIN} -s {source}/32 -m comment --comment \"{comment}\" -j DROP\n");
+    }
+    text
+}
+
+/// A sidecar as listed.
+#[derive(Clone, Debug)]
+pub struct Sidecar {
+    pub id: String,
+    pub name: String,
+    /// The node container whose netns it joined.
+    pub node_container: String,
+    /// The node's name (`n1`), for reports.
+    pub node: String,
+    pub run: String,
+    /// The node's StartedAt when the sidecar joined its netns.
+    pub node_started: String,
+    pub running: bool,
+    /// Its `io.chaos.sidecar-protocol` label.
+    pub protocol: String,
+}
+
+impl Sidecar {
+    /// Is it in the netns `node` has now?
+    pub fn serves(&self, node: &DockerNode) -> bool {
+        self.running
+            && self.node_container == node.container
+            && self.node_started == node.started_at
+            && self.protocol == PROTOCOL
+    }
+}
+
+/// Every sidecar, or those of run `run`.
+pub async fn list(docker: &Docker, run: Option<&str>) -> Result<Vec<Sidecar>, DockerError> {
+    let mut wanted = vec![labels::SIDECAR_OF.to_string()];
+    if let Some(run) = run {
+        wanted.push(format!("{}={run}", labels::RUN));
+    }
+    let filters = HashMap::from([("label", wanted)]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let found = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| DockerError::api("cannot list the sidecar containers", e))?;
+    Ok(found
+        .into_iter()
+        .map(|s| {
+            let l = s.labels.unwrap_or_default();
+            let get = |k: &str| l.get(k).cloned().unwrap_or_default();
+            Sidecar {
+                id: s.id.unwrap_or_default(),
+                name: s
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                node_container: get(labels::SIDECAR_OF),
+                node: get(labels::SIDECAR_NODE),
+                run: get(labels::RUN),
+                node_started: get(labels::NODE_STARTED),
+                protocol: get(labels::PROTOCOL),
+                running: s.state.is_some_and(|st| st.to_string() == "running"),
+            }
+        })
+        .collect())
+}
+
+/// The sidecar serving `node` now: `existing` if it still fits, else a new
+/// one (a stale one of the same name is removed first).
+pub async fn ensure(
+    docker: &Docker,
+    node: &DockerNode,
+    run: &str,
+    existing: &[Sidecar],
+) -> Result<String, DockerError> {
+    if let Some(s) = existing.iter().find(|s| s.serves(node)) {
+        return Ok(s.id.clone());
+    }
+    if !node.has_netns() {
+        return Err(DockerError::Harness(format!(
+            "node {} ({}) is {}: it has no network to change; start it first",
+            node.name, node.container, node.state
+        )));
+    }
+    let name = format!("{}-chaos-sidecar", node.container);
+    for stale in existing
+        .iter()
+        .filter(|s| s.node_container == node.container || s.name == name)
+    {
+        remove(docker, &stale.id).await?;
+    }
+    let labels = HashMap::from([
+        (labels::MANAGED.to_string(), "true".to_string()),
+        (labels::RUN.to_string(), run.to_string()),
+        (labels::SIDECAR_OF.to_string(), node.container.clone()),
+        (labels::SIDECAR_NODE.to_string(), node.name.clone()),
+        (labels::NODE_STARTED.to_string(), node.started_at.clone()),
+        (labels::PROTOCOL.to_string(), PROTOCOL.to_string()),
+    ]);
+    let body = ContainerCreateBody {
+        image: Some(BASE_IMAGE.to_string()),
+        cmd: Some(vec!["sh".into(), "-c".into(), SERVER.into()]),
+        // An open stdin for the request loop, kept open between clients.
+        open_stdin: Some(true),
+        stdin_once: Some(false),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some(format!("container:{}", node.id)),
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::new().name(&name).build();
+    let mut created = docker
+        .create_container(Some(options.clone()), body.clone())
+        .await;
+    if created.as_ref().is_err_and(|e| api_status(e) == Some(409)) {
+        // The name is taken by a sidecar we did not list: one made under
+        // another run id for the same container (adopted once by project,
+        // once by label). It serves the same netns; replace it.
+        remove(docker, &name).await?;
+        created = docker.create_container(Some(options), body).await;
+    }
+    let created = match created {
+        Ok(c) => c.id,
+        Err(e) if api_status(&e) == Some(404) => {
+            return Err(DockerError::Harness(format!(
+                "image {BASE_IMAGE} is missing (needed for the partition helper): run `chaos images build`"
+            )))
+        }
+        Err(e) => return Err(DockerError::api(format!("cannot create sidecar {name}"), e)),
+    };
+    if let Err(e) = docker.start_container(&created, None).await {
+        let _ = remove(docker, &created).await;
+        return Err(DockerError::api(format!("cannot start sidecar {name}"), e));
+    }
+    Ok(created)
+}
+
+/// Remove a sidecar (SIGKILL: its loop has nothing to save). Gone already is fine.
+pub async fn remove(docker: &Docker, id: &str) -> Result<(), DockerError> {
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(e) if api_status(&e) == Some(404) => Ok(()),
+        Err(e) => Err(DockerError::api(format!("cannot remove sidecar {id}"), e)),
+    }
+}
+
+/// Install `sources` as the partition rules in the sidecar's netns.
+pub async fn apply(
+    docker: &Docker,
+    sessions: &Sessions,
+    sidecar: &str,
+    run: &str,
+    sources: &[String],
+) -> Result<(), DockerError> {
+    let script = format!("set -- {}\n{APPLY}", quote(&rules(run, sources)));
+    let (code, output) = sessions.run(docker, sidecar, &script).await?;
+    if code != 0 {
+        return Err(DockerError::Harness(format!(
+            "iptables in sidecar {sidecar} failed (exit {code}): {}",
+            one_line(&output)
+        )));
+    }
+    Ok(())
+}
+
+/// Remove our chain from the sidecar's netns. Returns the number of DROP
+/// rules it held, or None if there was no chain.
+pub async fn heal(
+    docker: &Docker,
+    sessions: &Sessions,
+    sidecar: &str,
+) -> Result<Option<usize>, DockerError> {
+    let (code, output) = sessions.run(docker, sidecar, HEAL).await?;
+    let last = output.lines().last().unwrap_or_default().trim().to_string();
+    match (code, last.strip_prefix("removed ")) {
+        (0, Some(n)) => Ok(Some(n.parse().unwrap_or(0))),
+        (0, None) if last == "none" => Ok(None),
+        _ => Err(DockerError::Harness(format!(
+            "removing chain {CHAIN} in sidecar {sidecar} failed (exit {code}): {}",
+            one_line(&output)
+        ))),
+    }
+}
+
+/// Our chain's rules in the sidecar's netns (`iptables -S` lines), empty
+/// when there is no chain.
+pub async fn show(
+    docker: &Docker,
+    sessions: &Sessions,
+    sidecar: &str,
+) -> Result<Vec<String>, DockerError> {
+    let (_, output) = sessions.run(docker, sidecar, SHOW).await?;
+    Ok(output
+        .lines()
+        .filter(|l| l.starts_with('-'))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Run `cmd` in `container` with `docker exec`; its exit code and
+/// stdout+stderr. The slow path: see [`super::session`].
+pub async fn exec(
+    docker: &Docker,
+    container: &str,
+    cmd: &[&str],
+) -> Result<(i64, String), DockerError> {
+    let options = CreateExecOptions {
+        cmd: Some(cmd.to_vec()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let failed = |e: bollard::errors::Error| {
+        DockerError::Harness(format!(
+            "cannot run {} in container {container}: {}",
+            cmd[0],
+            api_message(&e)
+        ))
+    };
+    let exec = docker
+        .create_exec(container, options)
+        .await
+        .map_err(failed)?;
+    let mut text = String::new();
+    if let StartExecResults::Attached { mut output, .. } =
+        docker.start_exec(&exec.id, None).await.map_err(failed)?
+    {
+        while let Some(chunk) = output.next().await {
+            text += &chunk.map_err(failed)?.to_string();
+        }
+    }
+    // The output ends when the process does; its exit code may take a moment
+    // longer to be recorded.
+    for _ in 0..50 {
+        let info = docker.inspect_exec(&exec.id).await.map_err(failed)?;
+        if let (Some(false), Some(code)) = (info.running, info.exit_code) {
+            return Ok((code, text));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(DockerError::Harness(format!(
+        "{} in container {container} did not finish",
+        cmd[0]
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_name_only_the_grudged_peers_in_our_chain() {
+        let text = rules("r1", &["10.0.0.2".into(), "10.0.0.3".into()]);
+        assert_eq!(
+            text,
+            "*filter\n:CHAOS-PARTITION - [0:0]\n\
+             -A CHAOS-PARTITION -s 10.0.0.2/32 -m comment --comment \"chaos run r1\" -j DROP\n\
+             -A CHAOS-PARTITION -s 10.0.0.3/32 -m comment --comment \"chaos run r1\" -j DROP\n"
+        );
+        // No peers: the chain is declared (so flushed) and left empty.
+        assert_eq!(rules("r1", &[]), "*filter\n:CHAOS-PARTITION - [0:0]\n");
+        // Whatever a label says, it cannot break out of the comment.
+        assert!(rules("label:a=\"b\"", &["10.0.0.2".into()]).contains("\"chaos run label:a=_b_\""));
+    }
+}

@@ -1,0 +1,3 @@
+//! Cluster backends: implementations of `chaos_nemeses::Cluster`.
+
+pub mod docker;

@@ -1,0 +1,83 @@
+//! `chaos cluster up|down|status|logs`.
+
+use std::time::{Duration, Instant};
+
+use crate::backends::docker::compose::{compose_dir, Spec};
+use crate::backends::docker::inventory::{self, Target};
+use crate::backends::docker::lifecycle::{self, UpOptions};
+use crate::backends::docker::{engine, DockerError};
+use crate::cli::{ClusterArgs, ClusterCommand, UpArgs};
+use crate::units::parse_duration;
+
+pub fn run(args: &ClusterArgs) -> i32 {
+    super::block_on(command(args))
+}
+
+async fn command(args: &ClusterArgs) -> Result<i32, DockerError> {
+    match &args.command {
+        ClusterCommand::Up(up) => self::up(up).await,
+        ClusterCommand::Down(target) => {
+            let docker = engine::connect().await?;
+            let selector = Target::from(target).resolve(&docker).await?;
+            let lines = lifecycle::down(&docker, &selector).await?;
+            if lines.is_empty() {
+                println!("{selector}: nothing to take down");
+            }
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(0)
+        }
+        ClusterCommand::Status(target) => {
+            let docker = engine::connect().await?;
+            let target = Target::from(target);
+            let named = target.project.is_some() || target.label.is_some() || target.run.is_some();
+            let selector = if named || target.system.is_some() || target.nodes.is_some() {
+                Some(target.resolve(&docker).await?)
+            } else {
+                None
+            };
+            print!("{}", inventory::status(&docker, selector.as_ref()).await?);
+            Ok(0)
+        }
+        ClusterCommand::Logs(logs) => {
+            let docker = engine::connect().await?;
+            let selector = Target::from(&logs.target).resolve(&docker).await?;
+            print!(
+                "{}",
+                inventory::logs(&docker, &selector, logs.node.as_deref(), logs.tail).await?
+            );
+            Ok(0)
+        }
+    }
+}
+
+async fn up(args: &UpArgs) -> Result<i32, DockerError> {
+    // Everything the user typed is checked before we talk to Docker.
+    let spec = Spec::new(&args.system, args.nodes)?;
+    let timeout: Duration = parse_duration(&args.timeout)
+        .map_err(|e| DockerError::BadInput(format!("--timeout: {e}")))?;
+    let options = UpOptions {
+        spec,
+        project: args.project.clone(),
+        run_id: args.run_id.clone(),
+        subnet: args.subnet.clone(),
+        timeout,
+        compose_dir: compose_dir(args.compose_dir.as_deref())?,
+    };
+    let docker = engine::connect().await?;
+    let start = Instant::now();
+    let cluster = lifecycle::up(&docker, &options).await?;
+    println!(
+        "{}: {} nodes healthy in {:.1} s (run {})",
+        cluster.name(),
+        cluster.cached_nodes().len(),
+        start.elapsed().as_secs_f64(),
+        cluster.run_id()
+    );
+    print!(
+        "{}",
+        inventory::status(&docker, Some(cluster.selector())).await?
+    );
+    Ok(0)
+}

@@ -1,0 +1,87 @@
+//! Run ids: every container, sidecar and journal line of a run carries one.
+//!
+//! `20261124-021100-3f9a`: the UTC start time, readable in `docker ps` and in
+//! the journal, plus four hex digits so two runs started in the same second
+//! (parallel tests) do not collide. Only `[a-z0-9-]`, because the id becomes
+//! part of a compose project name, which compose lowercases and strips.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A fresh run id.
+pub fn new_run_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    // Not a cryptographic nonce: just enough to tell apart runs started in
+    // the same second on one machine.
+    let mix = (now.subsec_nanos() as u64 ^ (u64::from(std::process::id()) << 16)) as u32;
+    let noise = mix.wrapping_mul(0x9e37_79b9) >> 16;
+    format!("{}-{:04x}", utc_stamp(now.as_secs()), noise & 0xffff)
+}
+
+/// Is `id` usable as a run id (and so inside a compose project name)?
+pub fn check_run_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "run id {id:?} is not usable: use 1-40 characters of a-z, 0-9 and '-', not starting with '-'"
+        ))
+    }
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC for seconds since the epoch.
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil: the proleptic Gregorian date of a day
+/// number (days since 1970-01-01), without pulling in a date crate.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_utc_dates() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(951_782_400), "20000229-000000");
+        assert_eq!(utc_stamp(1_700_000_000), "20231114-221320");
+    }
+
+    #[test]
+    fn fresh_ids_are_valid_and_checked() {
+        let id = new_run_id();
+        assert_eq!(check_run_id(&id), Ok(()), "{id}");
+        assert_eq!(id.len(), 20, "{id}");
+        assert!(check_run_id("Has_Upper").is_err());
+        assert!(check_run_id("").is_err());
+        assert!(check_run_id("-x").is_err());
+    }
+}

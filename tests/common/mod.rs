@@ -1,0 +1,361 @@
+//! Shared fixture of the Docker integration tests: skip without an engine,
+//! build the images if missing, run the `chaos` binary, a guard that takes a
+//! test's cluster down (and checks that nothing of its run is left) even
+//! when the test fails, and small probes (TCP from inside a node, etcd's
+//! HTTP API) that check what the harness did without using its code.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const IMAGES: [&str; 3] = ["chaos/base:bookworm", "chaos/etcd:3.4", "chaos/nats:2.9"];
+
+/// True if a Docker engine answers; otherwise prints why the test is
+/// skipped. The only reason to skip: every other failure is a failure.
+pub fn docker_or_skip(test: &str) -> bool {
+    let ok = Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED {test}: `docker info` failed, so there is no Docker engine to test against (start one, or run .ci/run)");
+    } else {
+        ensure_images();
+    }
+    ok
+}
+
+/// Build the images if any is missing (cached: 0.1 s when all are there).
+pub fn ensure_images() {
+    let missing = IMAGES.iter().any(|image| {
+        !Command::new("docker")
+            .args(["image", "inspect", image])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if missing {
+        let script = workspace().join("compose/images/build.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .status()
+            .expect("bash runs");
+        assert!(status.success(), "{} failed", script.display());
+    }
+}
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run `chaos` with `args` and extra environment.
+pub fn chaos_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chaos"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the chaos binary runs")
+}
+
+pub fn chaos(args: &[&str]) -> Output {
+    chaos_env(args, &[])
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A run id of our own: tests run in parallel and must not share clusters.
+pub fn run_id(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("t-{tag}-{:x}{:05x}", std::process::id(), nanos & 0xfffff)
+}
+
+/// A cluster started by `chaos cluster up` for one test. Taken down when
+/// dropped, also when the test panics; [`ClusterGuard::teardown`] does the
+/// same and asserts that nothing labelled with the run id is left.
+pub struct ClusterGuard {
+    pub run: String,
+    pub project: String,
+    down: bool,
+}
+
+impl ClusterGuard {
+    pub fn up(system: &str, nodes: usize, tag: &str) -> ClusterGuard {
+        let run = run_id(tag);
+        let project = format!("chaos-{system}-{nodes}-{run}");
+        let guard = ClusterGuard {
+            run: run.clone(),
+            project,
+            down: false,
+        };
+        let out = chaos(&[
+            "cluster",
+            "up",
+            "--system",
+            system,
+            "--nodes",
+            &nodes.to_string(),
+            "--run-id",
+            &run,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "cluster up failed: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        guard
+    }
+
+    pub fn teardown(mut self) {
+        self.down = true;
+        let out = chaos(&["cluster", "down", "--run", &self.run]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "cluster down failed: {}",
+            stderr(&out)
+        );
+        assert_nothing_left(&self.run);
+    }
+}
+
+impl Drop for ClusterGuard {
+    fn drop(&mut self) {
+        if !self.down {
+            let out = chaos(&["cluster", "down", "--run", &self.run]);
+            if !out.status.success() {
+                eprintln!("cleanup of run {} failed: {}", self.run, stderr(&out));
+            }
+        }
+    }
+}
+
+/// No container (node or sidecar), network or volume labelled with `run`.
+pub fn assert_nothing_left(run: &str) {
+    let filter = format!("label=io.chaos.run={run}");
+    for what in [
+        vec!["ps", "-a", "-q", "--filter", &filter],
+        vec!["network", "ls", "-q", "--filter", &filter],
+        vec!["volume", "ls", "-q", "--filter", &filter],
+    ] {
+        let out = Command::new("docker")
+            .args(&what)
+            .output()
+            .expect("docker runs");
+        let left = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(out.status.success(), "docker {what:?} failed");
+        assert!(
+            left.is_empty(),
+            "run {run} left behind (docker {}): {left}",
+            what[0]
+        );
+    }
+}
+
+/// Can `from` (a container) open a TCP connection to `ip:port`? Through the
+/// node's own netns, with the node's own nc: what the system itself sees.
+pub fn tcp(from: &str, ip: &str, port: u16) -> bool {
+    Command::new("docker")
+        .args(["exec", from, "nc", "-z", "-w", "1", ip, &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("docker runs")
+        .success()
+}
+
+/// `tcp` for many (from container, to ip) pairs at once, in threads: a cut
+/// link costs the whole nc timeout, and there are 20 pairs on 5 nodes.
+pub fn tcp_all(pairs: &[(String, String)], port: u16) -> Vec<bool> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .iter()
+            .map(|(from, ip)| scope.spawn(move || tcp(from, ip, port)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// `iptables -S` in the netns of `container`, from a throwaway helper (not
+/// the harness's sidecar: the check must not trust what it checks).
+pub fn iptables_rules(container: &str, run: &str) -> String {
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--label",
+            &format!("io.chaos.run={run}"),
+            "--network",
+            &format!("container:{container}"),
+            "--cap-add",
+            "NET_ADMIN",
+            "chaos/base:bookworm",
+            "iptables",
+            "-S",
+        ])
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "iptables -S in {container}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Poll `check` until it holds or `timeout` passes (then panic naming `what`).
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// POST `body` to etcd's v3 JSON gateway at `addr` (HTTP/1.0: no chunking),
+/// the response's JSON body.
+fn etcd_call(
+    addr: &str,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> Result<serde_json::Value, String> {
+    let mut stream =
+        TcpStream::connect_timeout(&addr.parse().map_err(|e| format!("{addr}: {e}"))?, timeout)
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream.set_write_timeout(Some(timeout)).unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("send to {addr}: {e}"))?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| format!("no answer from {addr}: {e}"))?;
+    let (head, json) = response.split_once("\r\n\r\n").ok_or("no HTTP body")?;
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        return Err(format!(
+            "{addr}: {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    serde_json::from_str(json).map_err(|e| format!("{addr}: bad JSON {json:?}: {e}"))
+}
+
+pub fn etcd_put(addr: &str, key: &str, value: &str) -> Result<(), String> {
+    let body = format!(
+        r#"{{"key":"{}","value":"{}"}}"#,
+        base64(key.as_bytes()),
+        base64(value.as_bytes())
+    );
+    etcd_call(addr, "/v3/kv/put", &body, Duration::from_secs(5)).map(|_| ())
+}
+
+/// Read `key` from the node at `addr`. `serializable`: from that node's own
+/// store, without asking the leader (what the node itself has on disk).
+pub fn etcd_get(
+    addr: &str,
+    key: &str,
+    serializable: bool,
+    timeout: Duration,
+) -> Result<Option<String>, String> {
+    let body = format!(
+        r#"{{"key":"{}","serializable":{serializable}}}"#,
+        base64(key.as_bytes())
+    );
+    let json = etcd_call(addr, "/v3/kv/range", &body, timeout)?;
+    let Some(value) = json["kvs"][0]["value"].as_str() else {
+        return Ok(None);
+    };
+    Ok(Some(decode_base64(value)))
+}
+
+fn decode_base64(text: &str) -> String {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            _ => 63,
+        }
+    };
+    let bytes: Vec<u8> = text.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c) << (18 - 6 * i);
+        }
+        for i in 0..chunk.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn journal_in(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    dir.join("journal.jsonl")
+}
+
+#[test]
+fn base64_round_trips() {
+    for text in ["", "k", "ke", "key", "value-42"] {
+        assert_eq!(decode_base64(&base64(text.as_bytes())), text);
+    }
+    assert_eq!(base64(b"key"), "a2V5");
+}

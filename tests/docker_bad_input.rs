@@ -1,0 +1,143 @@
+//! Bad input and a missing environment: one line each on stderr, saying
+//! what is wrong and what to do, and the exit code for whose move it is
+//! (254: the command line; 255: the environment). None of these starts a
+//! cluster, so they are quick.
+
+mod common;
+
+use common::*;
+
+/// Exactly one line on stderr, starting `chaos: `, and nothing on stdout.
+fn one_line(out: &std::process::Output) -> String {
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+    assert!(err.starts_with("chaos: "), "{err:?}");
+    assert_eq!(stdout(out), "", "stdout: {:?}", stdout(out));
+    err.trim_end().to_string()
+}
+
+#[test]
+fn an_unknown_system_or_size_is_refused_before_docker_is_asked() {
+    // No engine needed: the command line is checked first.
+    let out = chaos_env(
+        &["cluster", "up", "--system", "redis"],
+        &[("DOCKER_HOST", "tcp://127.0.0.1:1")],
+    );
+    assert_eq!(out.status.code(), Some(254));
+    assert_eq!(
+        one_line(&out),
+        "chaos: unknown system 'redis': use --system etcd or --system nats"
+    );
+
+    let out = chaos_env(
+        &["cluster", "up", "--system", "nats", "--nodes", "4"],
+        &[("DOCKER_HOST", "tcp://127.0.0.1:1")],
+    );
+    assert_eq!(out.status.code(), Some(254));
+    assert_eq!(
+        one_line(&out),
+        "chaos: no nats cluster with 4 nodes: use --nodes 3 or --nodes 5"
+    );
+
+    let out = chaos(&[
+        "nemesis",
+        "partition",
+        "--shape",
+        "triangle",
+        "--project",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(254));
+    assert!(one_line(&out).starts_with("chaos: unknown partition shape 'triangle' (known: halves,"));
+}
+
+#[test]
+fn no_docker_engine_is_one_line_naming_where_we_looked() {
+    for host in ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:1"] {
+        for args in [
+            &["cluster", "status"][..],
+            &["cluster", "up", "--system", "etcd", "--nodes", "3"],
+            &["heal"],
+            &["nemesis", "kill", "n1"],
+        ] {
+            let out = chaos_env(args, &[("DOCKER_HOST", host)]);
+            assert_eq!(out.status.code(), Some(255), "{args:?}: {}", stderr(&out));
+            assert_eq!(
+                one_line(&out),
+                format!(
+                    "chaos: cannot reach the Docker engine at {host}: start it, or set DOCKER_HOST"
+                )
+            );
+        }
+    }
+}
+
+#[test]
+fn a_missing_image_names_the_command_that_builds_it() {
+    if !docker_or_skip("a_missing_image_names_the_command_that_builds_it") {
+        return;
+    }
+    // An image name nobody has: the real images stay untouched.
+    let out = chaos_env(
+        &[
+            "cluster",
+            "up",
+            "--system",
+            "etcd",
+            "--nodes",
+            "3",
+            "--run-id",
+            &run_id("img"),
+        ],
+        &[("ETCD_IMAGE", "chaos/etcd:missing-in-test")],
+    );
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        one_line(&out).starts_with("chaos: image chaos/etcd:missing-in-test is missing: "),
+        "{}",
+        stderr(&out)
+    );
+    let out = chaos_env(
+        &[
+            "cluster",
+            "up",
+            "--system",
+            "nats",
+            "--nodes",
+            "3",
+            "--run-id",
+            &run_id("img"),
+        ],
+        &[("NATS_IMAGE", "example.org/nats:none")],
+    );
+    assert_eq!(out.status.code(), Some(255));
+    assert_eq!(
+        one_line(&out),
+        "chaos: image example.org/nats:none is missing: run `docker pull example.org/nats:none`"
+    );
+}
+
+#[test]
+fn a_cluster_that_does_not_exist_is_one_line() {
+    if !docker_or_skip("a_cluster_that_does_not_exist_is_one_line") {
+        return;
+    }
+    let out = chaos(&[
+        "nemesis",
+        "kill",
+        "n1",
+        "--project",
+        "no-such-project-in-test",
+    ]);
+    assert_eq!(out.status.code(), Some(254));
+    assert_eq!(
+        one_line(&out),
+        "chaos: no containers found for compose project no-such-project-in-test: check the name (`chaos cluster status` lists our clusters), or start one with `chaos cluster up`"
+    );
+    let out = chaos(&["cluster", "logs", "--label", "nonsense"]);
+    assert_eq!(out.status.code(), Some(254));
+    assert!(one_line(&out).starts_with("chaos: --label \"nonsense\" is not KEY=VALUE"));
+    // Taking down what is not there is not an error (guards call it blindly).
+    let out = chaos(&["cluster", "down", "--project", "no-such-project-in-test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
