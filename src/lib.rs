@@ -7,5 +7,6 @@ pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod nemesis;
+pub mod report;
 pub mod runid;
 pub mod units;

@@ -102,7 +102,7 @@ fn op_line(op: &OpSummary) -> String {
 
 fn linear_summary(name: &str, report: &LinearReport) -> String {
     let mut out = format!(
-        "{name}: {} ({} model, {} ops, {} keys: {} valid, {} invalid, {} unknown)\n",
+        "{name}: {} ({} model, ops: {}, keys: {} ({} valid, {} invalid, {} unknown))\n",
         report.validity.as_str(),
         report.model,
         report.ops,
