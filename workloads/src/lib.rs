@@ -10,6 +10,7 @@
 //! ```
 
 pub mod client;
+pub mod etcd;
 pub mod fake;
 pub mod generator;
 pub mod mix;
