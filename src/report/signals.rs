@@ -1,0 +1,171 @@
+//! The node log lines a report shows next to the faults: elections, leader
+//! changes, timeouts. Timestamps are read from the formats our images write
+//! (etcd 3.4's capnslog and raft lines, NATS 2.9) and placed on the run's
+//! clock; containers log in UTC.
+
+use super::markdown::NodeSignal;
+use chaos_checkers::perf::FaultWindow;
+
+/// Lower-case phrases that mark a line worth reading under faults.
+const PHRASES: [&str; 12] = [
+    "became leader",
+    "became candidate",
+    "became pre-candidate",
+    "lost leader",
+    "elected leader",
+    "leader changed",
+    "new leader",
+    "metadata leader",
+    "stepping down",
+    "timed out",
+    "timeout",
+    "election",
+];
+
+/// Signal lines of one node's log, with their time since `run_start`
+/// (nanoseconds since the Unix epoch); lines before the run are left out.
+pub fn signals(node: &str, log: &str, run_start: u64) -> Vec<NodeSignal> {
+    log.lines()
+        .filter(|line| {
+            let lower = line.to_ascii_lowercase();
+            PHRASES.iter().any(|p| lower.contains(p))
+        })
+        .filter_map(|line| {
+            let (at, text) = timestamp(line)?;
+            let time = at.checked_sub(run_start)?;
+            Some(NodeSignal {
+                node: node.to_string(),
+                time,
+                line: text.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The signals inside a fault window, or within `margin` ns of one.
+pub fn near_faults(
+    signals: Vec<NodeSignal>,
+    faults: &[FaultWindow],
+    margin: u64,
+) -> Vec<NodeSignal> {
+    signals
+        .into_iter()
+        .filter(|s| {
+            faults.iter().any(|w| {
+                let end = w.end.unwrap_or(u64::MAX).saturating_add(margin);
+                w.start.saturating_sub(margin) <= s.time && s.time <= end
+            })
+        })
+        .collect()
+}
+
+/// The time a line was written (ns since the epoch) and the rest of it.
+fn timestamp(line: &str) -> Option<(u64, &str)> {
+    // etcd:  2026-11-24 03:20:48.745907 I | raft: ...
+    // raft:  raft2026/11/24 03:20:48 INFO: ... became leader at term 2
+    // NATS:  [1] 2026/11/24 03:20:49.372769 [INF] ...
+    let line = line.strip_prefix("raft").unwrap_or(line);
+    let line = match line.strip_prefix('[') {
+        Some(rest) => rest.split_once("] ")?.1,
+        None => line,
+    };
+    let (date, rest) = line.split_once(' ')?;
+    let (clock, text) = rest.split_once(' ')?;
+    let mut ymd = date.split(['-', '/']).map(|p| p.parse::<i64>().ok());
+    let (y, mo, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, mi, s) = (parts.next()??, parts.next()??, parts.next()??);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let nanos = format!("{fraction:0<9}").get(..9)?.parse::<u64>().ok()?;
+    let days = u64::try_from(days_from_civil(y, mo, d)).ok()?;
+    let seconds = ((days * 24 + h) * 60 + mi) * 60 + s;
+    Some((seconds * 1_000_000_000 + nanos, text))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// 2026-11-24 03:20:48 UTC in ns since the epoch.
+    const AT_03_20_48: u64 = 1_795_490_448 * 1_000_000_000;
+
+    #[test]
+    fn dates_convert_to_epoch_time() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(
+            timestamp("2026-11-24 03:20:48.745907 I | x").map(|t| t.0),
+            Some(AT_03_20_48 + 745_907_000)
+        );
+    }
+
+    #[test]
+    fn etcd_and_nats_lines_become_signals_on_the_run_clock() {
+        let etcd = "2026-11-24 03:20:48.745907 I | etcdmain: etcd Version: 3.4.23\n\
+raft2026/11/24 03:20:50 INFO: 8e9e05c52164694d became leader at term 2\n\
+2026-11-24 03:20:51.000001 W | etcdserver: read-only range request took too long; timed out waiting for read index\n\
+raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
+        let s = signals("n1", etcd, AT_03_20_48);
+        assert_eq!(
+            s.len(),
+            2,
+            "the version line is not a signal; the line before the run is dropped"
+        );
+        assert_eq!((s[0].node.as_str(), s[0].time), ("n1", 2_000_000_000));
+        assert_eq!(s[0].line, "INFO: 8e9e05c52164694d became leader at term 2");
+        assert_eq!(s[1].time, 3_000_001_000);
+        let nats = "[1] 2026/11/24 03:20:49.372769 [INF] Starting nats-server\n\
+[1] 2026/11/24 03:20:52.500000 [INF] JetStream cluster new metadata leader: n2/chaos";
+        let s = signals("n3", nats, AT_03_20_48);
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            (s[0].time, s[0].line.as_str()),
+            (
+                4_500_000_000,
+                "[INF] JetStream cluster new metadata leader: n2/chaos"
+            )
+        );
+    }
+
+    #[test]
+    fn garbage_lines_are_skipped_not_fatal() {
+        let log =
+            "timeout without a date\n2026-13-40 99:99:99 election\n[1 election\nraft election";
+        assert!(signals("n1", log, 0).is_empty());
+    }
+
+    #[test]
+    fn only_signals_near_faults_are_kept() {
+        let s = |t| NodeSignal {
+            node: "n1".into(),
+            time: t,
+            line: String::new(),
+        };
+        let w = FaultWindow {
+            f: "start-partition".into(),
+            value: Value::Null,
+            start: 10,
+            end: Some(20),
+        };
+        let kept = near_faults(vec![s(1), s(8), s(15), s(22), s(40)], &[w], 3);
+        assert_eq!(
+            kept.iter().map(|s| s.time).collect::<Vec<_>>(),
+            vec![8, 15, 22]
+        );
+    }
+}
