@@ -27,6 +27,9 @@ pub enum Command {
     Nemesis(NemesisArgs),
     /// Undo every fault a crashed or interrupted run left in force.
     Heal(HealArgs),
+    /// A whole test: cluster up, workload under faults, check, report, cluster down.
+    /// Exit 0 valid, 1 invalid, 2 unknown, 130 interrupted.
+    Run(RunArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -237,4 +240,48 @@ pub struct HealArgs {
     /// Only this compose project (default: every chaos cluster).
     #[arg(long)]
     pub project: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The system under test (only etcd so far).
+    #[arg(long, default_value = "etcd")]
+    pub system: String,
+    /// The workload (only register so far).
+    #[arg(long, default_value = "register")]
+    pub workload: String,
+    /// How many nodes: 3 or 5.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Faults to pick from, comma-separated: partition-<shape> (halves,
+    /// random-halves, one, majorities-ring, bridge), kill, pause; or none.
+    #[arg(long, default_value = "partition-halves,kill")]
+    pub nemesis: String,
+    /// Quiet for this long, then one fault held this long, and again.
+    #[arg(long, default_value = "10s")]
+    pub nemesis_interval: String,
+    /// How long the workload runs.
+    #[arg(long, default_value = "60s")]
+    pub time_limit: String,
+    /// Client workers.
+    #[arg(long, default_value_t = 5)]
+    pub concurrency: usize,
+    /// Ops per second, over all workers.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Seed of the workload and the nemesis (default: from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How etcd serves reads: linearizable or serializable.
+    #[arg(long, default_value = "linearizable")]
+    pub read: String,
+    /// Leave the cluster running after the run.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Where results/<test>/<time>/ go.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// The repository's compose/ folder (default: CHAOS_COMPOSE_DIR, or found from the executable).
+    #[arg(long)]
+    pub compose_dir: Option<PathBuf>,
 }

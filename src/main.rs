@@ -21,6 +21,7 @@ fn main() {
         cli::Command::Cluster(args) => commands::cluster::run(&args),
         cli::Command::Nemesis(args) => commands::nemesis::run(&args),
         cli::Command::Heal(args) => commands::heal::run(&args),
+        cli::Command::Run(args) => commands::run::run(&args),
     };
     std::process::exit(code);
 }

@@ -37,7 +37,7 @@ pub fn check_run_id(id: &str) -> Result<(), String> {
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC for seconds since the epoch.
-fn utc_stamp(secs: u64) -> String {
+pub(crate) fn utc_stamp(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -51,7 +51,7 @@ fn utc_stamp(secs: u64) -> String {
 
 /// Howard Hinnant's days-to-civil: the proleptic Gregorian date of a day
 /// number (days since 1970-01-01), without pulling in a date crate.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -26,12 +26,14 @@ const PHRASES: [&str; 12] = [
 /// (nanoseconds since the Unix epoch); lines before the run are left out.
 pub fn signals(node: &str, log: &str, run_start: u64) -> Vec<NodeSignal> {
     log.lines()
-        .filter(|line| {
-            let lower = line.to_ascii_lowercase();
-            PHRASES.iter().any(|p| lower.contains(p))
-        })
         .filter_map(|line| {
+            // The phrases are looked for in the message only: etcd's JSON
+            // lines carry settings such as `election-timeout` beside it.
             let (at, text) = timestamp(line)?;
+            let lower = text.to_ascii_lowercase();
+            if !PHRASES.iter().any(|p| lower.contains(p)) {
+                return None;
+            }
             let time = at.checked_sub(run_start)?;
             Some(NodeSignal {
                 node: node.to_string(),
@@ -64,6 +66,12 @@ fn timestamp(line: &str) -> Option<(u64, &str)> {
     // etcd:  2026-11-24 03:20:48.745907 I | raft: ...
     // raft:  raft2026/11/24 03:20:48 INFO: ... became leader at term 2
     // NATS:  [1] 2026/11/24 03:20:49.372769 [INF] ...
+    // etcd's zap logger: {"level":"info","ts":"2026-11-24T03:24:54.664Z",...,"msg":"..."}
+    if line.starts_with('{') {
+        let ts = json_field(line, "ts")?;
+        let (date, clock) = ts.strip_suffix('Z').unwrap_or(ts).split_once('T')?;
+        return Some((epoch(date, clock)?, json_field(line, "msg").unwrap_or(line)));
+    }
     let line = line.strip_prefix("raft").unwrap_or(line);
     let line = match line.strip_prefix('[') {
         Some(rest) => rest.split_once("] ")?.1,
@@ -71,6 +79,20 @@ fn timestamp(line: &str) -> Option<(u64, &str)> {
     };
     let (date, rest) = line.split_once(' ')?;
     let (clock, text) = rest.split_once(' ')?;
+    Some((epoch(date, clock)?, text))
+}
+
+/// The string value of `"name":"..."` in a one-line JSON object (no
+/// escapes inside the value are understood: enough for ts and msg).
+fn json_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let start = line.find(&format!("\"{name}\":\""))? + name.len() + 4;
+    let len = line[start..].find('"')?;
+    Some(&line[start..start + len])
+}
+
+/// Nanoseconds since the epoch of a UTC `date` (`2026-11-24` or
+/// `2026/11/24`) and `clock` (`03:20:48` with an optional fraction).
+fn epoch(date: &str, clock: &str) -> Option<u64> {
     let mut ymd = date.split(['-', '/']).map(|p| p.parse::<i64>().ok());
     let (y, mo, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
     let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
@@ -82,7 +104,7 @@ fn timestamp(line: &str) -> Option<(u64, &str)> {
     let nanos = format!("{fraction:0<9}").get(..9)?.parse::<u64>().ok()?;
     let days = u64::try_from(days_from_civil(y, mo, d)).ok()?;
     let seconds = ((days * 24 + h) * 60 + mi) * 60 + s;
-    Some((seconds * 1_000_000_000 + nanos, text))
+    Some(seconds * 1_000_000_000 + nanos)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
@@ -138,6 +160,21 @@ raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
             (
                 4_500_000_000,
                 "[INF] JetStream cluster new metadata leader: n2/chaos"
+            )
+        );
+    }
+
+    #[test]
+    fn etcd_json_lines_become_signals() {
+        let log = r#"{"level":"info","ts":"2026-11-24T03:20:50.500Z","caller":"raft/node.go:327","msg":"raft.node: dc25 elected leader 322f at term 2"}
+{"level":"info","ts":"2026-11-24T03:20:51.000Z","caller":"embed/etcd.go:305","msg":"starting an etcd server","election-timeout":"1s"}"#;
+        let s = signals("n2", log, AT_03_20_48);
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            (s[0].time, s[0].line.as_str()),
+            (
+                2_500_000_000,
+                "raft.node: dc25 elected leader 322f at term 2"
             )
         );
     }
