@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use chaos::backends::docker::{engine, DockerCluster, DockerNode, Selector};
+use chaos::backends::docker::{DockerCluster, DockerNode};
 use chaos_nemeses::{grudge, Cluster};
 use common::*;
 
@@ -46,15 +46,7 @@ fn five_node_etcd_under_partition_kill_pause_and_stop() {
     }
     let guard = ClusterGuard::up("etcd", 5, "faults");
     let rt = runtime();
-    let cluster = rt.block_on(async {
-        let docker = engine::connect().await.unwrap();
-        DockerCluster::open(
-            docker,
-            Selector::Label("io.chaos.run".into(), guard.run.clone()),
-        )
-        .await
-        .unwrap()
-    });
+    let cluster = guard.open(&rt);
 
     // Up and healthy: five nodes, each answering a quorum read.
     let nodes = rt.block_on(cluster.refresh()).unwrap();

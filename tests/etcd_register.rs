@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chaos::backends::docker::{engine, DockerCluster, Selector};
+use chaos::backends::docker::DockerCluster;
 use chaos_checkers::history::OpType;
 use chaos_checkers::linear::{self, LinearOptions, ModelKind};
 use chaos_checkers::Validity;
@@ -51,15 +51,7 @@ fn etcd_register_client_on_a_real_cluster() {
     }
     let guard = ClusterGuard::up("etcd", 3, "register");
     let rt = runtime();
-    let cluster = rt.block_on(async {
-        let docker = engine::connect().await.unwrap();
-        DockerCluster::open(
-            docker,
-            Selector::Label("io.chaos.run".into(), guard.run.clone()),
-        )
-        .await
-        .unwrap()
-    });
+    let cluster = guard.open(&rt);
     let nodes = targets(&rt, &cluster);
     assert_eq!(nodes.len(), 3);
 

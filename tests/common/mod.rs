@@ -123,6 +123,20 @@ impl ClusterGuard {
         guard
     }
 
+    /// The cluster as the backend sees it, found by this guard's run label.
+    pub fn open(&self, rt: &tokio::runtime::Runtime) -> chaos::backends::docker::DockerCluster {
+        use chaos::backends::docker::{engine, DockerCluster, Selector};
+        rt.block_on(async {
+            let docker = engine::connect().await.expect("the Docker engine answers");
+            DockerCluster::open(
+                docker,
+                Selector::Label("io.chaos.run".into(), self.run.clone()),
+            )
+            .await
+            .expect("the guard's cluster is there")
+        })
+    }
+
     pub fn teardown(mut self) {
         self.down = true;
         let out = chaos(&["cluster", "down", "--run", &self.run]);
