@@ -295,18 +295,24 @@ fn project_filter(project: &str) -> HashMap<&'static str, Vec<String>> {
     )])
 }
 
+/// Every container (running or not) matching the project's label filters.
+async fn project_containers(
+    docker: &Docker,
+    filters: &HashMap<&'static str, Vec<String>>,
+) -> Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(filters)
+        .build();
+    docker.list_containers(Some(options)).await
+}
+
 /// Remove every container, network and volume of project `project` that
 /// carries our labels. Returns what it removed, one line per kind.
 pub async fn sweep(docker: &Docker, project: &str) -> Result<Vec<String>, DockerError> {
     let filters = project_filter(project);
     let mut lines = Vec::new();
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+    let containers = project_containers(docker, &filters)
         .await
         .map_err(|e| DockerError::api(format!("cannot list the containers of {project}"), e))?;
     let options = RemoveContainerOptionsBuilder::new()
@@ -379,15 +385,7 @@ pub async fn sweep(docker: &Docker, project: &str) -> Result<Vec<String>, Docker
 pub async fn leftovers(docker: &Docker, project: &str) -> Result<Vec<String>, DockerError> {
     let filters = project_filter(project);
     let fail = |e| DockerError::api(format!("cannot list what is left of {project}"), e);
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(fail)?;
+    let containers = project_containers(docker, &filters).await.map_err(fail)?;
     let networks = docker
         .list_networks(Some(
             ListNetworksOptionsBuilder::new().filters(&filters).build(),
