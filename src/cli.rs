@@ -30,6 +30,9 @@ pub enum Command {
     /// A whole test: cluster up, workload under faults, check, report, cluster down.
     /// Exit 0 valid, 1 invalid, 2 unknown, 130 interrupted.
     Run(RunArgs),
+    /// Rebuild report.md, report.html and results.json from a results folder
+    /// (after a crash, or with a newer harness). Exits like `chaos check`.
+    Report(ReportArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -240,17 +243,50 @@ pub struct HealArgs {
     /// Only this compose project (default: every chaos cluster).
     #[arg(long)]
     pub project: Option<String>,
+    /// docker, or k8s with --namespace and --selector (the run's cluster).
+    #[arg(long, value_enum, default_value = "docker")]
+    pub backend: Backend,
+    /// k8s: the namespace of the cluster a run left faults on.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// k8s: the label selector of its pods, as the run was given it.
+    #[arg(long)]
+    pub selector: Option<String>,
+}
+
+/// Where the cluster under test runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// A local cluster the run starts from compose/ and removes afterwards.
+    Docker,
+    /// The pods of a StatefulSet already running (--namespace, --selector);
+    /// the run leaves them running.
+    K8s,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// The system under test (only etcd so far).
+    /// docker (a local cluster, started and removed) or k8s (existing pods).
+    #[arg(long, value_enum, default_value = "docker")]
+    pub backend: Backend,
+    /// k8s: the namespace of the cluster under test; the run acts nowhere else.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// k8s: the label selector of its pods, e.g. app=etcd.
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// k8s: the system's container in those pods (default: the only one
+    /// besides the chaos-sidecar).
+    #[arg(long)]
+    pub container: Option<String>,
+    /// The system under test: etcd or nats.
     #[arg(long, default_value = "etcd")]
     pub system: String,
-    /// The workload (only register so far).
+    /// The workload: register (etcd), log or queue (nats).
     #[arg(long, default_value = "register")]
     pub workload: String,
-    /// How many nodes: 3 or 5.
+    /// How many nodes: 3 or 5 (docker); k8s refuses a selector matching
+    /// any other number of pods.
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
     /// Faults to pick from, comma-separated: partition-<shape> (halves,
@@ -284,4 +320,10 @@ pub struct RunArgs {
     /// The repository's compose/ folder (default: CHAOS_COMPOSE_DIR, or found from the executable).
     #[arg(long)]
     pub compose_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// One run's folder: results/<test>/<time> (or results/latest).
+    pub dir: PathBuf,
 }

@@ -5,8 +5,10 @@
 pub mod backends;
 pub mod cli;
 pub mod commands;
+pub mod error;
 pub mod exit;
 pub mod nemesis;
 pub mod report;
+pub mod results;
 pub mod runid;
 pub mod units;

@@ -22,6 +22,7 @@ fn main() {
         cli::Command::Nemesis(args) => commands::nemesis::run(&args),
         cli::Command::Heal(args) => commands::heal::run(&args),
         cli::Command::Run(args) => commands::run::run(&args),
+        cli::Command::Report(args) => commands::report::run(&args),
     };
     std::process::exit(code);
 }

@@ -131,6 +131,29 @@ async fn ops_mean_what_they_say(nodes: &[NodeTarget]) {
     eprintln!(
         "etcd op latency (one connection, warm): write {write_latency:?}, read {read_latency:?}, cas {cas_latency:?}"
     );
+
+    // The clean-up of a run removes every key under its prefix, and only those.
+    let kept = EtcdRegister {
+        prefix: "chaos0".into(),
+        ..EtcdRegister::default()
+    };
+    let mut k = kept.open(&nodes[0], 3).await.unwrap();
+    let w = with_timeout(limit, k.invoke(&op("write", "neighbour", json!(1)))).await;
+    assert_eq!(w, Completion::ok(json!(1)));
+    factory.remove(nodes).await.unwrap();
+    for gone in [key, "missing"] {
+        assert_eq!(
+            with_timeout(limit, c.invoke(&op("read", gone, Value::Null))).await,
+            Completion::ok(Value::Null),
+            "{gone} survived the clean-up"
+        );
+    }
+    assert_eq!(
+        with_timeout(limit, k.invoke(&op("read", "neighbour", Value::Null))).await,
+        Completion::ok(json!(1)),
+        "the clean-up reached past its prefix"
+    );
+    k.close().await;
     c.close().await;
     other.close().await;
     l.close().await;

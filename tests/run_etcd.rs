@@ -5,46 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn tmp_results(tag: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("run-{}", run_id(tag)));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The one run folder under `results/etcd-register/`, via `results/latest`.
-fn run_folder(results: &Path) -> PathBuf {
-    let latest = results.join("latest");
-    let target = std::fs::read_link(&latest).expect("results/latest is a symlink");
-    assert!(target.starts_with("etcd-register"), "{}", target.display());
-    let dir = results.join(target);
-    assert!(dir.is_dir(), "{}", dir.display());
-    dir
-}
-
-fn run_id_of(dir: &Path) -> String {
-    let test: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
-    for key in [
-        "seed",
-        "nodes",
-        "nemesis",
-        "time_limit_s",
-        "harness_version",
-    ] {
-        assert!(test.get(key).is_some(), "test.json lacks {key}: {test}");
-    }
-    test["run_id"]
-        .as_str()
-        .expect("test.json names the run")
-        .to_string()
-}
 
 #[test]
 fn chaos_run_etcd_register_under_partitions() {
@@ -70,7 +35,7 @@ fn chaos_run_etcd_register_under_partitions() {
     ]);
     let took = started.elapsed();
     eprintln!("chaos run took {took:?}\n{}{}", stdout(&out), stderr(&out));
-    let dir = run_folder(&results);
+    let dir = run_folder(&results, "etcd-register");
     let run = run_id_of(&dir);
     assert_eq!(
         out.status.code(),
@@ -89,6 +54,7 @@ fn chaos_run_etcd_register_under_partitions() {
         "nodes/n1/log",
         "nodes/n2/log",
         "nodes/n3/log",
+        "chaos.log",
     ] {
         let path = dir.join(file);
         assert!(
@@ -100,6 +66,23 @@ fn chaos_run_etcd_register_under_partitions() {
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("### Durability Evidence"), "{report}");
     assert!(report.contains("PASS"), "{report}");
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    assert!(
+        test["system_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.4")),
+        "{test}"
+    );
+    assert_eq!(test["ended"], "completed", "{test}");
+    let log = std::fs::read_to_string(dir.join("chaos.log")).unwrap();
+    for event in [
+        "cluster up",
+        "nemesis: start-partition",
+        "etcd-register: valid",
+    ] {
+        assert!(log.contains(event), "chaos.log lacks {event:?}:\n{log}");
+    }
     assert!(report.contains("start-partition"), "{report}");
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(history.contains("\"start-partition\""));
@@ -112,15 +95,31 @@ fn chaos_run_etcd_register_under_partitions() {
     );
     assert!(stdout(&out).contains("report.md"), "{}", stdout(&out));
     assert_nothing_left(&run);
+
+    // `chaos report DIR` makes the same verdict and reports from the folder.
+    let report_before = report;
+    for file in ["report.md", "report.html", "results.json", "history.edn"] {
+        std::fs::remove_file(dir.join(file)).unwrap();
+    }
+    let again = chaos(&["report", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("etcd-register: valid"),
+        "{}",
+        stdout(&again)
+    );
+    let rebuilt = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert_eq!(rebuilt, report_before, "the rebuilt report differs");
+    for file in ["report.html", "results.json", "history.edn"] {
+        assert!(dir.join(file).is_file(), "{file} not rebuilt");
+    }
     let _ = std::fs::remove_dir_all(&results);
 }
 
-#[test]
-fn chaos_run_interrupted_heals_and_writes_a_partial_report() {
-    if !docker_or_skip("chaos_run_interrupted_heals_and_writes_a_partial_report") {
-        return;
-    }
-    let results = tmp_results("int");
+/// Starts a long run, waits for its first partition, sends `signal`; returns
+/// the exit status, the output and the run's folder.
+fn interrupt_a_run(tag: &str, signal: i32, extra: &[&str]) -> (std::process::Output, PathBuf) {
+    let results = tmp_results(tag);
     let mut child = Command::new(env!("CARGO_BIN_EXE_chaos"))
         .args([
             "run",
@@ -135,18 +134,19 @@ fn chaos_run_interrupted_heals_and_writes_a_partial_report() {
             "--results",
             results.to_str().unwrap(),
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the workload runs (the history has ops), plus a fault.
+    // Wait until the workload runs and a partition is in force.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let has_ops = std::fs::read_link(results.join("latest"))
+        let in_partition = std::fs::read_link(results.join("latest"))
             .ok()
             .and_then(|t| std::fs::read_to_string(results.join(t).join("history.jsonl")).ok())
             .is_some_and(|h| h.contains("start-partition"));
-        if has_ops {
+        if in_partition {
             break;
         }
         assert!(Instant::now() < deadline, "the run never started");
@@ -157,11 +157,10 @@ fn chaos_run_interrupted_heals_and_writes_a_partial_report() {
     }
     // SAFETY: a plain kill(2) of our own child.
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+        libc::kill(child.id() as i32, signal);
     }
     let out = child.wait_with_output().unwrap();
-    let dir = run_folder(&results);
-    let run = run_id_of(&dir);
+    let dir = run_folder(&results, "etcd-register");
     assert_eq!(
         out.status.code(),
         Some(130),
@@ -170,13 +169,143 @@ fn chaos_run_interrupted_heals_and_writes_a_partial_report() {
         stderr(&out)
     );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report.contains("PARTIAL"), "{report}");
+    assert!(
+        report.starts_with("> PARTIAL: the run was interrupted"),
+        "{report}"
+    );
+    assert!(report.contains("### Durability Evidence"), "{report}");
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(
         history.contains("\"stop-partition\""),
         "the heal is recorded"
     );
     assert!(dir.join("history.edn").is_file());
+    assert!(stdout(&out).contains("[partial]"), "{}", stdout(&out));
+    (out, dir)
+}
+
+#[test]
+fn chaos_run_interrupted_heals_and_writes_a_partial_report() {
+    if !docker_or_skip("chaos_run_interrupted_heals_and_writes_a_partial_report") {
+        return;
+    }
+    let (_, dir) = interrupt_a_run("int", libc::SIGINT, &[]);
+    assert_nothing_left(&run_id_of(&dir));
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
+}
+
+/// SIGTERM (what a CronJob's pod gets) during a partition, with the cluster
+/// kept so we can look: no rule of ours in any node, no node paused.
+#[test]
+fn chaos_run_stopped_by_sigterm_leaves_no_fault_applied() {
+    if !docker_or_skip("chaos_run_stopped_by_sigterm_leaves_no_fault_applied") {
+        return;
+    }
+    let (out, dir) = interrupt_a_run("term", libc::SIGTERM, &["--keep-cluster"]);
+    let run = run_id_of(&dir);
+    let nodes = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.chaos.run={run}"),
+            "--filter",
+            "label=io.chaos.node",
+            "--format",
+            "{{.Names}} {{.State}}",
+        ])
+        .output()
+        .unwrap();
+    let listing = stdout(&nodes);
+    let check = || {
+        assert_eq!(listing.lines().count(), 3, "{listing}\n{}", stderr(&out));
+        for line in listing.lines() {
+            let (name, state) = line.split_once(' ').unwrap();
+            assert_eq!(state, "running", "{line}");
+            let rules = iptables_rules(name, &run);
+            assert!(
+                !rules.contains("CHAOS"),
+                "{name} still has our rules:\n{rules}"
+            );
+        }
+    };
+    let outcome = std::panic::catch_unwind(check);
+    let down = chaos(&["cluster", "down", "--run", &run]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
     assert_nothing_left(&run);
-    let _ = std::fs::remove_dir_all(&results);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
+}
+
+/// The pair: the same 60 s run under partition-halves, reads served
+/// linearizably (valid) and serializably (the minority member answers from
+/// its stale copy: invalid, and the report names the read and the fault).
+fn partition_halves_run(tag: &str, read: &str) -> (std::process::Output, PathBuf) {
+    let results = tmp_results(tag);
+    let out = chaos(&[
+        "run",
+        "--system",
+        "etcd",
+        "--workload",
+        "register",
+        "--nemesis",
+        "partition-halves",
+        "--time-limit",
+        "60",
+        "--read",
+        read,
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    eprintln!("{}{}", stdout(&out), stderr(&out));
+    let dir = run_folder(&results, "etcd-register");
+    assert_nothing_left(&run_id_of(&dir));
+    (out, dir)
+}
+
+#[test]
+fn linearizable_reads_under_partition_halves_are_valid() {
+    if !docker_or_skip("linearizable_reads_under_partition_halves_are_valid") {
+        return;
+    }
+    let (out, dir) = partition_halves_run("lin", "linearizable");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("- Verdict: **PASS** (valid)"), "{report}");
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
+}
+
+#[test]
+fn serializable_reads_under_partition_halves_are_caught_stale() {
+    if !docker_or_skip("serializable_reads_under_partition_halves_are_caught_stale") {
+        return;
+    }
+    let (out, dir) = partition_halves_run("ser", "serializable");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("etcd-register: invalid"),
+        "{}",
+        stdout(&out)
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("- Verdict: **FAIL** (invalid)"), "{report}");
+    // The report names the stale read: a read that cannot be linearized
+    // (served by the member cut off in the minority, during the partition or
+    // while it caught up after it).
+    let culprits: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("cannot be linearized"))
+        .collect();
+    assert!(
+        culprits.iter().any(|l| l.contains(": read ")),
+        "no stale read among the culprits:\n{report}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("cannot be linearized (red)"),
+        "no anomaly plot"
+    );
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
 }

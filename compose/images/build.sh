@@ -38,6 +38,16 @@ done
 say() { echo "chaos images: $*"; }
 die() { echo "chaos images: error: $*" >&2; exit 1; }
 
+# Two builds at once (parallel tests, two terminals) would both debootstrap
+# and race on the tags: the second waits for the first, then finds the
+# images present.
+lockfile=${TMPDIR:-/var/tmp}/chaos-images.lock
+exec 9>"$lockfile" || die "cannot open $lockfile: set TMPDIR to a writable folder"
+if ! flock -n 9; then
+  say "another build is running; waiting for it"
+  flock 9
+fi
+
 workdir="" log="" child=""
 stop_child() { # the step running now, with everything it started (its own session)
   [[ -n $child ]] && kill -0 "$child" 2>/dev/null || return 0

@@ -9,9 +9,11 @@
 //!   before the fault is applied, so `chaos heal` can undo what a crashed run
 //!   left behind.
 //! * [`rng`]: the small seeded RNG that makes fault choices replayable.
+//! * [`iptables`]: the partition rules and scripts every backend runs.
 
 pub mod cluster;
 pub mod grudge;
+pub mod iptables;
 pub mod journal;
 pub mod rng;
 

@@ -3,6 +3,7 @@ pub mod cluster;
 pub mod heal;
 pub mod images;
 pub mod nemesis;
+pub mod report;
 pub mod run;
 
 use std::future::Future;

@@ -140,7 +140,7 @@ fn durability(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
     writeln!(out, "- Verdict: **{}** ({})", verdict_word(v), v.as_str())?;
     for evidence in &run.evidence {
         match evidence {
-            Evidence::Linearizable(r) => linearizable(out, r)?,
+            Evidence::Linearizable(r) => linearizable(out, r, &run.perf.faults)?,
             Evidence::Queue(r) => queue(out, r)?,
             Evidence::Log(r) => log(out, r)?,
         }
@@ -153,8 +153,12 @@ fn op(op: &OpSummary) -> String {
         OpType::Ok => format!("ok {}", op.result),
         other => other.as_str().to_string(),
     };
+    let on = op
+        .node
+        .as_ref()
+        .map_or(String::new(), |node| format!(" on {node}"));
     format!(
-        "op {} (process {}: {} {} → {}, at {})",
+        "op {} (process {}{on}: {} {} → {}, at {})",
         op.index,
         op.process,
         op.f,
@@ -164,7 +168,19 @@ fn op(op: &OpSummary) -> String {
     )
 }
 
-fn linearizable(out: &mut String, r: &LinearReport) -> std::fmt::Result {
+/// `, during start-partition n1 | n2,n3` when the op began inside a fault.
+fn during(op: &OpSummary, faults: &[FaultWindow]) -> String {
+    faults
+        .iter()
+        .find(|w| w.start <= op.invoke_time && w.end.is_none_or(|end| op.invoke_time < end))
+        .map_or(String::new(), |w| match &w.value {
+            serde_json::Value::String(s) => format!(", during {} `{s}`", w.f),
+            serde_json::Value::Null => format!(", during {}", w.f),
+            other => format!(", during {} `{other}`", w.f),
+        })
+}
+
+fn linearizable(out: &mut String, r: &LinearReport, faults: &[FaultWindow]) -> std::fmt::Result {
     writeln!(
         out,
         "- Linearizability ({}): **{}**: keys: {} ({} valid / {} invalid / {} unknown); ops checked: {}",
@@ -180,9 +196,10 @@ fn linearizable(out: &mut String, r: &LinearReport) -> std::fmt::Result {
         let f = key.failure.as_ref().expect("filtered on failures");
         writeln!(
             out,
-            "  - key `{}`: {} cannot be linearized",
+            "  - key `{}`: {} cannot be linearized{}",
             key.key,
-            op(&f.op)
+            op(&f.op),
+            during(&f.op, faults)
         )?;
         writeln!(
             out,
@@ -226,6 +243,24 @@ fn queue(out: &mut String, r: &QueueReport) -> std::fmt::Result {
         out,
         "- Recovered (indeterminate enqueues later seen): {}; pending (no drain after them): {}",
         r.recovered.count, r.pending.count
+    )?;
+    // The sum ops people check first: every acknowledged element is out
+    // exactly once, lost, or still waiting for a drain.
+    let out_once = r
+        .acknowledged
+        .saturating_sub(r.lost.count + r.pending.count);
+    writeln!(
+        out,
+        "- Accounting: acknowledged {} = dequeued {} + lost {} + pending {}{}",
+        r.acknowledged,
+        out_once,
+        r.lost.count,
+        r.pending.count,
+        if r.drained {
+            ""
+        } else {
+            " (no final drain completed: losses cannot be told from pending)"
+        }
     )
 }
 
@@ -242,6 +277,15 @@ fn log(out: &mut String, r: &LogReport) -> std::fmt::Result {
         out,
         "- Gaps/Duplicates/Out-of-order: **{}/{}/{}**",
         c.gaps, c.duplicates, c.out_of_order
+    )?;
+    writeln!(
+        out,
+        "- Accounting: produced (acknowledged) {} = read {} + lost {} + unseen {}; consumed also counts {} value(s) whose append ended indeterminate or never completed",
+        c.produced,
+        c.delivered,
+        c.lost,
+        c.unseen,
+        c.consumed.saturating_sub(c.delivered)
     )
 }
 
@@ -377,7 +421,10 @@ mod tests {
             ),
             op(120, c(1), OpType::Invoke, "write", json!(2)),
             op(130, c(1), OpType::Ok, "write", json!(2)),
-            op(140, c(0), OpType::Invoke, "read", Value::Null),
+            Op {
+                node: Some("n3".into()),
+                ..op(140, c(0), OpType::Invoke, "read", Value::Null)
+            },
             op(150, c(0), OpType::Ok, "read", json!(1)),
             op(160, c(2), OpType::Invoke, "write", json!(3)),
             op(300, c(2), OpType::Info, "write", json!(3)),
@@ -442,7 +489,7 @@ mod tests {
         }
         assert!(md.contains("- Verdict: **FAIL** (invalid)"), "{md}");
         assert!(
-            md.contains("op 5 (process 0: read null → ok 1, at +0.1s) cannot be linearized"),
+            md.contains("op 5 (process 0 on n3: read null → ok 1, at +0.1s) cannot be linearized, during start-partition `n1,n2 | n3`"),
             "{md}"
         );
         assert!(

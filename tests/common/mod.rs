@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod pause;
+#[allow(unused_imports)] // not every test binary pauses a node
+pub use pause::{run_with_a_pause, PausedRun};
+
 pub const IMAGES: [&str; 3] = ["chaos/base:bookworm", "chaos/etcd:3.4", "chaos/nats:2.9"];
 
 /// True if a Docker engine answers; otherwise prints why the test is
@@ -372,4 +376,161 @@ fn base64_round_trips() {
         assert_eq!(decode_base64(&base64(text.as_bytes())), text);
     }
     assert_eq!(base64(b"key"), "a2V5");
+}
+
+/// The nodes of a NATS cluster as the workload clients reach them: each
+/// node's client port 4222 as published on the host.
+pub fn nats_targets(
+    rt: &tokio::runtime::Runtime,
+    cluster: &chaos::backends::docker::DockerCluster,
+) -> Vec<chaos_workloads::NodeTarget> {
+    rt.block_on(cluster.refresh())
+        .unwrap()
+        .iter()
+        .map(|n| chaos_workloads::NodeTarget {
+            name: n.name.clone(),
+            address: n
+                .published(4222)
+                .expect("client port 4222 published")
+                .to_string(),
+        })
+        .collect()
+}
+
+/// A fresh history file under the test target dir.
+pub fn history_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.jsonl"));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// One line per `f`: how many ops ended ok / fail / info, and the latency
+/// of the ok ones (p50, p99, max), for the test's log.
+pub fn latency_summary(history: &chaos_checkers::history::History) -> String {
+    use chaos_checkers::history::OpType;
+    use std::collections::BTreeMap;
+    let mut by_f: BTreeMap<&str, (Vec<u64>, [usize; 3])> = BTreeMap::new();
+    for pair in history.pairs().expect("a well-formed history") {
+        let entry = by_f.entry(pair.invoke.f.as_str()).or_default();
+        match pair.completion {
+            Some(done) if done.kind == OpType::Ok => {
+                entry.1[0] += 1;
+                entry.0.push(done.time - pair.invoke.time);
+            }
+            Some(done) if done.kind == OpType::Fail => entry.1[1] += 1,
+            _ => entry.1[2] += 1,
+        }
+    }
+    let mut lines = Vec::new();
+    for (f, (mut latencies, [ok, fail, info])) in by_f {
+        latencies.sort_unstable();
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+                .map_or(0.0, |ns| *ns as f64 / 1e6)
+        };
+        lines.push(format!(
+            "{f}: ok {ok} fail {fail} info {info}; ok latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        ));
+    }
+    lines.join("\n")
+}
+
+/// A fresh folder for one `chaos run --results`.
+pub fn tmp_results(tag: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("run-{}", run_id(tag)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The one run folder under `results/<test>/`, found through `results/latest`.
+pub fn run_folder(results: &Path, test: &str) -> PathBuf {
+    let latest = results.join("latest");
+    let target = std::fs::read_link(&latest).expect("results/latest is a symlink");
+    assert!(target.starts_with(test), "{}", target.display());
+    let dir = results.join(target);
+    assert!(dir.is_dir(), "{}", dir.display());
+    dir
+}
+
+/// The run id `test.json` names (and that it records the parameters).
+pub fn run_id_of(dir: &Path) -> String {
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    for key in [
+        "seed",
+        "nodes",
+        "nemesis",
+        "time_limit_s",
+        "harness_version",
+    ] {
+        assert!(test.get(key).is_some(), "test.json lacks {key}: {test}");
+    }
+    test["run_id"]
+        .as_str()
+        .expect("test.json names the run")
+        .to_string()
+}
+
+/// Six workers of `factory` on `nodes`, `ops` ops of `mix` (seeded), no
+/// faults and no rate limit, recorded by `recorder`; how long they took.
+pub async fn run_ops<F: chaos_workloads::ClientFactory>(
+    factory: std::sync::Arc<F>,
+    mix: chaos_workloads::Mix,
+    seed: u64,
+    ops: u64,
+    nodes: &[chaos_workloads::NodeTarget],
+    recorder: &chaos_workloads::Recorder,
+) -> Duration {
+    use chaos_workloads::{run, Generator, GeneratorConfig, ShutdownSignal, Stats, WorkerConfig};
+    let generator = Generator::new(
+        mix,
+        GeneratorConfig {
+            seed,
+            op_limit: Some(ops),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let started = Instant::now();
+    run(
+        factory,
+        generator,
+        recorder.handle(),
+        WorkerConfig::new(6, nodes.to_vec()),
+        ShutdownSignal::never(),
+        std::sync::Arc::new(Stats::new()),
+    )
+    .await
+    .unwrap();
+    started.elapsed()
+}
+
+/// One final op (`final-read`, `drain`) on `node` under a process no worker
+/// used, within 60 s: the process and the completion.
+pub async fn final_op_on<F: chaos_workloads::ClientFactory>(
+    factory: &F,
+    f: &str,
+    node: &chaos_workloads::NodeTarget,
+    recorder: &chaos_workloads::Recorder,
+) -> (u64, chaos_workloads::Completion) {
+    let handle = recorder.handle();
+    let process = handle.next_free_process();
+    let done = chaos_workloads::final_op(
+        factory,
+        node,
+        &chaos_workloads::final_invocation(f),
+        &handle,
+        process,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    (process, done)
 }

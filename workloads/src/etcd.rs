@@ -82,6 +82,69 @@ impl EtcdRegister {
     }
 }
 
+impl EtcdRegister {
+    /// Deletes every key under the prefix: the run's clean-up on a cluster
+    /// that outlives it (Kubernetes). Tries each node in turn.
+    pub async fn remove(&self, targets: &[NodeTarget]) -> Result<(), String> {
+        let mut range_end = self.prefix.clone().into_bytes();
+        match range_end.last_mut() {
+            // The keys from `prefix` up to (not including) the prefix with
+            // its last byte incremented: exactly those that start with it.
+            Some(last) if *last < u8::MAX => *last += 1,
+            _ => return Err(format!("cannot delete under prefix {:?}", self.prefix)),
+        }
+        let body = json!({"key": B64.encode(&self.prefix), "range_end": B64.encode(&range_end)});
+        let mut last = String::from("no nodes");
+        for node in targets {
+            let mut client = self.open(node, 0).await?;
+            let call = client.call("/v3/kv/deleterange", body.clone());
+            match tokio::time::timeout(std::time::Duration::from_secs(10), call).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(CallError::Refused(e) | CallError::Unknown(e))) => {
+                    last = format!("{}: {e}", node.name)
+                }
+                Err(_) => last = format!("{}: no answer within 10 s", node.name),
+            }
+        }
+        Err(format!(
+            "cannot delete the keys under {}: {last}",
+            self.prefix
+        ))
+    }
+}
+
+/// The node's etcd version (`GET /version`: `etcdserver`), for the record.
+pub async fn server_version(node: &NodeTarget) -> Result<String, String> {
+    let mut client = EtcdRegister::default().open(node, 0).await?;
+    let request = hyper::Request::get("/version")
+        .header(hyper::header::HOST, client.address.as_str())
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let ask = async {
+        let sender = client.connection().await.map_err(|e| match e {
+            CallError::Refused(m) | CallError::Unknown(m) => m,
+        })?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        let version: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        version["etcdserver"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("no etcdserver in {version}"))
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), ask)
+        .await
+        .map_err(|_| "no answer within 5 s".to_string())?
+}
+
 impl ClientFactory for EtcdRegister {
     type Client = EtcdClient;
 

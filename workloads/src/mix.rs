@@ -56,6 +56,23 @@ impl Mix {
             })
     }
 
+    /// The replicated-log mix (Jepsen's Kafka workload, one log): `append v`
+    /// with v = 1, 2, 3, ... (unique, in the order ops are handed out) and
+    /// `poll` (null), weighted `append : poll`.
+    pub fn log(append: u32, poll: u32) -> Self {
+        Mix::new()
+            .with("append", append, unique_values())
+            .with("poll", poll, |_| Value::Null)
+    }
+
+    /// The total-queue mix: `enqueue v` with v = 1, 2, 3, ... (unique) and
+    /// `dequeue` (null), weighted `enqueue : dequeue`.
+    pub fn queue(enqueue: u32, dequeue: u32) -> Self {
+        Mix::new()
+            .with("enqueue", enqueue, unique_values())
+            .with("dequeue", dequeue, |_| Value::Null)
+    }
+
     /// True when no function can be chosen (none added, or all weight 0).
     pub fn is_empty(&self) -> bool {
         self.total == 0
@@ -73,6 +90,15 @@ impl Mix {
             ticket -= choice.weight;
         }
         unreachable!("the ticket is below the sum of weights")
+    }
+}
+
+/// 1, 2, 3, ...: the checkers of logs and queues tell ops apart by value.
+fn unique_values() -> impl FnMut(&mut Rng) -> Value + Send + 'static {
+    let mut last = 0u64;
+    move |_| {
+        last += 1;
+        json!(last)
     }
 }
 
@@ -125,6 +151,35 @@ mod tests {
             seen.insert(f);
         }
         assert_eq!(seen.len(), 3);
+    }
+
+    #[test]
+    fn log_and_queue_mixes_hand_out_unique_values_and_null_reads() {
+        for (mut mix, write, read) in [
+            (Mix::log(1, 1), "append", "poll"),
+            (Mix::queue(2, 1), "enqueue", "dequeue"),
+        ] {
+            let mut rng = Rng::new(3);
+            let mut written = Vec::new();
+            let mut reads = 0;
+            for _ in 0..200 {
+                match mix.pick(&mut rng) {
+                    (f, v) if f == write => written.push(v.as_u64().unwrap()),
+                    (f, v) if f == read => {
+                        assert_eq!(v, Value::Null);
+                        reads += 1;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            assert!(
+                reads > 30 && written.len() > 60,
+                "{reads} {}",
+                written.len()
+            );
+            let expected: Vec<u64> = (1..=written.len() as u64).collect();
+            assert_eq!(written, expected, "{write} values are 1, 2, 3, ...");
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@
 //! order), so waiting would only cost time.
 
 use chaos_checkers::history::jsonl::{read_jsonl, write_jsonl};
-use chaos_checkers::history::{History, Op};
+use chaos_checkers::history::{History, Op, Process};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -79,6 +79,9 @@ struct Sequencer {
     /// None once the recorder is finished.
     tx: Option<mpsc::UnboundedSender<Entry>>,
     next_index: u64,
+    /// Above every client process recorded or handed out by
+    /// [`RecordHandle::next_free_process`]: a process id nobody used.
+    next_free_process: u64,
 }
 
 /// A cheap, cloneable handle through which workers and the nemesis record.
@@ -108,6 +111,7 @@ impl Recorder {
                 sequencer: Arc::new(Mutex::new(Sequencer {
                     tx: Some(tx),
                     next_index: 0,
+                    next_free_process: 0,
                 })),
             },
             writer,
@@ -138,6 +142,18 @@ impl RecordHandle {
         self.start.elapsed()
     }
 
+    /// A client process id that no op recorded so far used, and that no
+    /// earlier call returned: for the final phase's reads, which must not
+    /// pass for the continuation of a worker's process. Call it once the
+    /// workers have stopped (a worker retiring a process afterwards could
+    /// pick the same id).
+    pub fn next_free_process(&self) -> u64 {
+        let mut sequencer = self.lock();
+        let free = sequencer.next_free_process;
+        sequencer.next_free_process += 1;
+        free
+    }
+
     /// Records `op` and returns once its line is written to the file.
     /// The op's `index` and `time` are assigned here; whatever it carries
     /// in them is overwritten.
@@ -165,9 +181,13 @@ impl RecordHandle {
         let time = self.start.elapsed().as_nanos() as u64;
         op.index = index;
         op.time = time;
+        let process = op.process;
         let tx = sequencer.tx.as_ref().ok_or(RecorderClosed)?;
         tx.send(Entry { op, written }).map_err(|_| RecorderClosed)?;
         sequencer.next_index += 1;
+        if let Process::Client(p) = process {
+            sequencer.next_free_process = sequencer.next_free_process.max(p.saturating_add(1));
+        }
         Ok(Stamp { index, time })
     }
 
@@ -283,6 +303,25 @@ mod tests {
             h.append_nowait(op(Process::Nemesis, OpType::Info, "x")),
             Err(RecorderClosed)
         );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[tokio::test]
+    async fn free_process_ids_are_above_every_recorded_one_and_never_repeat() {
+        let path = temp_path("free.jsonl");
+        let recorder = Recorder::start(&path).unwrap();
+        let h = recorder.handle();
+        assert_eq!(h.next_free_process(), 0);
+        h.append_nowait(op(Process::Client(7), OpType::Invoke, "read"))
+            .unwrap();
+        h.append_nowait(op(Process::Client(3), OpType::Invoke, "read"))
+            .unwrap();
+        // The nemesis is no client: it takes no client id.
+        h.append_nowait(op(Process::Nemesis, OpType::Info, "x"))
+            .unwrap();
+        assert_eq!(h.next_free_process(), 8);
+        assert_eq!(h.next_free_process(), 9);
+        recorder.finish().await.unwrap();
         std::fs::remove_file(path).unwrap();
     }
 

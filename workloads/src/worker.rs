@@ -259,23 +259,7 @@ impl<F: ClientFactory> Worker<F> {
         op: &Invocation,
         completion: Completion,
     ) -> Result<OpType, RecorderClosed> {
-        let Completion {
-            mut kind,
-            mut value,
-            mut error,
-        } = completion;
-        if kind == OpType::Invoke {
-            // A client bug; what it means for the op is unknown.
-            kind = OpType::Info;
-            error = Some(format!(
-                "client returned :invoke as a completion (error: {})",
-                error.as_deref().unwrap_or("none")
-            ));
-        }
-        if kind != OpType::Ok && value.is_null() {
-            // As Jepsen does: an op that did not complete ok repeats its argument.
-            value = op.value.clone();
-        }
+        let Completion { kind, value, error } = settle(op, completion);
         let entry = self.entry(process, kind, op, value, error);
         self.recorder.append_nowait(entry)?;
         self.stats.completed(kind);
@@ -301,17 +285,52 @@ impl<F: ClientFactory> Worker<F> {
         value: serde_json::Value,
         error: Option<String>,
     ) -> Op {
-        Op {
-            // Assigned by the recorder.
-            index: 0,
-            time: 0,
-            process: Process::Client(process),
-            kind,
-            f: op.f.clone(),
-            key: op.key.clone(),
-            value,
-            node: Some(self.node.name.clone()),
-            error,
-        }
+        entry(&self.node, process, kind, op, value, error)
+    }
+}
+
+/// A client's completion as the history records it: a completion of kind
+/// `invoke` (a client bug) becomes `info`, and an op that did not complete
+/// `ok` repeats its argument when it carries no value, as Jepsen does.
+pub(crate) fn settle(op: &Invocation, completion: Completion) -> Completion {
+    let Completion {
+        mut kind,
+        mut value,
+        mut error,
+    } = completion;
+    if kind == OpType::Invoke {
+        // A client bug; what it means for the op is unknown.
+        kind = OpType::Info;
+        error = Some(format!(
+            "client returned :invoke as a completion (error: {})",
+            error.as_deref().unwrap_or("none")
+        ));
+    }
+    if kind != OpType::Ok && value.is_null() {
+        value = op.value.clone();
+    }
+    Completion { kind, value, error }
+}
+
+/// One history entry of `process` on `node`; index and time are assigned by
+/// the recorder.
+pub(crate) fn entry(
+    node: &NodeTarget,
+    process: u64,
+    kind: OpType,
+    op: &Invocation,
+    value: serde_json::Value,
+    error: Option<String>,
+) -> Op {
+    Op {
+        index: 0,
+        time: 0,
+        process: Process::Client(process),
+        kind,
+        f: op.f.clone(),
+        key: op.key.clone(),
+        value,
+        node: Some(node.name.clone()),
+        error,
     }
 }

@@ -29,6 +29,9 @@ pub struct Failure {
 pub struct OpSummary {
     pub index: u64,
     pub process: Process,
+    /// The node the client sent it to, when the history says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub f: String,
     pub value: Value,
     /// What the completion said: its value, or null for info.
@@ -44,6 +47,7 @@ impl OpSummary {
         OpSummary {
             index: pair.invoke.index,
             process: pair.invoke.process,
+            node: pair.invoke.node.clone(),
             f: pair.invoke.f.clone(),
             value: pair.invoke.value.clone(),
             result: pair.completion.map_or(Value::Null, |c| c.value.clone()),

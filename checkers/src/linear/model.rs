@@ -53,6 +53,16 @@ pub trait Model: Sync {
         state.clone()
     }
 
+    /// Whether `project` cuts states into independent parts, one per
+    /// footprint bit: an op whose footprint is one bit changes only the
+    /// projection on that bit, and two states are equal exactly when their
+    /// projections on every bit are. The search then stores a state as one
+    /// number per part, which is what lets it keep millions of
+    /// configurations of a history with many keys. The default says no.
+    fn projects_parts(&self) -> bool {
+        false
+    }
+
     /// Bytes a state owns on the heap, for the memory budget. Generous is
     /// better than short: the budget is what keeps a search from swapping.
     fn heap_bytes(&self, _state: &Self::State) -> usize {

@@ -80,6 +80,13 @@ async fn heal_journal(
         if scope.run.as_ref().is_some_and(|r| r != run) {
             continue;
         }
+        // A Kubernetes run's faults are not ours to mark healed from here.
+        if let Some(k8s) = run.strip_prefix(crate::backends::k8s::RUN_PREFIX) {
+            report.lines.push(format!(
+                "run {run} is on Kubernetes: `chaos heal --backend k8s --namespace NS --selector LABELS` heals it ({k8s})"
+            ));
+            continue;
+        }
         let entries: Vec<&Entry> = outstanding.iter().filter(|e| e.run == run).collect();
         let cluster = match DockerCluster::open(docker.clone(), Selector::for_run(run)).await {
             Ok(cluster) => cluster,

@@ -27,10 +27,6 @@ pub mod sidecar;
 use std::cmp::Ordering;
 use std::fmt;
 
-use chaos_nemeses::ClusterError;
-
-use crate::exit::{BAD_INPUT, HARNESS};
-
 pub use cluster::{DockerCluster, DockerNode, Selector};
 
 /// Labels we put on (and look for on) everything we create. The compose files
@@ -56,52 +52,13 @@ pub mod labels {
     pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 }
 
-/// What went wrong, split by whose move it is: the user's (bad input, exit
-/// 254) or the environment's (exit 255). The message is one line saying what
-/// is wrong and what to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DockerError {
-    BadInput(String),
-    Harness(String),
-}
+/// Docker calls fail like every command: see [`crate::error::Failure`].
+pub use crate::error::Failure as DockerError;
 
 impl DockerError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            DockerError::BadInput(_) => BAD_INPUT,
-            DockerError::Harness(_) => HARNESS,
-        }
-    }
-
     /// A failed Docker API call, naming what we were doing.
     pub fn api(doing: impl fmt::Display, e: bollard::errors::Error) -> DockerError {
         DockerError::Harness(format!("{doing}: {}", api_message(&e)))
-    }
-}
-
-impl fmt::Display for DockerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DockerError::BadInput(m) | DockerError::Harness(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for DockerError {}
-
-impl From<ClusterError> for DockerError {
-    fn from(e: ClusterError) -> DockerError {
-        match e {
-            ClusterError::UnknownNode { .. } => DockerError::BadInput(e.to_string()),
-            ClusterError::Backend(m) => DockerError::Harness(m),
-            other => DockerError::Harness(other.to_string()),
-        }
-    }
-}
-
-impl From<DockerError> for ClusterError {
-    fn from(e: DockerError) -> ClusterError {
-        ClusterError::Backend(e.to_string())
     }
 }
 

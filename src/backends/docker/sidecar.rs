@@ -39,61 +39,10 @@ use super::images::BASE_IMAGE;
 use super::session::{quote, Sessions, PROTOCOL, SERVER};
 use super::{api_message, api_status, labels, one_line, DockerError};
 
-/// Our chain. Its name is the contract with `chaos heal`: we only ever
-/// create, flush and delete this chain, and the one INPUT rule jumping to it.
-pub const CHAIN: &str = "CHAOS-PARTITION";
-
-/// Install, as one nf_tables transaction: the chain with its rules (`$1`,
-/// an iptables-restore table without its COMMIT) and, unless already there,
-/// the jump from INPUT. Two iptables runs: every run costs ~15 ms here.
-const APPLY: &str = r#"set -e
-hook='-I INPUT 1 -j CHAOS-PARTITION'
-iptables -C INPUT -j CHAOS-PARTITION 2>/dev/null && hook=''
-printf '%s\n%s\nCOMMIT\n' "$1" "$hook" | iptables-restore --noflush"#;
-
-/// Remove exactly what APPLY adds, and say what was there: `removed N` (the
-/// number of DROP rules) or `none`. Every jump to our chain goes, then the
-/// chain; nothing else is touched. One look (`iptables -S`) and one
-/// transaction (iptables-restore), like APPLY.
-const HEAL: &str = r#"set -e
-rules=$(iptables -S)
-case "$rules" in *"-N CHAOS-PARTITION"*) ;; *) echo none; exit 0 ;; esac
-n=$(printf '%s\n' "$rules" | grep -c '^-A CHAOS-PARTITION ' || true)
-hooks=$(printf '%s\n' "$rules" | grep -c '^-A INPUT -j CHAOS-PARTITION$' || true)
-{
-  echo '*filter'
-  i=0; while [ "$i" -lt "$hooks" ]; do echo '-D INPUT -j CHAOS-PARTITION'; i=$((i + 1)); done
-  echo '-F CHAOS-PARTITION'
-  echo '-X CHAOS-PARTITION'
-  echo COMMIT
-} | iptables-restore --noflush
-echo "removed $n""#;
-
-/// What is installed: our chain's rules, or `none`.
-const SHOW: &str = r#"iptables -S CHAOS-PARTITION 2>/dev/null || echo none"#;
-
-/// The iptables-restore input (less its COMMIT, which APPLY adds after the
-/// hook) making `CHAOS-PARTITION` drop packets from `sources`. The chain
-/// line flushes it (under --noflush only the chains named are touched), so
-/// the result holds exactly these rules.
-pub fn rules(run: &str, sources: &[String]) -> String {
-    let comment: String = format!("chaos run {run}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || " .:=_-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(200)
-        .collect();
-    let mut text = format!("*filter\n:{CHAIN} - [0:0]\n");
-    for source in sources {
-        text += &format!("-A {CHAIN} -s {source}/32 -m comment --comment \"{comment}\" -j DROP\n");
-    }
-    text
-}
+// The chain, the rules and the scripts are shared with the Kubernetes
+// backend: see `chaos_nemeses::iptables`.
+use chaos_nemeses::iptables::{heal_outcome, shown_rules, APPLY, HEAL, SHOW};
+pub use chaos_nemeses::iptables::{rules, CHAIN};
 
 /// A sidecar as listed.
 #[derive(Clone, Debug)]
@@ -274,10 +223,8 @@ pub async fn heal(
     sidecar: &str,
 ) -> Result<Option<usize>, DockerError> {
     let (code, output) = sessions.run(docker, sidecar, HEAL).await?;
-    let last = output.lines().last().unwrap_or_default().trim().to_string();
-    match (code, last.strip_prefix("removed ")) {
-        (0, Some(n)) => Ok(Some(n.parse().unwrap_or(0))),
-        (0, None) if last == "none" => Ok(None),
+    match (code, heal_outcome(&output)) {
+        (0, Some(removed)) => Ok(removed),
         _ => Err(DockerError::Harness(format!(
             "removing chain {CHAIN} in sidecar {sidecar} failed (exit {code}): {}",
             one_line(&output)
@@ -293,11 +240,7 @@ pub async fn show(
     sidecar: &str,
 ) -> Result<Vec<String>, DockerError> {
     let (_, output) = sessions.run(docker, sidecar, SHOW).await?;
-    Ok(output
-        .lines()
-        .filter(|l| l.starts_with('-'))
-        .map(str::to_string)
-        .collect())
+    Ok(shown_rules(&output))
 }
 
 /// Run `cmd` in `container` with `docker exec`; its exit code and
@@ -345,24 +288,4 @@ pub async fn exec(
         "{} in container {container} did not finish",
         cmd[0]
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rules_name_only_the_grudged_peers_in_our_chain() {
-        let text = rules("r1", &["10.0.0.2".into(), "10.0.0.3".into()]);
-        assert_eq!(
-            text,
-            "*filter\n:CHAOS-PARTITION - [0:0]\n\
-             -A CHAOS-PARTITION -s 10.0.0.2/32 -m comment --comment \"chaos run r1\" -j DROP\n\
-             -A CHAOS-PARTITION -s 10.0.0.3/32 -m comment --comment \"chaos run r1\" -j DROP\n"
-        );
-        // No peers: the chain is declared (so flushed) and left empty.
-        assert_eq!(rules("r1", &[]), "*filter\n:CHAOS-PARTITION - [0:0]\n");
-        // Whatever a label says, it cannot break out of the comment.
-        assert!(rules("label:a=\"b\"", &["10.0.0.2".into()]).contains("\"chaos run label:a=_b_\""));
-    }
 }

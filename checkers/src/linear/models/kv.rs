@@ -122,6 +122,12 @@ impl Model for Kv {
             .collect()
     }
 
+    /// A key's string is its own: keys sharing a footprint bit (equal mod
+    /// 64) share the part, which holds exactly those keys.
+    fn projects_parts(&self) -> bool {
+        true
+    }
+
     fn heap_bytes(&self, state: &KvState) -> usize {
         state.capacity() * std::mem::size_of::<(u32, Text)>()
             + state.iter().map(|(_, v)| v.heap_bytes()).sum::<usize>()

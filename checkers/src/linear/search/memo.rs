@@ -1,149 +1,157 @@
 //! What the search remembers: every configuration it has explored, with why
-//! it failed, and the failed parts of configurations (nogoods).
+//! it failed, and the failed parts of configurations (nogoods). Both are
+//! keys in a `Table`: a linearized set (`key::encode_set`) and state numbers
+//! (`Parts`), so a configuration costs about a hundred bytes.
 
-use rustc_hash::{FxHashMap, FxHasher};
-use std::hash::{Hash, Hasher};
+use super::key::{encode_ids, encode_set};
+use super::table::{hash, Table};
 
-/// Every configuration seen: bit sets in one slab, chained by hash, each with
-/// the footprints its failure depends on (all, until it has failed).
-pub struct Cache<S> {
-    words: usize,
-    heads: FxHashMap<u64, u32>,
-    chain: Vec<u32>,
-    bits: Vec<u64>,
-    states: Vec<S>,
+/// Every configuration seen, with the footprints its failure depends on
+/// (all, until it has failed).
+pub struct Cache {
+    table: Table,
     pub conflicts: Vec<u64>,
-    /// What the states own on the heap, as the model reckons it.
-    state_heap: usize,
+    /// The key being looked up, kept to reuse its allocation.
+    key: Vec<u64>,
+    hash: u64,
 }
 
-pub enum Seen {
-    New(u32),
-    Before(u32),
-}
-
-impl<S: Eq + Clone> Cache<S> {
-    pub fn new(words: usize) -> Self {
+impl Cache {
+    pub fn new() -> Self {
         Cache {
-            words,
-            heads: FxHashMap::default(),
-            chain: Vec::new(),
-            bits: Vec::new(),
-            states: Vec::new(),
+            table: Table::new(),
             conflicts: Vec::new(),
-            state_heap: 0,
+            key: Vec::new(),
+            hash: 0,
         }
     }
 
-    pub fn insert(&mut self, hash: u64, bits: &[u64], state: &S, heap: usize) -> Seen {
-        let head = self.heads.get(&hash).copied().unwrap_or(u32::MAX);
-        let mut at = head;
-        while at != u32::MAX {
-            let i = at as usize;
-            if &self.states[i] == state && self.bits[i * self.words..(i + 1) * self.words] == *bits
-            {
-                return Seen::Before(at);
+    /// Looks up the configuration of `linearized` and the state whose part
+    /// numbers are `parts`, except slot `changed.0`, which holds `changed.1`.
+    /// `hash` is the configuration's (`mix`): kept up to date as the search
+    /// moves, so a look-up neither encodes nor hashes the key; it only
+    /// compares it with the stored keys of the same hash.
+    pub fn find(
+        &mut self,
+        linearized: &[u64],
+        parts: &[u32],
+        changed: (usize, u32),
+        hash: u64,
+    ) -> Option<u32> {
+        self.hash = hash;
+        let part = |slot: usize| {
+            if slot == changed.0 {
+                changed.1
+            } else {
+                parts[slot]
             }
-            at = self.chain[i];
-        }
-        let at = self.states.len() as u32;
-        self.heads.insert(hash, at);
-        self.chain.push(head);
-        self.bits.extend_from_slice(bits);
-        self.states.push(state.clone());
+        };
+        self.table.find_by(hash, |key| {
+            let (start, len) = ((key[0] >> 32) as usize, key[0] as u32 as usize);
+            let (window, ids) = key[1..].split_at(len);
+            linearized[..start].iter().all(|&w| w == u64::MAX)
+                && linearized[start..start + len] == *window
+                && linearized[start + len..].iter().all(|&w| w == 0)
+                && ids.iter().enumerate().all(|(w, &id)| {
+                    let high = if 2 * w + 1 < parts.len() {
+                        part(2 * w + 1)
+                    } else {
+                        0
+                    };
+                    id == part(2 * w) as u64 | (high as u64) << 32
+                })
+        })
+    }
+
+    /// Adds the configuration `find` just looked up and did not find.
+    pub fn push_found(&mut self, linearized: &[u64], parts: &[u32], changed: (usize, u32)) -> u32 {
+        self.key.clear();
+        encode_set(
+            linearized.len(),
+            |w| linearized[w],
+            |_| u64::MAX,
+            &mut self.key,
+        );
+        let from = self.key.len();
+        encode_ids(parts, &mut self.key);
+        // The changed slot, rewritten in place in its packed word.
+        let word = &mut self.key[from + changed.0 / 2];
+        let shift = 32 * (changed.0 % 2);
+        *word = (*word & !(0xFFFF_FFFF << shift)) | (changed.1 as u64) << shift;
         self.conflicts.push(u64::MAX);
-        self.state_heap += heap;
-        Seen::New(at)
-    }
-
-    fn contains(&self, hash: u64, bits: &[u64], state: &S) -> bool {
-        let mut at = self.heads.get(&hash).copied().unwrap_or(u32::MAX);
-        while at != u32::MAX {
-            let i = at as usize;
-            if &self.states[i] == state && self.bits[i * self.words..(i + 1) * self.words] == *bits
-            {
-                return true;
-            }
-            at = self.chain[i];
-        }
-        false
+        self.table.push(self.hash, &self.key)
     }
 
     pub fn len(&self) -> u64 {
-        self.states.len() as u64
+        self.table.len() as u64
     }
 
     pub fn bytes(&self) -> usize {
-        // Slab, chain, conflicts and a map slot (with its load slack) per entry.
-        self.states.len() * (self.words * 8 + std::mem::size_of::<S>() + 12 + 32) + self.state_heap
+        self.table.bytes() + 8 * (self.conflicts.capacity() + self.key.capacity())
     }
 }
 
-pub fn zobrist(id: u32) -> u64 {
-    // splitmix64: distinct, well mixed keys for each op id.
-    let mut z = (id as u64)
-        .wrapping_add(1)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-pub fn state_hash<S: Hash>(state: &S) -> u64 {
-    let mut h = FxHasher::default();
-    state.hash(&mut h);
-    h.finish().wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
-
-/// Failed parts of configurations, for footprints of a single bit.
-pub struct Nogoods<S> {
-    pub found: Cache<S>,
+/// Failed parts of configurations, for footprints of a single bit: the
+/// bit, the ops of that bit linearized, and the number of the state's part.
+pub struct Nogoods {
+    table: Table,
     /// For each bit, the ops whose footprint is that bit alone.
     ops_of_bit: Vec<Vec<u64>>,
-    projected: Vec<u64>,
+    /// What `ops_of_bit` holds, counted once: the budget is checked at
+    /// every step.
+    ops_bytes: usize,
+    key: Vec<u64>,
 }
 
-impl<S: Eq + Clone + Hash> Nogoods<S> {
+impl Nogoods {
     pub fn new(footprints: &[u64], words: usize) -> Self {
-        let mut ops_of_bit = vec![vec![0u64; words]; 64];
+        let mut ops_of_bit = vec![Vec::new(); 64];
         for (i, footprint) in footprints.iter().enumerate() {
             if footprint.count_ones() == 1 {
-                ops_of_bit[footprint.trailing_zeros() as usize][i / 64] |= 1 << (i % 64);
+                let ops = &mut ops_of_bit[footprint.trailing_zeros() as usize];
+                ops.resize(words, 0u64);
+                ops[i / 64] |= 1 << (i % 64);
             }
         }
+        let ops_bytes = ops_of_bit.iter().map(|o| 8 * o.capacity()).sum();
         Nogoods {
-            found: Cache::new(words),
+            table: Table::new(),
             ops_of_bit,
-            projected: vec![0; words],
+            ops_bytes,
+            key: Vec::new(),
         }
     }
 
-    /// The projection of a configuration on `bit`, left in `self.projected`,
-    /// and its hash.
-    fn project(&mut self, bit: u64, linearized: &[u64], part: &S) -> u64 {
-        let mut hash = state_hash(part) ^ bit.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// The key of the projection on `bit`, left in `self.key`, and its hash.
+    fn project(&mut self, bit: u64, linearized: &[u64], part: u32) -> u64 {
         let ops = &self.ops_of_bit[bit.trailing_zeros() as usize];
-        for (w, (p, (l, o))) in self
-            .projected
-            .iter_mut()
-            .zip(linearized.iter().zip(ops))
-            .enumerate()
-        {
-            *p = l & o;
-            hash ^= p.wrapping_mul(zobrist(w as u32));
+        self.key.clear();
+        self.key.push(bit);
+        // Relative to the bit's own ops: a key's ops are a sparse subset of
+        // the history, so "all of them up to here" is the prefix.
+        encode_set(
+            ops.len(),
+            |w| linearized[w] & ops[w],
+            |w| ops[w],
+            &mut self.key,
+        );
+        self.key.push(part as u64);
+        hash(&self.key)
+    }
+
+    pub fn remember(&mut self, bit: u64, linearized: &[u64], part: u32) {
+        let hash = self.project(bit, linearized, part);
+        if self.table.find(hash, &self.key).is_none() {
+            self.table.push(hash, &self.key);
         }
-        hash
     }
 
-    pub fn remember(&mut self, bit: u64, linearized: &[u64], part: &S, heap: usize) {
+    pub fn known(&mut self, bit: u64, linearized: &[u64], part: u32) -> bool {
         let hash = self.project(bit, linearized, part);
-        let projected = std::mem::take(&mut self.projected);
-        self.found.insert(hash, &projected, part, heap);
-        self.projected = projected;
+        self.table.find(hash, &self.key).is_some()
     }
 
-    pub fn known(&mut self, bit: u64, linearized: &[u64], part: &S) -> bool {
-        let hash = self.project(bit, linearized, part);
-        self.found.contains(hash, &self.projected, part)
+    pub fn bytes(&self) -> usize {
+        self.table.bytes() + self.ops_bytes
     }
 }

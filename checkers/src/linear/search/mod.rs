@@ -3,9 +3,10 @@
 //! Calls and returns sit in one doubly linked list in real-time order. The
 //! search walks it, linearizing a call when the model allows, and backtracks
 //! when it meets a return whose call it could not place. A configuration
-//! (set of linearized ops, model state) is explored once: the cache keys it by
-//! a Zobrist hash of the set, kept up to date with one XOR per step, so a
-//! probe costs no allocation and no pass over the set.
+//! (set of linearized ops, model state) is explored once. The memo is what
+//! bounds a search, so a configuration is kept small: the set as a prefix and
+//! a window of ops (`key`), the state as numbers of stored parts (`parts`),
+//! all in one slab (`table`), with no allocation per configuration.
 //!
 //! On top of that, conflict-directed backjumping: a configuration that fails
 //! records the footprints (see `Model::footprint`) its failure depends on. A
@@ -29,11 +30,17 @@
 //! trying every place each timeout could have taken effect.
 
 mod entries;
+mod index;
+mod key;
 mod memo;
+mod parts;
+mod table;
 
 use super::model::Model;
 use entries::{Entries, HEAD};
-use memo::{state_hash, zobrist, Cache, Nogoods, Seen};
+use key::mix;
+use memo::{Cache, Nogoods};
+use parts::Parts;
 use std::time::Instant;
 
 /// One event of the problem, in real-time order.
@@ -85,6 +92,8 @@ struct Frame<S> {
     slot: u32,
     children: usize,
     focus: u64,
+    /// The slot of `Parts::current` the op changed, and what it held.
+    part: (usize, u32),
 }
 
 /// Children that failed, (footprint of the op that made them, conflicts),
@@ -140,8 +149,11 @@ pub fn search<M: Model>(
     let footprints: Vec<u64> = problem.ops.iter().map(|op| model.footprint(op)).collect();
     let mut entries = Entries::new(&problem.events, n);
     let words = n.div_ceil(64).max(1);
-    let mut cache: Cache<M::State> = Cache::new(words);
+    let mut cache = Cache::new();
+    let mut parts = Parts::new(model, &footprints, &init);
     let mut linearized = vec![0u64; words];
+    // The exclusive or of `mix` over the ids of the linearized ops: with the
+    // parts' (`Parts::hash_with`), a configuration's hash, one step each.
     let mut linearized_hash = 0u64;
     let mut state = init;
     let mut stack: Vec<Frame<M::State>> = Vec::new();
@@ -149,7 +161,7 @@ pub fn search<M: Model>(
     let mut slot = ROOT;
     let mut children = 0usize;
     let mut failures: Failures = Vec::new();
-    let mut nogoods: Nogoods<M::State> = Nogoods::new(&footprints, words);
+    let mut nogoods = Nogoods::new(&footprints, words);
     // With one footprint there is one part: nothing to learn across parts.
     let learn = footprints.iter().any(|&f| f != footprints[0]);
     let focused = learn && footprints.iter().all(|f| f.count_ones() == 1);
@@ -192,87 +204,83 @@ pub fn search<M: Model>(
                     entry = entries.next[entry as usize];
                     continue;
                 };
-                let hash = linearized_hash ^ zobrist(id);
                 linearized[i / 64] |= 1 << (i % 64);
-                let heap = model.heap_bytes(&next_state);
-                match cache.insert(
-                    hash ^ state_hash(&next_state),
-                    &linearized,
-                    &next_state,
-                    heap,
-                ) {
-                    Seen::New(child)
-                        if learn && footprints[i].count_ones() == 1 && {
-                            let part = model.project(&next_state, footprints[i]);
-                            nogoods.known(footprints[i], &linearized, &part)
-                        } =>
-                    {
-                        // A part already known to fail: this child fails for that part.
-                        linearized[i / 64] &= !(1 << (i % 64));
-                        cache.conflicts[child as usize] = footprints[i];
-                        failures.push((footprints[i], footprints[i]));
+                let changed = parts.after(model, &state, &next_state, footprints[i]);
+                let child_hash = linearized_hash ^ mix(id as u64);
+                let hash = child_hash ^ parts.hash_with(changed);
+                let found = cache.find(&linearized, parts.current(), changed, hash);
+                if let Some(child) = found {
+                    linearized[i / 64] &= !(1 << (i % 64));
+                    let child_conflicts = cache.conflicts[child as usize];
+                    if child_conflicts & footprints[i] == 0 {
+                        // That child failed whatever this op did: so does this configuration.
+                        child_conflicts
+                    } else {
+                        failures.push((footprints[i], child_conflicts));
                         entry = entries.next[entry as usize];
                         continue;
                     }
-                    Seen::New(child) => {
-                        if cache.bytes() + nogoods.found.bytes() > budget.max_bytes {
-                            let reason = format!(
-                                "memory budget of {} MiB exceeded after {} configurations",
-                                budget.max_bytes >> 20,
-                                cache.len()
-                            );
-                            return Outcome::Exhausted {
+                } else if learn
+                    && footprints[i].count_ones() == 1
+                    && parts
+                        .of_bit(model, &next_state, footprints[i], Some(changed))
+                        .is_some_and(|part| nogoods.known(footprints[i], &linearized, part))
+                {
+                    // A part already known to fail: this child fails for that
+                    // part. Not stored: the nogood answers again next time.
+                    linearized[i / 64] &= !(1 << (i % 64));
+                    failures.push((footprints[i], footprints[i]));
+                    entry = entries.next[entry as usize];
+                    continue;
+                } else {
+                    let child = cache.push_found(&linearized, parts.current(), changed);
+                    if cache.bytes() + nogoods.bytes() + parts.bytes() > budget.max_bytes {
+                        let reason = format!(
+                            "memory budget of {} MiB exceeded after {} configurations",
+                            budget.max_bytes >> 20,
+                            cache.len()
+                        );
+                        return Outcome::Exhausted {
+                            explored: cache.len(),
+                            reason,
+                        };
+                    }
+                    let previous = std::mem::replace(&mut state, next_state);
+                    let part = (changed.0, parts.set(changed.0, changed.1));
+                    linearized_hash = child_hash;
+                    stack.push(Frame {
+                        id,
+                        previous,
+                        slot,
+                        children,
+                        focus,
+                        part,
+                    });
+                    (slot, children) = (child, failures.len());
+                    entries.lift(id);
+                    if problem.required[i] {
+                        remaining -= 1;
+                        if remaining == 0 {
+                            return Outcome::Linearizable {
                                 explored: cache.len(),
-                                reason,
                             };
                         }
-                        let previous = std::mem::replace(&mut state, next_state);
-                        stack.push(Frame {
-                            id,
-                            previous,
-                            slot,
-                            children,
-                            focus,
-                        });
-                        (slot, children) = (child, failures.len());
-                        linearized_hash = hash;
-                        entries.lift(id);
-                        if problem.required[i] {
-                            remaining -= 1;
-                            if remaining == 0 {
-                                return Outcome::Linearizable {
-                                    explored: cache.len(),
-                                };
-                            }
-                        }
-                        entry = entries.next[HEAD as usize];
-                        info_pass = false;
-                        let (blocked, mut calls) = entries.first_return();
-                        focus = focus_of(blocked);
-                        let ops = &problem.ops;
-                        if !model.hopeless(
-                            &state,
-                            &ops[blocked as usize],
-                            &mut calls.by_ref().map(|c| &ops[c as usize]),
-                        ) {
-                            continue;
-                        }
-                        // The next return can no longer be passed from here.
-                        record_deepest(&mut deepest, &stack, &state, blocked);
-                        footprints[blocked as usize]
                     }
-                    Seen::Before(child) => {
-                        linearized[i / 64] &= !(1 << (i % 64));
-                        let child_conflicts = cache.conflicts[child as usize];
-                        if child_conflicts & footprints[i] == 0 {
-                            // That child failed whatever this op did: so does this configuration.
-                            child_conflicts
-                        } else {
-                            failures.push((footprints[i], child_conflicts));
-                            entry = entries.next[entry as usize];
-                            continue;
-                        }
+                    entry = entries.next[HEAD as usize];
+                    info_pass = false;
+                    let (blocked, mut calls) = entries.first_return();
+                    focus = focus_of(blocked);
+                    let ops = &problem.ops;
+                    if !model.hopeless(
+                        &state,
+                        &ops[blocked as usize],
+                        &mut calls.by_ref().map(|c| &ops[c as usize]),
+                    ) {
+                        continue;
                     }
+                    // The next return can no longer be passed from here.
+                    record_deepest(&mut deepest, &stack, &state, blocked);
+                    footprints[blocked as usize]
                 }
             }
             Event::Return(_) if has_info && !info_pass => {
@@ -292,9 +300,8 @@ pub fn search<M: Model>(
             if slot != ROOT {
                 cache.conflicts[slot as usize] = failed;
                 if learn && failed.count_ones() == 1 {
-                    let part = model.project(&state, failed);
-                    let heap = model.heap_bytes(&part);
-                    nogoods.remember(failed, &linearized, &part, heap);
+                    let part = parts.store_bit(model, &state, failed);
+                    nogoods.remember(failed, &linearized, part);
                 }
             }
             failures.truncate(children);
@@ -309,7 +316,8 @@ pub fn search<M: Model>(
             state = frame.previous;
             (slot, children, focus) = (frame.slot, frame.children, frame.focus);
             linearized[i / 64] &= !(1 << (i % 64));
-            linearized_hash ^= zobrist(frame.id);
+            parts.set(frame.part.0, frame.part.1);
+            linearized_hash ^= mix(frame.id as u64);
             entries.unlift(frame.id);
             if problem.required[i] {
                 remaining += 1;

@@ -1,0 +1,331 @@
+//! `impl Cluster for K8sCluster`.
+//!
+//! * kill: delete the pod with grace period 0; stop: with a short grace
+//!   period (SIGTERM first). The StatefulSet recreates the pod at once, so
+//!   both wait until the replacement is Ready (bounded by the target's
+//!   `ready_timeout`; a pod that is not back in time is an error naming its
+//!   state, which the nemesis records in the history). `restart` and
+//!   `start` have nothing left to do but wait for Ready.
+//! * pause / resume: `pkill -STOP|-CONT -x <process>` run in the sidecar.
+//!   A signal from inside the system's own container to its PID 1 would be
+//!   ignored for SIGSTOP (the kernel protects a PID namespace's init from
+//!   signals it has no handler for); with `shareProcessNamespace: true` the
+//!   pod's PID 1 is the pause container, the system is an ordinary process
+//!   the sidecar can see and stop.
+//! * partition / heal: the shared iptables scripts
+//!   ([`chaos_nemeses::iptables`]) run in the sidecar, which shares the
+//!   pod's network namespace and has NET_ADMIN. Rules name only pod IPs of
+//!   the cluster, so the harness's own path to the nodes is never cut.
+//!
+//! Every method is idempotent, as the trait asks.
+
+use std::collections::BTreeMap;
+
+use chaos_nemeses::iptables::{heal_outcome, rules, shown_rules, APPLY, CHAIN, HEAL, SHOW};
+use chaos_nemeses::{Cluster, ClusterError, Grudge, Node};
+use futures_util::future::join_all;
+
+use super::discover::{as_nodes, K8sPod};
+use super::error::{one_line, K8sError};
+use super::{K8sCluster, SIDECAR};
+
+/// Seconds `stop` gives a node between SIGTERM and SIGKILL.
+pub const STOP_GRACE_SECONDS: u32 = 10;
+
+/// Prints the state letter of every process named `$1` (`T` when stopped).
+const PROCESS_STATE: &str =
+    r#"for p in $(pgrep -x "$1"); do sed -n 's/^State:[[:space:]]*//p' "/proc/$p/status"; done"#;
+
+impl K8sCluster {
+    /// The node as last seen, or UnknownNode.
+    fn seen(&self, name: &str) -> Result<K8sPod, ClusterError> {
+        let pods = self.pods_seen();
+        ClusterError::find(&as_nodes(&pods), name)?;
+        Ok(pods.into_iter().find(|p| p.name == name).expect("found"))
+    }
+
+    /// A fault that needs the sidecar: Unsupported when the pod has none.
+    fn needs_sidecar(&self, pod: &K8sPod, fault: &str) -> Result<(), ClusterError> {
+        if !pod.has_sidecar {
+            return Err(ClusterError::Unsupported {
+                fault: fault.into(),
+                reason: format!(
+                    "pod {} has no {SIDECAR} container (see k8s/etcd.yaml for the sidecar to add)",
+                    pod.name
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Send `signal` to the system's process from the sidecar. The pkill
+    /// exit code: 0 matched, 1 no such process.
+    async fn signal(&self, name: &str, signal: &str, fault: &str) -> Result<i32, ClusterError> {
+        let pod = self.seen(name)?;
+        self.needs_sidecar(&pod, fault)?;
+        if !pod.shares_pids {
+            return Err(ClusterError::Unsupported {
+                fault: fault.into(),
+                reason: format!(
+                    "pod {} does not set shareProcessNamespace: true, so the sidecar cannot see its process",
+                    pod.name
+                ),
+            });
+        }
+        let output = self
+            .exec(&pod.name, SIDECAR, &["pkill", signal, "-x", &pod.process])
+            .await?;
+        match output.code {
+            0 | 1 => Ok(output.code),
+            code => Err(ClusterError::Backend(format!(
+                "pkill {signal} -x {} in pod {} failed (exit {code}): {}",
+                pod.process,
+                pod.name,
+                one_line(&output.text)
+            ))),
+        }
+    }
+
+    /// Delete the pod (saving its log first) and wait for its replacement:
+    /// Running first, to put the partition in force back, then Ready.
+    async fn replace(&self, name: &str, grace: u32) -> Result<(), ClusterError> {
+        let seen = self.seen(name)?;
+        let old = self.look(name).await?;
+        if let Some(old) = &old {
+            self.save_log(name, &seen.container, &old.uid).await;
+        }
+        self.delete(name, grace).await?;
+        let old_uid = old.as_ref().map(|p| p.uid.as_str());
+        self.wait_replacement(name, old_uid, false).await?;
+        self.reinstall().await?;
+        self.wait_replacement(name, old_uid, true).await?;
+        Ok(())
+    }
+
+    /// Put the partition this process has in force back (a recreated pod
+    /// has a new IP and an empty netns).
+    async fn reinstall(&self) -> Result<(), ClusterError> {
+        let grudge = self.grudge.lock().expect("grudge lock").clone();
+        if grudge.is_empty() {
+            return Ok(());
+        }
+        self.install(&grudge).await.map_err(|e| {
+            ClusterError::Backend(format!(
+                "the partition {grudge} could not be put back after a pod was recreated: {e}"
+            ))
+        })
+    }
+
+    /// Make every node's chain match `grudge`.
+    async fn install(&self, grudge: &Grudge) -> Result<(), ClusterError> {
+        let nodes = self.refresh().await?;
+        for node in &nodes {
+            if grudge.dropped_by(&node.name).next().is_some() {
+                self.needs_sidecar(node, "partition")?;
+            }
+        }
+        let run = self.run_id();
+        let jobs = nodes.iter().filter(|n| n.has_netns()).map(|node| {
+            let nodes = &nodes;
+            let run = &run;
+            async move {
+                let sources = addresses(nodes, grudge.dropped_by(&node.name))?;
+                if sources.is_empty() {
+                    // Nothing to drop: clear what an earlier partition left.
+                    if node.has_sidecar {
+                        self.heal_one(node).await?;
+                    }
+                    return Ok(());
+                }
+                let text = rules(run, &sources);
+                let output = self
+                    .exec(&node.name, SIDECAR, &["sh", "-c", APPLY, "sh", &text])
+                    .await?;
+                if output.code != 0 {
+                    return Err(K8sError::Harness(format!(
+                        "iptables in the {SIDECAR} of pod {} failed (exit {}): {}",
+                        node.name,
+                        output.code,
+                        one_line(&output.text)
+                    )));
+                }
+                Ok(())
+            }
+        });
+        let errors: Vec<String> = join_all(jobs)
+            .await
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ClusterError::Backend(format!(
+                "partition {grudge} of {} failed: {}",
+                self.name(),
+                errors.join("; ")
+            )))
+        }
+    }
+
+    /// Remove our chain from one pod; the number of DROP rules it held, or
+    /// None when there was none.
+    async fn heal_one(&self, node: &K8sPod) -> Result<Option<usize>, K8sError> {
+        let output = self.exec(&node.name, SIDECAR, &["sh", "-c", HEAL]).await?;
+        match (output.code, heal_outcome(&output.text)) {
+            (0, Some(removed)) => Ok(removed),
+            _ => Err(K8sError::Harness(format!(
+                "removing chain {CHAIN} in the {SIDECAR} of pod {} failed (exit {}): {}",
+                node.name,
+                output.code,
+                one_line(&output.text)
+            ))),
+        }
+    }
+
+    /// Heal every node that has a sidecar, saying per node what was removed
+    /// (for `chaos heal`'s report).
+    pub async fn heal_nodes(&self) -> Result<Vec<String>, K8sError> {
+        let nodes = self.refresh().await?;
+        let targets: Vec<&K8sPod> = nodes
+            .iter()
+            .filter(|n| n.has_sidecar && n.has_netns())
+            .collect();
+        let results = join_all(targets.iter().map(|n| self.heal_one(n))).await;
+        let mut lines = Vec::new();
+        let mut errors = Vec::new();
+        for (node, result) in targets.iter().zip(results) {
+            match result {
+                Ok(Some(n)) => lines.push(format!(
+                    "removed chain {CHAIN} ({n} DROP rules) from pod {} in namespace {}",
+                    node.name,
+                    self.namespace()
+                )),
+                Ok(None) => {}
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(K8sError::Harness(errors.join("; ")));
+        }
+        *self.grudge.lock().expect("grudge lock") = Grudge::new();
+        Ok(lines)
+    }
+
+    /// Our chain's rules on each node with a sidecar: node → `iptables -S`
+    /// lines (empty when there is no chain).
+    pub async fn installed_rules(&self) -> Result<BTreeMap<String, Vec<String>>, K8sError> {
+        let nodes = self.refresh().await?;
+        let mut rules = BTreeMap::new();
+        for node in nodes.iter().filter(|n| n.has_sidecar && n.has_netns()) {
+            let output = self.exec(&node.name, SIDECAR, &["sh", "-c", SHOW]).await?;
+            rules.insert(node.name.clone(), shown_rules(&output.text));
+        }
+        Ok(rules)
+    }
+}
+
+/// The pod IPs of `peers`.
+fn addresses<'a>(
+    nodes: &[K8sPod],
+    peers: impl Iterator<Item = &'a str>,
+) -> Result<Vec<String>, K8sError> {
+    peers
+        .map(|peer| {
+            nodes
+                .iter()
+                .find(|n| n.name == peer)
+                .map(|n| n.ip.clone())
+                .filter(|ip| !ip.is_empty())
+                .ok_or_else(|| {
+                    K8sError::Harness(format!(
+                        "pod {peer} has no IP yet: wait until it is Running, then partition again"
+                    ))
+                })
+        })
+        .collect()
+}
+
+impl Cluster for K8sCluster {
+    async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
+        Ok(as_nodes(&self.refresh().await?))
+    }
+
+    async fn kill(&self, name: &str) -> Result<(), ClusterError> {
+        self.replace(name, 0).await
+    }
+
+    async fn restart(&self, name: &str) -> Result<(), ClusterError> {
+        self.seen(name)?;
+        self.wait_replacement(name, None, true).await?;
+        Ok(())
+    }
+
+    async fn stop(&self, name: &str) -> Result<(), ClusterError> {
+        self.replace(name, STOP_GRACE_SECONDS).await
+    }
+
+    async fn start(&self, name: &str) -> Result<(), ClusterError> {
+        self.restart(name).await
+    }
+
+    async fn pause(&self, name: &str) -> Result<(), ClusterError> {
+        let pod = self.seen(name)?;
+        match self.signal(name, "-STOP", "pause").await? {
+            0 => Ok(()),
+            _ => Err(ClusterError::Backend(format!(
+                "no process named {} is visible from the {SIDECAR} of pod {name}: set the pod annotation io.chaos/process to the system's process name",
+                pod.process
+            ))),
+        }
+    }
+
+    async fn resume(&self, name: &str) -> Result<(), ClusterError> {
+        // No such process (the pod was recreated since): nothing is paused.
+        self.signal(name, "-CONT", "resume").await.map(|_| ())
+    }
+
+    async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
+        let known = self.names();
+        if let Some(stranger) = grudge
+            .nodes()
+            .into_iter()
+            .find(|n| !known.iter().any(|k| k == n))
+        {
+            return Err(ClusterError::UnknownNode {
+                node: stranger.to_string(),
+                known,
+            });
+        }
+        // Recorded first: a pod recreated while we install gets its share
+        // from `reinstall`.
+        *self.grudge.lock().expect("grudge lock") = grudge.clone();
+        self.install(grudge).await
+    }
+
+    async fn heal(&self) -> Result<(), ClusterError> {
+        self.heal_nodes().await?;
+        Ok(())
+    }
+
+    async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
+        let seen = self.seen(name)?;
+        let Some(pod) = self.look(name).await? else {
+            return Ok(false);
+        };
+        if !pod.running || pod.deleting || pod.phase != "Running" {
+            return Ok(false);
+        }
+        if !(seen.has_sidecar && pod.shares_pids && pod.sidecar_running) {
+            return Ok(true);
+        }
+        let output = self
+            .exec(
+                name,
+                SIDECAR,
+                &["sh", "-c", PROCESS_STATE, "sh", &pod.process],
+            )
+            .await?;
+        Ok(!output.text.trim().is_empty() && !output.text.lines().any(|l| l.starts_with('T')))
+    }
+}

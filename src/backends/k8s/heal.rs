@@ -1,0 +1,63 @@
+//! `chaos heal --backend k8s`: undo what a crashed run left in force on a
+//! Kubernetes cluster. The journal's outstanding faults of this cluster
+//! first (recorded healed as each is undone), then the safety net: our chain
+//! removed from every pod with a sidecar, and SIGCONT to every node's
+//! process (harmless to one that runs; a stopped one cannot be told apart
+//! from outside).
+
+use std::path::Path;
+
+use chaos_nemeses::{Cluster, ClusterError, Fault, Journal};
+
+use super::{K8sCluster, K8sError};
+use crate::nemesis::undo_fault;
+use crate::runid::new_run_id;
+
+/// One line per thing undone; the failures (heal goes on past each).
+pub async fn heal(
+    cluster: &K8sCluster,
+    journal_path: &Path,
+) -> Result<(Vec<String>, Vec<String>), K8sError> {
+    let (mut lines, mut errors) = (Vec::new(), Vec::new());
+    let run = cluster.run_id();
+    if journal_path.exists() {
+        // Opening for writing takes the journal's lock: a live run is refused.
+        let mut journal = Journal::open(journal_path, &format!("heal-{}", new_run_id()))
+            .map_err(|e| K8sError::Harness(e.to_string()))?;
+        let outstanding = journal
+            .outstanding()
+            .map_err(|e| K8sError::BadInput(e.to_string()))?;
+        for entry in outstanding.iter().rev().filter(|e| e.run == run) {
+            let what = entry.fault.to_string().replace('\n', "; ");
+            let undone = match &entry.fault {
+                Fault::Partition { .. } => cluster.heal_nodes().await.map(|l| lines.extend(l)),
+                fault => undo_fault(cluster, fault).await.map_err(K8sError::from),
+            };
+            match undone {
+                Ok(()) => {
+                    lines.push(format!(
+                        "undid {what} on {} (journal entry {})",
+                        cluster.name(),
+                        entry.seq
+                    ));
+                    journal
+                        .record_heal(&entry.fault)
+                        .map_err(|e| K8sError::Harness(e.to_string()))?;
+                }
+                Err(e) => errors.push(format!("cannot undo {what}: {e}")),
+            }
+        }
+    }
+    match cluster.heal_nodes().await {
+        Ok(removed) => lines.extend(removed),
+        Err(e) => errors.push(e.to_string()),
+    }
+    for node in cluster.names() {
+        match cluster.resume(&node).await {
+            // No sidecar that sees its processes: we could not have paused it.
+            Ok(()) | Err(ClusterError::Unsupported { .. }) => {}
+            Err(e) => errors.push(format!("cannot resume {node}: {e}")),
+        }
+    }
+    Ok((lines, errors))
+}

@@ -1,0 +1,109 @@
+//! Everything `chaos run` checks before it talks to a backend: the flags,
+//! parsed into a plan, with one line per mistake.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chaos_nemeses::PartitionShape;
+
+use super::workload::Workload;
+use crate::cli::RunArgs;
+use crate::error::Failure;
+use crate::units::parse_duration;
+
+/// One fault the nemesis may pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    Partition(PartitionShape),
+    Kill,
+    Pause,
+}
+
+pub struct Plan {
+    /// `<system>-<workload>`.
+    pub test: String,
+    pub workload: Workload,
+    pub faults: Vec<FaultKind>,
+    pub interval: Duration,
+    pub time_limit: Duration,
+    pub seed: u64,
+}
+
+pub fn parse_faults(text: &str) -> Result<Vec<FaultKind>, String> {
+    let mut out = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let kind = match item {
+            "none" => continue,
+            "kill" => FaultKind::Kill,
+            "pause" => FaultKind::Pause,
+            other => match other.strip_prefix("partition-") {
+                Some(shape) => FaultKind::Partition(shape.parse()?),
+                None => {
+                    return Err(format!(
+                        "--nemesis: unknown fault {other:?} (use partition-<shape>, kill, pause or none)"
+                    ))
+                }
+            },
+        };
+        out.push(kind);
+    }
+    Ok(out)
+}
+
+pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
+    let bad = Failure::BadInput;
+    let workload = Workload::parse(&args.system, &args.workload, &args.read).map_err(bad)?;
+    let faults = parse_faults(&args.nemesis).map_err(bad)?;
+    let interval = parse_duration(&args.nemesis_interval)
+        .map_err(|e| bad(format!("--nemesis-interval: {e}")))?;
+    if interval.is_zero() && !faults.is_empty() {
+        return Err(bad("--nemesis-interval must be more than 0".into()));
+    }
+    let time_limit =
+        parse_duration(&args.time_limit).map_err(|e| bad(format!("--time-limit: {e}")))?;
+    if time_limit.is_zero() {
+        return Err(bad("--time-limit must be more than 0".into()));
+    }
+    if args.concurrency == 0 {
+        return Err(bad("--concurrency must be at least 1".into()));
+    }
+    if !(args.rate > 0.0 && args.rate.is_finite()) {
+        return Err(bad(
+            "--rate must be a positive number of ops per second".into()
+        ));
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        now.as_secs() ^ u64::from(now.subsec_nanos()) << 20
+    });
+    Ok(Plan {
+        test: format!("{}-{}", args.system, args.workload),
+        workload,
+        faults,
+        interval,
+        time_limit,
+        seed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse_and_unknown_ones_are_named() {
+        assert_eq!(
+            parse_faults("partition-halves, kill,pause,none").unwrap(),
+            vec![
+                FaultKind::Partition(PartitionShape::Halves),
+                FaultKind::Kill,
+                FaultKind::Pause
+            ]
+        );
+        assert!(parse_faults("none").unwrap().is_empty());
+        let e = parse_faults("kill,explode").unwrap_err();
+        assert!(e.contains("\"explode\""), "{e}");
+        assert!(parse_faults("partition-sideways").is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! The nemesis schedule: quiet for an interval, one fault (chosen with the
+//! seed) for an interval, again, until the time limit. In the history each
+//! fault is `start-<fault>` (before it is applied), `<fault>-in-force` with
+//! the milliseconds applying took, or `<fault>-failed` with the error, and
+//! `stop-<fault>` once undone. And the heal at the end, from the journal.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chaos_checkers::history::{Op, OpType, Process};
+use chaos_nemeses::{Fault, Journal, Rng};
+use chaos_workloads::RecordHandle;
+use serde_json::{json, Value};
+
+use super::live::Console;
+use super::plan::FaultKind;
+use super::target::RunTarget;
+use crate::nemesis;
+
+/// The fault in force, for the live line.
+#[derive(Default)]
+pub struct Active(Mutex<Option<String>>);
+
+impl Active {
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().map(|a| a.clone()).unwrap_or(None)
+    }
+
+    fn set(&self, fault: Option<String>) {
+        if let Ok(mut a) = self.0.lock() {
+            *a = fault;
+        }
+    }
+}
+
+pub struct Schedule<'a> {
+    pub faults: &'a [FaultKind],
+    pub interval: Duration,
+    pub time_limit: Duration,
+    pub names: &'a [String],
+}
+
+fn nemesis_op(f: &str, value: Value) -> Op {
+    Op {
+        index: 0,
+        time: 0,
+        process: Process::Nemesis,
+        kind: OpType::Info,
+        f: f.to_string(),
+        key: None,
+        value,
+        node: None,
+        error: None,
+    }
+}
+
+fn one_line(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Runs the schedule. Ends with no fault of its own in force, unless the
+/// future is dropped (an interrupt): then [`heal_all`] undoes what is left.
+#[allow(clippy::too_many_arguments)]
+pub async fn nemesis_loop<C: RunTarget>(
+    cluster: &C,
+    journal: &mut Journal,
+    handle: &RecordHandle,
+    schedule: &Schedule<'_>,
+    rng: &mut Rng,
+    active: &Active,
+    console: &Console,
+) {
+    let start = Instant::now();
+    let remaining = || schedule.time_limit.saturating_sub(start.elapsed());
+    if schedule.faults.is_empty() {
+        tokio::time::sleep(schedule.time_limit).await;
+        return;
+    }
+    let names = schedule.names;
+    loop {
+        tokio::time::sleep(schedule.interval.min(remaining())).await;
+        if remaining().is_zero() {
+            return;
+        }
+        let kind = schedule.faults[rng.below(schedule.faults.len())];
+        let (name, fault, value) = match kind {
+            FaultKind::Partition(shape) => match shape.grudge(names, rng) {
+                Ok(grudge) => {
+                    let value = json!(grudge.to_string().replace('\n', "; "));
+                    ("partition", Fault::Partition { grudge }, value)
+                }
+                Err(e) => {
+                    console.say(&format!("nemesis: partition-{}: {e}", shape.name()));
+                    continue;
+                }
+            },
+            FaultKind::Kill => {
+                let node = names[rng.below(names.len())].clone();
+                ("kill", Fault::Kill { node: node.clone() }, json!(node))
+            }
+            FaultKind::Pause => {
+                let node = names[rng.below(names.len())].clone();
+                ("pause", Fault::Pause { node: node.clone() }, json!(node))
+            }
+        };
+        let _ = handle
+            .append(nemesis_op(&format!("start-{name}"), value.clone()))
+            .await;
+        // How the start went is an op of its own: a Kubernetes kill waits
+        // for the replacement pod to be Ready, and that time (or the reason
+        // it never came) belongs in the history.
+        let applying = Instant::now();
+        let applied = nemesis::apply(cluster, journal, &fault).await;
+        let took = json!({"ms": applying.elapsed().as_millis() as u64});
+        let mut done = nemesis_op(&format!("{name}-in-force"), took);
+        match applied {
+            Err(e) => {
+                console.say(&format!("nemesis: start-{name}: {e}"));
+                done.f = format!("{name}-failed");
+                done.error = Some(e.to_string());
+            }
+            Ok(()) => {
+                console.say(&format!("nemesis: start-{name} {}", one_line(&value)));
+                active.set(Some(format!("{name} {}", one_line(&value))));
+            }
+        }
+        let _ = handle.append(done).await;
+        tokio::time::sleep(schedule.interval.min(remaining())).await;
+        let mut stop = nemesis_op(&format!("stop-{name}"), value.clone());
+        match nemesis::undo(cluster, journal, &fault).await {
+            Err(e) => {
+                console.say(&format!("nemesis: stop-{name}: {e}"));
+                stop.error = Some(e.to_string());
+            }
+            Ok(()) => console.say(&format!("nemesis: stop-{name}")),
+        }
+        active.set(None);
+        let _ = handle.append(stop).await;
+        if remaining().is_zero() {
+            return;
+        }
+    }
+}
+
+/// Undoes every fault of this run still in force (the journal knows) and
+/// records each stop in the history.
+pub async fn heal_all<C: RunTarget>(
+    cluster: &C,
+    journal: &mut Journal,
+    handle: &RecordHandle,
+    console: &Console,
+) {
+    let outstanding = match journal.outstanding() {
+        Ok(entries) => entries,
+        Err(e) => {
+            console.say(&format!("cannot read the fault journal: {e}"));
+            Vec::new()
+        }
+    };
+    let run = cluster.journal_id();
+    for entry in outstanding.into_iter().filter(|e| e.run == run) {
+        let f = match &entry.fault {
+            Fault::Partition { .. } => "stop-partition",
+            Fault::Kill { .. } => "stop-kill",
+            Fault::Pause { .. } => "stop-pause",
+            Fault::Stop { .. } => "stop-stop",
+        };
+        let mut op = nemesis_op(f, Value::Null);
+        if let Err(e) = nemesis::undo(cluster, journal, &entry.fault).await {
+            console.say(&format!("heal: {e}"));
+            op.error = Some(e.to_string());
+        }
+        let _ = handle.append(op).await;
+    }
+    // Belt and braces: no partition rule of ours stays, whatever the journal says.
+    if let Err(e) = cluster.heal().await {
+        console.say(&format!("heal: {e}"));
+    }
+}

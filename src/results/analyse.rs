@@ -1,0 +1,286 @@
+//! From a results folder to its verdict and reports: read `test.json` and
+//! `history.jsonl`, run the workload's checker and the statistics, read the
+//! node logs, write `history.edn`, `results.json`, `report.md` and
+//! `report.html`. `chaos run` ends here, and `chaos report DIR` is this alone,
+//! so a report rebuilt later says exactly what the run's own report said.
+
+use std::path::Path;
+
+use chaos_checkers::history::edn::write_edn;
+use chaos_checkers::history::format::{read_history, Format};
+use chaos_checkers::history::History;
+use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind};
+use chaos_checkers::log::{check_log, LogReport};
+use chaos_checkers::perf::{perf, Perf};
+use chaos_checkers::queue::{check_queue, QueueOptions, QueueReport};
+use chaos_checkers::Validity;
+use serde_json::json;
+
+use super::meta::TestMeta;
+use crate::error::Failure;
+use crate::report::{self, Evidence, NodeSignal, RunReport};
+
+/// Every file a finished run folder holds, as the report lists them.
+pub const ARTIFACTS: [&str; 8] = [
+    "test.json",
+    "history.jsonl",
+    "history.edn",
+    "results.json",
+    "report.md",
+    "report.html",
+    "nodes/<node>/log",
+    "chaos.log",
+];
+
+/// Node log lines further than this from every fault window are left out.
+const SIGNAL_WINDOW_NS: u64 = 2_000_000_000;
+
+/// The checker's verdict on a workload's history.
+pub enum Verdict {
+    Linearizable(LinearReport),
+    Log(LogReport),
+    Queue(QueueReport),
+}
+
+impl Verdict {
+    pub fn validity(&self) -> Validity {
+        match self {
+            Verdict::Linearizable(r) => r.validity,
+            Verdict::Log(r) => r.validity,
+            Verdict::Queue(r) => r.validity,
+        }
+    }
+
+    fn evidence(&self) -> Evidence<'_> {
+        match self {
+            Verdict::Linearizable(r) => Evidence::Linearizable(r),
+            Verdict::Log(r) => Evidence::Log(r),
+            Verdict::Queue(r) => Evidence::Queue(r),
+        }
+    }
+
+    /// The checker's section of `results.json`.
+    fn json(&self) -> (&'static str, serde_json::Value) {
+        let (section, value) = match self {
+            Verdict::Linearizable(r) => ("linear", serde_json::to_value(r)),
+            Verdict::Log(r) => ("log", serde_json::to_value(r)),
+            Verdict::Queue(r) => ("queue", serde_json::to_value(r)),
+        };
+        (section, value.unwrap_or_default())
+    }
+
+    /// The numbers after the verdict on the last line a run prints.
+    pub fn summary(&self) -> String {
+        match self {
+            Verdict::Linearizable(r) => format!(
+                "{} ops checked, keys: {} valid, {} invalid, {} unknown",
+                r.ops, r.keys_valid, r.keys_invalid, r.keys_unknown
+            ),
+            Verdict::Log(r) => {
+                let c = r.counts;
+                format!(
+                    "produced {}, read {}, lost {}, unseen {}, duplicates {}, out of order {}",
+                    c.produced, c.delivered, c.lost, c.unseen, c.duplicates, c.out_of_order
+                )
+            }
+            Verdict::Queue(r) => format!(
+                "acknowledged {}, dequeued {}, lost {}, duplicated {}, unexpected {}, pending {}{}",
+                r.acknowledged,
+                r.dequeued,
+                r.lost.count,
+                r.duplicated.count,
+                r.unexpected.count,
+                r.pending.count,
+                if r.drained { "" } else { ", no final drain" }
+            ),
+        }
+    }
+}
+
+/// What a run or `chaos report` prints and exits with.
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub perf: Perf,
+    pub partial: bool,
+}
+
+impl Outcome {
+    /// 0 valid, 1 invalid, 2 unknown, as `chaos check`.
+    pub fn exit_code(&self) -> i32 {
+        match self.verdict.validity() {
+            Validity::Valid => 0,
+            Validity::Invalid => 1,
+            _ => 2,
+        }
+    }
+
+    /// `etcd-register: valid (3631 ops checked, ...)`.
+    pub fn line(&self, meta: &TestMeta) -> String {
+        format!(
+            "{}: {} ({}){}",
+            meta.test,
+            self.verdict.validity().as_str(),
+            self.verdict.summary(),
+            if self.partial { " [partial]" } else { "" }
+        )
+    }
+}
+
+fn harness(doing: String) -> impl FnOnce(std::io::Error) -> Failure {
+    move |e| Failure::Harness(format!("{doing}: {e}"))
+}
+
+fn cannot(e: impl std::fmt::Display) -> Failure {
+    Failure::BadInput(format!("the history cannot be checked: {e}"))
+}
+
+/// The checker each workload's history goes to.
+pub fn check(workload: &str, history: &History) -> Result<Verdict, Failure> {
+    Ok(match workload {
+        "register" => Verdict::Linearizable(
+            linear::check(
+                history,
+                &LinearOptions {
+                    model: ModelKind::CasRegister,
+                    split_keys: true,
+                    ..Default::default()
+                },
+            )
+            .map_err(cannot)?,
+        ),
+        "log" => Verdict::Log(check_log(history).map_err(cannot)?),
+        "queue" => Verdict::Queue(check_queue(history, &QueueOptions::default()).map_err(cannot)?),
+        other => {
+            return Err(Failure::BadInput(format!(
+                "test.json names workload {other:?}, which this harness does not know"
+            )))
+        }
+    })
+}
+
+/// Checks the run in `dir` and writes its reports.
+pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
+    let history_path = dir.join("history.jsonl");
+    let history = read_history(&history_path, Some(Format::Jsonl))
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+
+    let mut edn = Vec::new();
+    write_edn(&history, &mut edn).map_err(harness("cannot write history.edn".into()))?;
+    std::fs::write(dir.join("history.edn"), edn)
+        .map_err(harness("cannot write history.edn".into()))?;
+
+    let verdict = check(&meta.workload, &history)?;
+    let perf = perf(&history, 100);
+    let signals = node_signals(dir, meta, &perf)?;
+    let partial = meta.partial();
+
+    let (section, value) = verdict.json();
+    let mut results = json!({
+        "valid": verdict.validity().as_str(),
+        "partial": partial,
+        "perf": perf,
+    });
+    results[section] = value;
+    write(
+        &dir.join("results.json"),
+        &(serde_json::to_string_pretty(&results).unwrap_or_default() + "\n"),
+    )?;
+
+    let run_report = run_report(meta, &history, &perf, &verdict, signals);
+    let mut md = report::markdown(&run_report);
+    if partial {
+        md = format!("> PARTIAL: {}.\n\n{md}", partial_reason(meta));
+    }
+    write(&dir.join("report.md"), &md)?;
+    let failures: Vec<_> = match &verdict {
+        Verdict::Linearizable(r) => r.keys.iter().filter_map(|k| k.failure.as_ref()).collect(),
+        _ => Vec::new(),
+    };
+    write(
+        &dir.join("report.html"),
+        &report::html(&run_report, &failures),
+    )?;
+    Ok(Outcome {
+        verdict,
+        perf,
+        partial,
+    })
+}
+
+fn partial_reason(meta: &TestMeta) -> &'static str {
+    match meta.ended.as_deref() {
+        Some(super::meta::INTERRUPTED) => "the run was interrupted before its time limit",
+        _ => "the harness did not finish this run (it died, or is still running); the history holds what completed",
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    std::fs::write(path, text).map_err(harness(format!("cannot write {}", path.display())))
+}
+
+/// The signal lines of every `nodes/<node>/log`, near the faults.
+fn node_signals(dir: &Path, meta: &TestMeta, perf: &Perf) -> Result<Vec<NodeSignal>, Failure> {
+    let Some(run_start) = meta.run_start_unix_ns else {
+        return Ok(Vec::new());
+    };
+    let nodes = dir.join("nodes");
+    let Ok(entries) = std::fs::read_dir(&nodes) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut signals = Vec::new();
+    for name in names {
+        let Ok(log) = std::fs::read_to_string(nodes.join(&name).join("log")) else {
+            continue;
+        };
+        signals.extend(report::signals(&name, &log, run_start));
+    }
+    let mut signals = report::near_faults(signals, &perf.faults, SIGNAL_WINDOW_NS);
+    signals.sort_by_key(|s| s.time);
+    Ok(signals)
+}
+
+fn run_report<'a>(
+    meta: &TestMeta,
+    history: &'a History,
+    perf: &'a Perf,
+    verdict: &'a Verdict,
+    signals: Vec<NodeSignal>,
+) -> RunReport<'a> {
+    let mut title = format!("{} {} (chaos run)", meta.system, meta.workload);
+    if meta.partial() {
+        title += " [PARTIAL]";
+    }
+    let seconds = |s: f64| format!("{s}s");
+    let mut parameters = vec![
+        ("nemesis".to_string(), meta.nemesis.clone()),
+        ("nemesis-interval".into(), seconds(meta.nemesis_interval_s)),
+        ("time-limit".into(), seconds(meta.time_limit_s)),
+        ("concurrency".into(), meta.concurrency.to_string()),
+        ("rate".into(), meta.rate.to_string()),
+        ("seed".into(), meta.seed.to_string()),
+    ];
+    if meta.workload == "register" {
+        parameters.push(("read".into(), meta.read.clone()));
+    }
+    RunReport {
+        title,
+        started: meta.started.clone(),
+        command: meta.command.clone(),
+        cluster: match (&meta.cluster, &meta.system_version) {
+            (Some(cluster), Some(version)) => format!("{cluster}, {} {version}", meta.system),
+            (Some(cluster), None) => cluster.clone(),
+            (None, _) => "(never came up)".into(),
+        },
+        endpoints: meta.endpoints.clone(),
+        parameters,
+        artifacts: ARTIFACTS.iter().map(|s| s.to_string()).collect(),
+        history,
+        perf,
+        evidence: vec![verdict.evidence()],
+        signals,
+    }
+}

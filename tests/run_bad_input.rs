@@ -1,0 +1,90 @@
+//! `chaos run` and `chaos heal` refuse bad flags with one line and 254
+//! before they create a results folder or talk to any backend; a Kubernetes
+//! run with no API server to talk to is one line and 255. No cluster needed.
+
+mod common;
+
+use common::*;
+
+fn one_line(out: &std::process::Output) -> String {
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+    assert!(err.starts_with("chaos: "), "{err:?}");
+    err.trim_end().to_string()
+}
+
+fn results_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn bad_run_flags_are_one_line_and_leave_no_folder() {
+    let results = results_dir("flags");
+    let cases: [(&[&str], &str); 6] = [
+        (&["--nemesis", "kill,explode"], "unknown fault \"explode\""),
+        (
+            &["--system", "etcd", "--workload", "queue"],
+            "--system etcd does not run the queue workload",
+        ),
+        (
+            &["--read", "stale"],
+            "--read \"stale\": use linearizable or serializable",
+        ),
+        (&["--time-limit", "0"], "--time-limit must be more than 0"),
+        (&["--concurrency", "0"], "--concurrency must be at least 1"),
+        (
+            &["--backend", "k8s", "--namespace", "staging"],
+            "--backend k8s needs --namespace NS and --selector LABELS",
+        ),
+    ];
+    for (flags, says) in cases {
+        let mut args = vec!["run", "--results", results.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let out = chaos_env(&args, &[("DOCKER_HOST", "tcp://127.0.0.1:1")]);
+        assert_eq!(out.status.code(), Some(254), "{flags:?}: {}", stderr(&out));
+        let line = one_line(&out);
+        assert!(line.contains(says), "{flags:?}: {line}");
+    }
+    assert!(
+        !results.exists(),
+        "a refused run created {}",
+        results.display()
+    );
+}
+
+#[test]
+fn a_kubernetes_run_without_an_api_server_says_how_to_configure_one() {
+    let results = results_dir("k8s");
+    let empty = std::env::temp_dir().join("chaos-no-kubeconfig");
+    let out = chaos_env(
+        &[
+            "run",
+            "--backend",
+            "k8s",
+            "--namespace",
+            "staging",
+            "--selector",
+            "app=etcd",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        &[
+            ("KUBECONFIG", empty.to_str().unwrap()),
+            ("HOME", empty.to_str().unwrap()),
+            ("KUBERNETES_SERVICE_HOST", ""),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    let line = one_line(&out);
+    assert!(
+        line.contains("cannot configure a Kubernetes client"),
+        "{line}"
+    );
+    assert!(!results.exists(), "no cluster found, yet a results folder");
+
+    let out = chaos_env(&["heal", "--backend", "k8s", "--namespace", "staging"], &[]);
+    assert_eq!(out.status.code(), Some(254));
+    assert!(one_line(&out).contains("needs --namespace NS and --selector LABELS"));
+}
