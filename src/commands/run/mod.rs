@@ -35,6 +35,11 @@ use workload::Shared;
 /// Exit code of a run stopped by SIGINT or SIGTERM.
 pub const INTERRUPTED: i32 = 130;
 
+/// After an interrupt, how long a fault being applied may take to finish
+/// before the heal starts without it (a Kubernetes kill waits for the new
+/// pod to be Ready; a Docker partition takes well under a second).
+const FAULT_GRACE: Duration = Duration::from_secs(30);
+
 pub fn run(args: &RunArgs) -> i32 {
     super::block_on(command(args))
 }
@@ -339,6 +344,7 @@ async fn run_on<C: RunTarget>(
         names: &names,
     };
     let mut interrupted = {
+        let (stop_faults, faults_stop) = shutdown();
         let nemesis = schedule::nemesis_loop(
             cluster,
             &mut journal,
@@ -347,18 +353,31 @@ async fn run_on<C: RunTarget>(
             &mut rng,
             &active,
             console,
+            &faults_stop,
         );
+        tokio::pin!(nemesis);
         let ticker = live::ticker(console, &stats, &active, plan.time_limit);
-        tokio::select! {
-            _ = nemesis => false,
+        let interrupted = tokio::select! {
+            _ = &mut nemesis => false,
             _ = ticker => false,
             _ = signals.recv() => true,
+        };
+        console.done();
+        if interrupted {
+            console.say("interrupted: healing, writing a partial report");
+            // Let a fault being applied finish, so the heal sees all of it.
+            stop_faults.fire();
+            tokio::select! {
+                _ = &mut nemesis => {}
+                _ = tokio::time::sleep(FAULT_GRACE) => console.say(&format!(
+                    "a fault was still being applied after {} s: left it; the heal undoes what the journal holds",
+                    FAULT_GRACE.as_secs()
+                )),
+                _ = signals.recv() => console.say("interrupted again: left the fault being applied; the heal undoes what the journal holds"),
+            }
         }
+        interrupted
     };
-    console.done();
-    if interrupted {
-        console.say("interrupted: healing, writing a partial report");
-    }
     trigger.fire();
     match workers.await {
         Ok(Ok(())) => {}

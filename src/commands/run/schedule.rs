@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chaos_checkers::history::{Op, OpType, Process};
 use chaos_nemeses::{Fault, Journal, Rng};
-use chaos_workloads::RecordHandle;
+use chaos_workloads::{RecordHandle, ShutdownSignal};
 use serde_json::{json, Value};
 
 use super::live::Console;
@@ -61,8 +61,13 @@ fn one_line(value: &Value) -> String {
     }
 }
 
-/// Runs the schedule. Ends with no fault of its own in force, unless the
-/// future is dropped (an interrupt): then [`heal_all`] undoes what is left.
+/// Runs the schedule until the time limit or until `stop` fires, and ends
+/// with no fault of its own in force. `stop` is looked at only between
+/// steps: a fault being applied is applied to the end and then undone,
+/// never cut off halfway, because a Docker or Kubernetes request dropped in
+/// flight still completes on the server, and what it made (a partition
+/// helper, say) would escape the heal. Should this future be dropped all
+/// the same, [`heal_all`] undoes what the journal holds.
 #[allow(clippy::too_many_arguments)]
 pub async fn nemesis_loop<C: RunTarget>(
     cluster: &C,
@@ -72,17 +77,18 @@ pub async fn nemesis_loop<C: RunTarget>(
     rng: &mut Rng,
     active: &Active,
     console: &Console,
+    stop: &ShutdownSignal,
 ) {
     let start = Instant::now();
     let remaining = || schedule.time_limit.saturating_sub(start.elapsed());
     if schedule.faults.is_empty() {
-        tokio::time::sleep(schedule.time_limit).await;
+        sleep_unless_stopped(schedule.time_limit, stop).await;
         return;
     }
     let names = schedule.names;
     loop {
-        tokio::time::sleep(schedule.interval.min(remaining())).await;
-        if remaining().is_zero() {
+        let stopped = sleep_unless_stopped(schedule.interval.min(remaining()), stop).await;
+        if stopped || remaining().is_zero() {
             return;
         }
         let kind = schedule.faults[rng.below(schedule.faults.len())];
@@ -128,20 +134,28 @@ pub async fn nemesis_loop<C: RunTarget>(
             }
         }
         let _ = handle.append(done).await;
-        tokio::time::sleep(schedule.interval.min(remaining())).await;
-        let mut stop = nemesis_op(&format!("stop-{name}"), value.clone());
+        let stopped = sleep_unless_stopped(schedule.interval.min(remaining()), stop).await;
+        let mut stop_op = nemesis_op(&format!("stop-{name}"), value.clone());
         match nemesis::undo(cluster, journal, &fault).await {
             Err(e) => {
                 console.say(&format!("nemesis: stop-{name}: {e}"));
-                stop.error = Some(e.to_string());
+                stop_op.error = Some(e.to_string());
             }
             Ok(()) => console.say(&format!("nemesis: stop-{name}")),
         }
         active.set(None);
-        let _ = handle.append(stop).await;
-        if remaining().is_zero() {
+        let _ = handle.append(stop_op).await;
+        if stopped || remaining().is_zero() {
             return;
         }
+    }
+}
+
+/// Sleeps for `duration`; true if `stop` fired first.
+async fn sleep_unless_stopped(duration: Duration, stop: &ShutdownSignal) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => false,
+        _ = stop.fired() => true,
     }
 }
 
@@ -180,3 +194,7 @@ pub async fn heal_all<C: RunTarget>(
         console.say(&format!("heal: {e}"));
     }
 }
+
+#[cfg(test)]
+#[path = "schedule_tests.rs"]
+mod tests;

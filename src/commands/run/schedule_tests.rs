@@ -1,0 +1,201 @@
+//! The nemesis loop against an in-memory cluster whose partitions take a
+//! while to apply: a stop that comes mid-apply waits for the apply, then
+//! undoes it, so nothing escapes the heal.
+
+use super::*;
+use chaos_nemeses::{Cluster, ClusterError, Grudge, Node, PartitionShape};
+use chaos_workloads::{shutdown, Recorder};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+
+/// Records what was done to it; a partition takes [`Self::APPLY_TAKES`].
+#[derive(Default)]
+struct SlowPartitions {
+    events: Mutex<Vec<&'static str>>,
+    applying: AtomicBool,
+}
+
+impl SlowPartitions {
+    const APPLY_TAKES: Duration = Duration::from_millis(300);
+
+    fn events(&self) -> Vec<&'static str> {
+        self.events.lock().unwrap().clone()
+    }
+
+    fn log(&self, event: &'static str) {
+        self.events.lock().unwrap().push(event);
+    }
+}
+
+impl Cluster for SlowPartitions {
+    async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
+        Ok((1..=3)
+            .map(|i| Node {
+                name: format!("n{i}"),
+                address: format!("10.0.0.{i}"),
+            })
+            .collect())
+    }
+    async fn kill(&self, _: &str) -> Result<(), ClusterError> {
+        unreachable!("the schedule only partitions")
+    }
+    async fn restart(&self, _: &str) -> Result<(), ClusterError> {
+        unreachable!("the schedule only partitions")
+    }
+    async fn stop(&self, _: &str) -> Result<(), ClusterError> {
+        unreachable!("the schedule only partitions")
+    }
+    async fn start(&self, _: &str) -> Result<(), ClusterError> {
+        unreachable!("the schedule only partitions")
+    }
+    async fn pause(&self, _: &str) -> Result<(), ClusterError> {
+        unreachable!("the schedule only partitions")
+    }
+    async fn resume(&self, _: &str) -> Result<(), ClusterError> {
+        unreachable!("the schedule only partitions")
+    }
+    async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
+        if grudge.nodes().is_empty() {
+            self.log("healed");
+            return Ok(());
+        }
+        self.log("partition begun");
+        self.applying.store(true, SeqCst);
+        tokio::time::sleep(Self::APPLY_TAKES).await;
+        self.applying.store(false, SeqCst);
+        self.log("partition in force");
+        Ok(())
+    }
+    async fn heal(&self) -> Result<(), ClusterError> {
+        self.log("healed");
+        Ok(())
+    }
+    async fn is_up(&self, _: &str) -> Result<bool, ClusterError> {
+        Ok(true)
+    }
+}
+
+impl RunTarget for SlowPartitions {
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+    fn journal_id(&self) -> String {
+        "schedule-test".into()
+    }
+    async fn endpoints(&self, _: u16) -> Result<Vec<(String, String)>, crate::error::Failure> {
+        Ok(Vec::new())
+    }
+    async fn wait_healthy(&self, _: Duration) -> Result<(), crate::error::Failure> {
+        Ok(())
+    }
+    fn outlives_run(&self) -> bool {
+        false
+    }
+    async fn collect_logs(&self, _: &Path) -> Result<(), crate::error::Failure> {
+        Ok(())
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chaos-schedule-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_stop_during_an_apply_waits_for_it_then_undoes_it() {
+    let dir = scratch("stop-mid-apply");
+    let cluster = SlowPartitions::default();
+    let mut journal = Journal::open(dir.join("journal.jsonl"), "schedule-test").unwrap();
+    let recorder = Recorder::start(&dir.join("history.jsonl")).unwrap();
+    let handle = recorder.handle();
+    let names: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
+    let faults = [FaultKind::Partition(PartitionShape::Halves)];
+    let schedule = Schedule {
+        faults: &faults,
+        interval: Duration::from_millis(10),
+        time_limit: Duration::from_secs(600),
+        names: &names,
+    };
+    let (trigger, stop) = shutdown();
+    let console = Console::new();
+    let active = Active::default();
+    let mut rng = Rng::new(7);
+    let nemesis = nemesis_loop(
+        &cluster,
+        &mut journal,
+        &handle,
+        &schedule,
+        &mut rng,
+        &active,
+        &console,
+        &stop,
+    );
+    let stopper = async {
+        while !cluster.applying.load(SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        trigger.fire();
+    };
+    let ((), ()) = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(nemesis, stopper)
+    })
+    .await
+    .expect("the loop ends once stopped");
+
+    assert_eq!(
+        cluster.events(),
+        ["partition begun", "partition in force", "healed"],
+        "the apply under way finished, then the loop undid it"
+    );
+    assert!(journal.outstanding().unwrap().is_empty());
+    assert_eq!(active.get(), None);
+    drop(handle);
+    let history = recorder.finish().await.unwrap();
+    let fs: Vec<&str> = history.ops.iter().map(|o| o.f.as_str()).collect();
+    assert_eq!(
+        fs,
+        ["start-partition", "partition-in-force", "stop-partition"]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_stop_between_faults_ends_the_loop_without_a_fault() {
+    let dir = scratch("stop-quiet");
+    let cluster = SlowPartitions::default();
+    let mut journal = Journal::open(dir.join("journal.jsonl"), "schedule-test").unwrap();
+    let recorder = Recorder::start(&dir.join("history.jsonl")).unwrap();
+    let handle = recorder.handle();
+    let names: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
+    let faults = [FaultKind::Partition(PartitionShape::Halves)];
+    let schedule = Schedule {
+        faults: &faults,
+        // Quiet for far longer than the test may take.
+        interval: Duration::from_secs(600),
+        time_limit: Duration::from_secs(1200),
+        names: &names,
+    };
+    let (trigger, stop) = shutdown();
+    trigger.fire();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        nemesis_loop(
+            &cluster,
+            &mut journal,
+            &handle,
+            &schedule,
+            &mut Rng::new(7),
+            &Active::default(),
+            &Console::new(),
+            &stop,
+        ),
+    )
+    .await
+    .expect("a fired stop ends the quiet wait at once");
+    assert!(cluster.events().is_empty());
+    drop(handle);
+    assert!(recorder.finish().await.unwrap().ops.is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
