@@ -2,14 +2,15 @@
 //! show that ops on a frozen node end `info`/`fail` and that the node
 //! serves again afterwards.
 
-use chaos_checkers::history::OpType;
+use chaos_checkers::history::{History, OpType};
 use chaos_nemeses::Cluster;
 use chaos_workloads::{
     run, shutdown, Client, ClientFactory, Completion, Generator, GeneratorConfig, Invocation, Mix,
     NodeTarget, Recorder, Stats, WorkerConfig,
 };
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::wait_until;
@@ -25,6 +26,29 @@ pub struct PausedRun {
     pub paused_for: Duration,
     /// History time (ns) at which the resume began.
     pub resumed: u64,
+    /// The ops the run waited to see `ok` on the node after the resume.
+    pub serves_again: Vec<String>,
+}
+
+impl PausedRun {
+    /// The ops of `serves_again` that never completed `ok` on the paused
+    /// node after the resume began (none: the node is back).
+    pub fn not_served_again(&self, history: &History) -> Vec<String> {
+        let pairs = history.pairs().unwrap();
+        let served = |f: &str| {
+            pairs.iter().any(|p| {
+                p.invoke.node.as_deref() == Some(self.node.as_str())
+                    && p.invoke.f == f
+                    && p.completion
+                        .is_some_and(|c| c.kind == OpType::Ok && c.time > self.resumed)
+            })
+        };
+        self.serves_again
+            .iter()
+            .filter(|f| !served(f))
+            .cloned()
+            .collect()
+    }
 }
 
 /// The op timeout of the workers.
@@ -35,16 +59,18 @@ const RECOVERY_LIMIT: Duration = Duration::from_secs(60);
 
 /// Six workers of `factory` on `nodes` at 200 ops/s (1 s op timeout),
 /// recorded by `recorder`. Once they made progress, `victim` is paused for
-/// five op timeouts and resumed; the workers go on until an op on
-/// `victim` has completed `ok` after the resume (the test fails if that
-/// takes longer than [`RECOVERY_LIMIT`]) and 200 more ops completed `ok`,
-/// then stop. Returns when they are done.
+/// five op timeouts and resumed; the workers go on until each op of
+/// `serves_again` (say `["enqueue", "dequeue"]`) has completed `ok` on
+/// `victim` after the resume (the test fails if that takes longer than
+/// [`RECOVERY_LIMIT`]) and 200 more ops completed `ok`, then stop. Returns
+/// when they are done.
 #[allow(clippy::too_many_arguments)]
 pub fn run_with_a_pause<F: ClientFactory>(
     rt: &tokio::runtime::Runtime,
     cluster: &chaos::backends::docker::DockerCluster,
     nodes: &[NodeTarget],
     victim: &str,
+    serves_again: &[&str],
     factory: Arc<F>,
     mix: Mix,
     seed: u64,
@@ -97,9 +123,12 @@ pub fn run_with_a_pause<F: ClientFactory>(
     rt.block_on(cluster.resume(victim)).unwrap();
     watch.armed.store(true, SeqCst);
     wait_until(
-        &format!("an op on {victim} completed ok after its resume"),
+        &format!("{serves_again:?} completed ok on {victim} after its resume"),
         RECOVERY_LIMIT,
-        || watch.ok_after_resume.load(SeqCst) > 0,
+        || {
+            let ok = watch.ok_after_resume.lock().unwrap();
+            serves_again.iter().all(|f| ok.contains(*f))
+        },
     );
     // And a stretch of ordinary work after it, so the history has a
     // healed tail for the checkers (and the tests' counts) to see.
@@ -114,16 +143,17 @@ pub fn run_with_a_pause<F: ClientFactory>(
         window: pause_done.as_nanos() as u64..(resume_start - OP_TIMEOUT).as_nanos() as u64,
         paused_for: resume_start - pause_done,
         resumed: resume_start.as_nanos() as u64,
+        serves_again: serves_again.iter().map(|f| f.to_string()).collect(),
     }
 }
 
-/// Counts the `ok` completions on one node once armed (after the resume):
-/// how the run knows the node serves again without guessing a duration.
-/// A completion counted here is recorded after the resume began.
+/// Which ops completed `ok` on one node once armed (after the resume): how
+/// the run knows the node serves again without guessing a duration. A
+/// completion seen here is recorded after the resume began.
 #[derive(Default)]
 struct Watch {
     armed: AtomicBool,
-    ok_after_resume: AtomicU64,
+    ok_after_resume: Mutex<HashSet<String>>,
 }
 
 struct WatchOk<F> {
@@ -155,7 +185,7 @@ impl<C: Client> Client for WatchOkClient<C> {
         let completion = self.inner.invoke(op).await;
         if let Some(watch) = &self.watch {
             if completion.kind == OpType::Ok && watch.armed.load(SeqCst) {
-                watch.ok_after_resume.fetch_add(1, SeqCst);
+                watch.ok_after_resume.lock().unwrap().insert(op.f.clone());
             }
         }
         completion
