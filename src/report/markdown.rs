@@ -2,6 +2,7 @@
 //! reports ops people already keep (run metadata, throughput and latency,
 //! durability evidence, fault timeline, node log signals, assessment).
 
+use super::examples;
 use super::units::{duration, offset};
 use chaos_checkers::history::{History, OpType};
 use chaos_checkers::linear::{LinearReport, OpSummary};
@@ -52,7 +53,7 @@ pub struct RunReport<'a> {
 }
 
 /// How many examples of one kind a report spells out.
-const EXAMPLES: usize = 3;
+pub(super) const EXAMPLES: usize = 3;
 
 pub fn markdown(run: &RunReport<'_>) -> String {
     let mut out = String::new();
@@ -141,14 +142,14 @@ fn durability(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
     for evidence in &run.evidence {
         match evidence {
             Evidence::Linearizable(r) => linearizable(out, r, &run.perf.faults)?,
-            Evidence::Queue(r) => queue(out, r)?,
-            Evidence::Log(r) => log(out, r)?,
+            Evidence::Queue(r) => queue(out, r, run)?,
+            Evidence::Log(r) => log(out, r, run)?,
         }
     }
     writeln!(out)
 }
 
-fn op(op: &OpSummary) -> String {
+pub(super) fn op(op: &OpSummary) -> String {
     let result = match op.outcome {
         OpType::Ok => format!("ok {}", op.result),
         other => other.as_str().to_string(),
@@ -157,19 +158,21 @@ fn op(op: &OpSummary) -> String {
         .node
         .as_ref()
         .map_or(String::new(), |node| format!(" on {node}"));
+    // A slow op's end matters as much as its start: show both when they
+    // differ at the report's resolution.
+    let start = offset(op.invoke_time);
+    let when = match op.complete_time.map(offset) {
+        Some(end) if end != start => format!("{start} until {end}"),
+        _ => start,
+    };
     format!(
-        "op {} (process {}{on}: {} {} → {}, at {})",
-        op.index,
-        op.process,
-        op.f,
-        op.value,
-        result,
-        offset(op.invoke_time)
+        "op {} (process {}{on}: {} {} → {}, at {when})",
+        op.index, op.process, op.f, op.value, result,
     )
 }
 
 /// `, during start-partition n1 | n2,n3` when the op began inside a fault.
-fn during(op: &OpSummary, faults: &[FaultWindow]) -> String {
+pub(super) fn during(op: &OpSummary, faults: &[FaultWindow]) -> String {
     faults
         .iter()
         .find(|w| w.start <= op.invoke_time && w.end.is_none_or(|end| op.invoke_time < end))
@@ -227,7 +230,7 @@ fn linearizable(out: &mut String, r: &LinearReport, faults: &[FaultWindow]) -> s
     Ok(())
 }
 
-fn queue(out: &mut String, r: &QueueReport) -> std::fmt::Result {
+fn queue(out: &mut String, r: &QueueReport, run: &RunReport<'_>) -> std::fmt::Result {
     writeln!(out, "- Queue: **{}**", r.validity.as_str())?;
     writeln!(
         out,
@@ -244,6 +247,7 @@ fn queue(out: &mut String, r: &QueueReport) -> std::fmt::Result {
         "- Recovered (indeterminate enqueues later seen): {}; pending (no drain after them): {}",
         r.recovered.count, r.pending.count
     )?;
+    examples::loss_certainty(out, r)?;
     // The sum ops people check first: every acknowledged element is out
     // exactly once, lost, or still waiting for a drain.
     let out_once = r
@@ -261,10 +265,11 @@ fn queue(out: &mut String, r: &QueueReport) -> std::fmt::Result {
         } else {
             " (no final drain completed: losses cannot be told from pending)"
         }
-    )
+    )?;
+    examples::queue_examples(out, r, run.history, &run.perf.faults)
 }
 
-fn log(out: &mut String, r: &LogReport) -> std::fmt::Result {
+fn log(out: &mut String, r: &LogReport, run: &RunReport<'_>) -> std::fmt::Result {
     let c = &r.counts;
     writeln!(out, "- Log: **{}**", r.validity.as_str())?;
     writeln!(
@@ -286,7 +291,8 @@ fn log(out: &mut String, r: &LogReport) -> std::fmt::Result {
         c.lost,
         c.unseen,
         c.consumed.saturating_sub(c.delivered)
-    )
+    )?;
+    examples::log_examples(out, r, run.history, &run.perf.faults)
 }
 
 fn timeline(out: &mut String, faults: &[FaultWindow]) -> std::fmt::Result {

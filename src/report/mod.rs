@@ -1,5 +1,6 @@
 //! Run reports: what ops people paste into their docs.
 
+mod examples;
 mod html;
 mod markdown;
 mod signals;

@@ -346,11 +346,19 @@ impl Findings {
     }
 }
 
+impl QueueReport {
+    /// Lost elements that no indeterminate dequeue or drain could have
+    /// taken unseen: each `info` dequeue may account for one, an `info`
+    /// drain for any number.
+    pub fn loss_is_certain(&self) -> bool {
+        !self.lost.is_empty()
+            && self.indeterminate_drains == 0
+            && self.lost.count > self.indeterminate_dequeues
+    }
+}
+
 fn verdict(report: &QueueReport, options: &QueueOptions) -> Validity {
-    let certain_loss = !report.lost.is_empty()
-        && report.indeterminate_drains == 0
-        && report.lost.count > report.indeterminate_dequeues;
-    let invalid = certain_loss
+    let invalid = report.loss_is_certain()
         || !report.unexpected.is_empty()
         || !report.failed_but_dequeued.is_empty()
         || (!report.duplicated.is_empty() && !options.allow_duplicates);
