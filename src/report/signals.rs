@@ -7,7 +7,7 @@ use super::markdown::NodeSignal;
 use chaos_checkers::perf::FaultWindow;
 
 /// Lower-case phrases that mark a line worth reading under faults.
-const PHRASES: [&str; 12] = [
+const PHRASES: [&str; 14] = [
     "became leader",
     "became candidate",
     "became pre-candidate",
@@ -16,6 +16,10 @@ const PHRASES: [&str; 12] = [
     "leader changed",
     "new leader",
     "metadata leader",
+    // NATS JetStream: each stream and consumer has a raft group of its own,
+    // and a queue's duplicates follow its consumer's leader.
+    "stream leader",
+    "consumer leader",
     "stepping down",
     "timed out",
     "timeout",
@@ -152,9 +156,13 @@ raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
         assert_eq!(s[0].line, "INFO: 8e9e05c52164694d became leader at term 2");
         assert_eq!(s[1].time, 3_000_001_000);
         let nats = "[1] 2026/11/24 03:20:49.372769 [INF] Starting nats-server\n\
-[1] 2026/11/24 03:20:52.500000 [INF] JetStream cluster new metadata leader: n2/chaos";
+[1] 2026/11/24 03:20:52.500000 [INF] JetStream cluster new metadata leader: n2/chaos\n\
+[1] 2026/11/24 03:20:53.000000 [INF] JetStream cluster new stream leader for '$G > s'\n\
+[1] 2026/11/24 03:20:54.000000 [INF] JetStream cluster new consumer leader for '$G > s > c'";
         let s = signals("n3", nats, AT_03_20_48);
-        assert_eq!(s.len(), 1);
+        assert_eq!(s.len(), 3);
+        assert!(s[1].line.contains("new stream leader"));
+        assert!(s[2].line.contains("new consumer leader"));
         assert_eq!(
             (s[0].time, s[0].line.as_str()),
             (
