@@ -289,3 +289,36 @@ fn a_tiny_budget_gives_unknown_never_valid() {
         .unwrap()
         .contains("memory budget"));
 }
+
+/// A dequeue of an element nobody enqueued is invalid even when the other
+/// ops have more orders than the budget allows: the history of proptest
+/// seed 2023699419691030679, whose timed-out enqueues used to end it
+/// `unknown`. Untouched, the same history under the same budget stays
+/// unknown: only a certain impossibility turns it invalid.
+#[test]
+fn a_dequeue_of_an_element_never_enqueued_is_invalid_past_the_budget() {
+    let simulated = || {
+        let steps = steps_for(ModelKind::FifoQueue, 120);
+        simulate(&mut Queue::default(), 2023699419691030679, 4, steps)
+    };
+    let options = LinearOptions {
+        model: ModelKind::FifoQueue,
+        threads: 1,
+        memory_budget_per_key: 64,
+        ..Default::default()
+    };
+    let untouched = linear::check(&simulated(), &options).unwrap();
+    assert_eq!(untouched.validity, Validity::Unknown);
+
+    let mut corrupted = simulated();
+    assert!(corrupt_a_read(&mut corrupted, "dequeue", json!(1_000_000)));
+    let report = linear::check(&corrupted, &options).unwrap();
+    assert_eq!(report.validity, Validity::Invalid);
+    let failure = report.keys[0].failure.as_ref().unwrap();
+    assert_eq!(failure.op.result, json!(1_000_000));
+    assert_eq!(
+        failure.reason.as_deref(),
+        Some("no op enqueued 1000000, so no order can dequeue it")
+    );
+    assert!(failure.prefix.is_empty());
+}

@@ -121,11 +121,17 @@ fn linear_summary(name: &str, report: &LinearReport) -> String {
                 key.key,
                 op_line(&failure.op)
             );
-            out += &format!("    state before it: {}\n", failure.state);
-            out += &format!(
-                "    longest linearizable prefix: {} ops\n",
-                failure.prefix.len()
-            );
+            match &failure.reason {
+                // Decided without a search reaching the op: no state, no prefix.
+                Some(why) => out += &format!("    {why}\n"),
+                None => {
+                    out += &format!("    state before it: {}\n", failure.state);
+                    out += &format!(
+                        "    longest linearizable prefix: {} ops\n",
+                        failure.prefix.len()
+                    );
+                }
+            }
             for op in &failure.concurrent {
                 out += &format!("    concurrent: {}\n", op_line(op));
             }

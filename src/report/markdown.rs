@@ -204,12 +204,15 @@ fn linearizable(out: &mut String, r: &LinearReport, faults: &[FaultWindow]) -> s
             op(&f.op),
             during(&f.op, faults)
         )?;
-        writeln!(
-            out,
-            "    - state before it: `{}`; longest linearizable prefix: {} ops",
-            f.state,
-            f.prefix.len()
-        )?;
+        match &f.reason {
+            Some(why) => writeln!(out, "    - {why}")?,
+            None => writeln!(
+                out,
+                "    - state before it: `{}`; longest linearizable prefix: {} ops",
+                f.state,
+                f.prefix.len()
+            )?,
+        }
         for c in f.concurrent.iter().take(5) {
             writeln!(out, "    - concurrent: {}", op(c))?;
         }

@@ -23,6 +23,10 @@ pub struct Failure {
     pub prefix_tail: Vec<OpSummary>,
     /// Ops whose time span overlaps `op`'s: the candidates for reordering.
     pub concurrent: Vec<OpSummary>,
+    /// Set when `op` was found impossible in every order without a search
+    /// reaching it (see `Model::never_possible`): then `prefix` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,5 +94,6 @@ pub fn failure<M: Model>(
             .map(|&id| OpSummary::of(pair(id)))
             .collect(),
         concurrent,
+        reason: None,
     }
 }

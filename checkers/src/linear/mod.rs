@@ -249,8 +249,24 @@ fn check_key<M: Model>(
         }
         search::Outcome::Exhausted { explored, reason } => {
             report.explored = explored;
-            report.validity = Validity::Unknown;
-            report.unknown_reason = Some(reason);
+            let problem = &key.problem;
+            match model.never_possible(&key.init, &problem.ops, &problem.required, &key.values) {
+                Some((blocked, why)) => {
+                    let nowhere = search::Deepest {
+                        order: Vec::new(),
+                        state: key.init.clone(),
+                        blocked: blocked as u32,
+                    };
+                    let mut failure = evidence::failure(model, key, &nowhere);
+                    failure.reason = Some(why);
+                    report.validity = Validity::Invalid;
+                    report.failure = Some(failure);
+                }
+                None => {
+                    report.validity = Validity::Unknown;
+                    report.unknown_reason = Some(reason);
+                }
+            }
         }
     }
     report

@@ -46,6 +46,21 @@ pub trait Model: Sync {
         false
     }
 
+    /// An `ok` op (`required`) that no order of `ops` from `init` can make
+    /// possible, with why: a dequeue of an element no op enqueued. Asked
+    /// only when the search ran out of budget, for a history whose other
+    /// ops have too many orders to try before the search reaches that op.
+    /// Must only name an op when that is certain; the default never does.
+    fn never_possible(
+        &self,
+        _init: &Self::State,
+        _ops: &[Self::Op],
+        _required: &[bool],
+        _values: &Interner,
+    ) -> Option<(usize, String)> {
+        None
+    }
+
     /// The part of `state` that ops of `footprint` read or write. The search
     /// remembers failed parts so an unrelated op cannot make it explore them
     /// again. The default keeps the whole state: always sound, prunes less.

@@ -7,7 +7,7 @@ use super::{argument, observed, unknown_f};
 use crate::history::Pair;
 use crate::linear::intern::{Interner, NIL};
 use crate::linear::model::Model;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 #[derive(Clone, Debug, Default)]
 pub struct FifoQueue;
@@ -54,6 +54,38 @@ impl Model for FifoQueue {
                 }
             }
         }
+    }
+
+    fn never_possible(
+        &self,
+        init: &VecDeque<u32>,
+        ops: &[QueueOp],
+        required: &[bool],
+        values: &Interner,
+    ) -> Option<(usize, String)> {
+        let mut enqueued: HashSet<u32> = init.iter().copied().collect();
+        enqueued.extend(ops.iter().filter_map(|op| match op {
+            QueueOp::Enqueue(v) => Some(*v),
+            QueueOp::Dequeue(_) => None,
+        }));
+        ops.iter()
+            .zip(required)
+            .position(|(op, &required)| {
+                required
+                    && matches!(op, QueueOp::Dequeue(Some(v)) if *v != NIL && !enqueued.contains(v))
+            })
+            .map(|i| {
+                let QueueOp::Dequeue(Some(v)) = ops[i] else {
+                    unreachable!("found as a dequeue of a value")
+                };
+                (
+                    i,
+                    format!(
+                        "no op enqueued {}, so no order can dequeue it",
+                        values.render(v)
+                    ),
+                )
+            })
     }
 
     fn heap_bytes(&self, state: &Self::State) -> usize {
