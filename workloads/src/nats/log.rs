@@ -23,7 +23,10 @@
 //! over and shows as a jump the checker judges (`poll-skip`), where an
 //! ordered consumer would quietly reset itself over a gap; and there is no
 //! server-side consumer to create (which needs the meta leader), replicate
-//! or clean up per process. The price is one round trip per entry.
+//! or clean up per process. The price is one round trip per entry; the
+//! final read, on a quiet stream, keeps [`FINAL_READ_WINDOW`] of them in
+//! flight and keeps exactly the answers one-at-a-time asking would have
+//! used (see [`super::reading`]).
 //!
 //! A consumer's position lives in its client, so in one process. A fresh
 //! process (after an `info`) resumes at the highest position any poll of
@@ -39,15 +42,20 @@
 //! - `final-read`: any error is `info`: a final read must be whole, since
 //!   the checker takes what it lacks for lost.
 
-use super::api::{self, Got, PubAck, Retention};
+use super::api::{self, PubAck, Retention};
 use super::connect::{connect, request};
+use super::reading::{Reading, Walked};
 use super::setup::{self, Spec};
 use super::{name_token, PREPARE_BUDGET};
 use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget};
+use futures_util::future::join_all;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Requests a final read keeps in flight.
+pub const FINAL_READ_WINDOW: u64 = 32;
 
 /// Opens [`NatsLogClient`]s on one stream named from a run's prefix.
 #[derive(Clone, Debug)]
@@ -174,7 +182,9 @@ impl NatsLogClient {
     }
 
     async fn poll(&mut self) -> Completion {
-        let (entries, next, error) = self.read_from(self.next, Some(self.poll_batch)).await;
+        // One request at a time: polls run while appends land, and each
+        // entry is asked for once it is known where the last one ended.
+        let (entries, next, error) = self.read_from(self.next, Some(self.poll_batch), 1).await;
         match error {
             Some(e) if entries.is_empty() => e,
             _ => {
@@ -186,7 +196,7 @@ impl NatsLogClient {
     }
 
     async fn final_read(&mut self) -> Completion {
-        match self.read_from(1, None).await {
+        match self.read_from(1, None, FINAL_READ_WINDOW).await {
             (entries, _, None) => Completion::ok(Value::Array(entries)),
             (_, _, Some(e)) => e,
         }
@@ -195,34 +205,37 @@ impl NatsLogClient {
     /// Entries from offset `from` on, up to `limit` of them or the end of
     /// the stream: the `[seq value]` pairs in the order received, the
     /// offset to continue at, and the completion of the request that broke
-    /// off the read, if one did.
+    /// off the read, if one did. `window` requests at a time, for offsets
+    /// `next`, `next + 1`, ...; [`Reading::take`] keeps what one-at-a-time
+    /// asking would have kept.
     async fn read_from(
         &self,
         from: u64,
         limit: Option<usize>,
+        window: u64,
     ) -> (Vec<Value>, u64, Option<Completion>) {
         let subject = api::msg_get_subject(&self.stream);
-        let mut entries = Vec::new();
-        let mut next = from;
-        while limit.is_none_or(|l| entries.len() < l) {
-            let body = api::msg_get_next(next, &self.subject);
-            let reply = match request(&self.nats, subject.clone(), body).await {
-                Ok(reply) => reply,
-                Err(completion) => return (entries, next, Some(completion)),
-            };
-            match api::parse_msg_get(&reply.payload) {
-                Ok(Got::Message { seq, value }) => {
-                    entries.push(json!([seq, value]));
-                    // Never backwards, even if the server answered with an
-                    // earlier entry (kept as received, for the checker).
-                    next = next.max(seq.saturating_add(1));
+        let mut reading = Reading::from(from);
+        loop {
+            let wanted = limit.map_or(u64::MAX, |l| l.saturating_sub(reading.entries.len()) as u64);
+            if wanted == 0 {
+                return (reading.entries, reading.next, None);
+            }
+            let asked: Vec<u64> = (reading.next..)
+                .take(window.clamp(1, wanted) as usize)
+                .collect();
+            let answers = join_all(asked.iter().map(|&at| {
+                let (subject, body) = (subject.clone(), api::msg_get_next(at, &self.subject));
+                async move {
+                    let reply = request(&self.nats, subject, body).await?;
+                    api::parse_msg_get(&reply.payload).map_err(Completion::info)
                 }
-                Ok(Got::End) => break,
-                Ok(Got::Error(e)) => return (entries, next, Some(Completion::info(e.label()))),
-                Err(e) => return (entries, next, Some(Completion::info(e))),
+            }))
+            .await;
+            if let Walked::Done(error) = reading.take(asked.into_iter().zip(answers)) {
+                return (reading.entries, reading.next, error);
             }
         }
-        (entries, next, None)
     }
 }
 

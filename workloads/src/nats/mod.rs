@@ -40,6 +40,7 @@ pub mod api;
 pub mod connect;
 pub mod log;
 pub mod queue;
+mod reading;
 pub mod setup;
 
 pub use log::{NatsLog, NatsLogClient};
