@@ -68,7 +68,7 @@ pub fn queue_examples(
     Ok(())
 }
 
-/// Up to [`EXAMPLES`] of each anomaly, in the checker's order of kinds.
+/// Up to [`EXAMPLES`] of each anomaly, most damning kind first.
 pub fn log_examples(
     out: &mut String,
     r: &LogReport,

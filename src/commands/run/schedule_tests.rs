@@ -96,35 +96,54 @@ impl RunTarget for SlowPartitions {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chaos-schedule-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch folder holding a run's journal and history, and three nodes.
+struct Fixture {
+    dir: PathBuf,
+    journal: Journal,
+    recorder: Recorder,
+    names: Vec<String>,
+}
+
+const HALVES: [FaultKind; 1] = [FaultKind::Partition(PartitionShape::Halves)];
+
+impl Fixture {
+    fn new(name: &str) -> Fixture {
+        let dir =
+            std::env::temp_dir().join(format!("chaos-schedule-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Fixture {
+            journal: Journal::open(dir.join("journal.jsonl"), "schedule-test").unwrap(),
+            recorder: Recorder::start(&dir.join("history.jsonl")).unwrap(),
+            names: (1..=3).map(|i| format!("n{i}")).collect(),
+            dir,
+        }
+    }
+
+    /// The `f` of every op recorded; removes the folder.
+    async fn finish(self) -> Vec<String> {
+        let history = self.recorder.finish().await.unwrap();
+        std::fs::remove_dir_all(&self.dir).unwrap();
+        history.ops.into_iter().map(|o| o.f).collect()
+    }
 }
 
 #[tokio::test]
 async fn a_stop_during_an_apply_waits_for_it_then_undoes_it() {
-    let dir = scratch("stop-mid-apply");
+    let mut fixture = Fixture::new("stop-mid-apply");
     let cluster = SlowPartitions::default();
-    let mut journal = Journal::open(dir.join("journal.jsonl"), "schedule-test").unwrap();
-    let recorder = Recorder::start(&dir.join("history.jsonl")).unwrap();
-    let handle = recorder.handle();
-    let names: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
-    let faults = [FaultKind::Partition(PartitionShape::Halves)];
+    let handle = fixture.recorder.handle();
     let schedule = Schedule {
-        faults: &faults,
+        faults: &HALVES,
         interval: Duration::from_millis(10),
         time_limit: Duration::from_secs(600),
-        names: &names,
+        names: &fixture.names,
     };
     let (trigger, stop) = shutdown();
-    let console = Console::new();
-    let active = Active::default();
-    let mut rng = Rng::new(7);
+    let (active, console, mut rng) = (Active::default(), Console::new(), Rng::new(7));
     let nemesis = nemesis_loop(
         &cluster,
-        &mut journal,
+        &mut fixture.journal,
         &handle,
         &schedule,
         &mut rng,
@@ -149,33 +168,26 @@ async fn a_stop_during_an_apply_waits_for_it_then_undoes_it() {
         ["partition begun", "partition in force", "healed"],
         "the apply under way finished, then the loop undid it"
     );
-    assert!(journal.outstanding().unwrap().is_empty());
+    assert!(fixture.journal.outstanding().unwrap().is_empty());
     assert_eq!(active.get(), None);
     drop(handle);
-    let history = recorder.finish().await.unwrap();
-    let fs: Vec<&str> = history.ops.iter().map(|o| o.f.as_str()).collect();
     assert_eq!(
-        fs,
+        fixture.finish().await,
         ["start-partition", "partition-in-force", "stop-partition"]
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
 async fn a_stop_between_faults_ends_the_loop_without_a_fault() {
-    let dir = scratch("stop-quiet");
+    let mut fixture = Fixture::new("stop-quiet");
     let cluster = SlowPartitions::default();
-    let mut journal = Journal::open(dir.join("journal.jsonl"), "schedule-test").unwrap();
-    let recorder = Recorder::start(&dir.join("history.jsonl")).unwrap();
-    let handle = recorder.handle();
-    let names: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
-    let faults = [FaultKind::Partition(PartitionShape::Halves)];
+    let handle = fixture.recorder.handle();
     let schedule = Schedule {
-        faults: &faults,
+        faults: &HALVES,
         // Quiet for far longer than the test may take.
         interval: Duration::from_secs(600),
         time_limit: Duration::from_secs(1200),
-        names: &names,
+        names: &fixture.names,
     };
     let (trigger, stop) = shutdown();
     trigger.fire();
@@ -183,7 +195,7 @@ async fn a_stop_between_faults_ends_the_loop_without_a_fault() {
         Duration::from_secs(30),
         nemesis_loop(
             &cluster,
-            &mut journal,
+            &mut fixture.journal,
             &handle,
             &schedule,
             &mut Rng::new(7),
@@ -196,6 +208,5 @@ async fn a_stop_between_faults_ends_the_loop_without_a_fault() {
     .expect("a fired stop ends the quiet wait at once");
     assert!(cluster.events().is_empty());
     drop(handle);
-    assert!(recorder.finish().await.unwrap().ops.is_empty());
-    std::fs::remove_dir_all(dir).unwrap();
+    assert!(fixture.finish().await.is_empty());
 }
