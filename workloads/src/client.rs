@@ -143,6 +143,22 @@ where
     }
 }
 
+/// A node at a local port nothing listens on (very likely: bound, then
+/// let go), reached as `scheme` + `127.0.0.1:port`: what a client test
+/// uses to see how its client takes a refused connection.
+#[cfg(test)]
+pub(crate) fn refusing_node(scheme: &str) -> NodeTarget {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    NodeTarget {
+        name: "n1".into(),
+        address: format!("{scheme}127.0.0.1:{port}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

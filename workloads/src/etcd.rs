@@ -391,16 +391,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_fail() {
-        // Bind then drop a listener: the port is very likely closed after.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let node = NodeTarget {
-            name: "n1".into(),
-            address: format!("http://127.0.0.1:{port}"),
-        };
+        let node = crate::client::refusing_node("http://");
         let mut c = EtcdRegister::default().open(&node, 0).await.unwrap();
         let done = c
             .invoke(&Invocation {

@@ -253,16 +253,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_fails_to_open() {
-        // Bind then drop a listener: the port is very likely closed after.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let node = NodeTarget {
-            name: "n1".into(),
-            address: format!("127.0.0.1:{port}"),
-        };
+        let node = crate::client::refusing_node("");
         assert!(NatsLog::new("x").open(&node, 0).await.is_err());
     }
 
