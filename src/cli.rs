@@ -234,9 +234,16 @@ pub struct PartitionArgs {
 
 #[derive(Args, Debug)]
 pub struct HealArgs {
-    /// The fault journal to read outstanding faults from.
-    #[arg(long, default_value = "results/journal.jsonl")]
-    pub journal: PathBuf,
+    /// The fault journal to read outstanding faults from (default:
+    /// results/journal.jsonl and the journal of every run this machine's
+    /// run leases name, wherever its --results pointed).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// Also heal a run whose lease was taken on another host, so that its
+    /// liveness cannot be checked from here: only when you know it is dead.
+    /// A run alive on this host is never healed under it.
+    #[arg(long)]
+    pub force: bool,
     /// Only this run's cluster (default: every chaos cluster).
     #[arg(long, conflicts_with = "project")]
     pub run: Option<String>,
@@ -287,26 +294,26 @@ pub struct RunArgs {
     pub workload: String,
     /// How many nodes: 3 or 5 (docker); k8s refuses a selector matching
     /// any other number of pods.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
     pub nodes: usize,
     /// Faults to pick from, comma-separated: partition-<shape> (halves,
     /// random-halves, one, majorities-ring, bridge), kill, pause; or none.
     #[arg(long, default_value = "partition-halves,kill")]
     pub nemesis: String,
     /// Quiet for this long, then one fault held this long, and again.
-    #[arg(long, default_value = "10s")]
+    #[arg(long, default_value = "10s", allow_hyphen_values = true)]
     pub nemesis_interval: String,
     /// How long the workload runs.
-    #[arg(long, default_value = "60s")]
+    #[arg(long, default_value = "60s", allow_hyphen_values = true)]
     pub time_limit: String,
     /// Client workers.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
     pub concurrency: usize,
     /// Ops per second, over all workers.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, allow_hyphen_values = true)]
     pub rate: f64,
     /// Seed of the workload and the nemesis (default: from the clock).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = whole_number::<u64>)]
     pub seed: Option<u64>,
     /// How etcd serves reads: linearizable or serializable.
     #[arg(long, default_value = "linearizable")]
@@ -317,6 +324,11 @@ pub struct RunArgs {
     /// Where results/<test>/<time>/ go.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// The fault journal (default: journal.jsonl in the --results folder).
+    /// Wherever it is, the run's lease names it, so a plain `chaos heal`
+    /// finds it after a crash.
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
     /// The repository's compose/ folder (default: CHAOS_COMPOSE_DIR, or found from the executable).
     #[arg(long)]
     pub compose_dir: Option<PathBuf>,
@@ -326,4 +338,12 @@ pub struct RunArgs {
 pub struct ReportArgs {
     /// One run's folder: results/<test>/<time> (or results/latest).
     pub dir: PathBuf,
+}
+
+/// A count or a seed, with a message that says what was expected (Rust's
+/// own says "invalid digit found in string"). Flags using it also take
+/// hyphen values, so `--seed -1` reaches it instead of being read as a flag.
+fn whole_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a whole number of 0 or more"))
 }

@@ -137,7 +137,20 @@ fn a_cluster_that_does_not_exist_is_one_line() {
     let out = chaos(&["cluster", "logs", "--label", "nonsense"]);
     assert_eq!(out.status.code(), Some(254));
     assert!(one_line(&out).starts_with("chaos: --label \"nonsense\" is not KEY=VALUE"));
-    // Taking down what is not there is not an error (guards call it blindly).
-    let out = chaos(&["cluster", "down", "--project", "no-such-project-in-test"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A name that matches nothing is a mistake, not a clean-up that
+    // succeeded: 254, saying what does exist.
+    for args in [
+        &["cluster", "down", "--project", "no-such-project-in-test"][..],
+        &["cluster", "down", "--run", "no-such-run-in-test"],
+        &["heal", "--project", "no-such-project-in-test"],
+        &["heal", "--run", "no-such-run-in-test"],
+    ] {
+        let out = chaos(args);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {}", stderr(&out));
+        let line = one_line(&out);
+        assert!(
+            line.contains("no-such-") && line.contains("chaos cluster"),
+            "{args:?}: {line}"
+        );
+    }
 }

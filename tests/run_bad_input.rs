@@ -22,7 +22,28 @@ fn results_dir(tag: &str) -> std::path::PathBuf {
 #[test]
 fn bad_run_flags_are_one_line_and_leave_no_folder() {
     let results = results_dir("flags");
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 12] = [
+        (&["--nemesis", "partition-halves,,kill"], "item 2 is empty"),
+        (
+            &["--time-limit", "1s"],
+            "the first fault would come at +10 s, at or after the time limit of 1 s",
+        ),
+        (
+            &["--time-limit", "-5s"],
+            "--time-limit: \"-5s\" is not a duration",
+        ),
+        (
+            &["--nemesis-interval", "-1s"],
+            "--nemesis-interval: \"-1s\" is not a duration",
+        ),
+        (
+            &["--seed", "-1"],
+            "'--seed <SEED>': \"-1\" is not a whole number of 0 or more",
+        ),
+        (
+            &["--concurrency", "-3"],
+            "\"-3\" is not a whole number of 0 or more (`chaos run --help` lists the flags)",
+        ),
         (&["--nemesis", "kill,explode"], "unknown fault \"explode\""),
         (
             &["--system", "etcd", "--workload", "queue"],

@@ -18,6 +18,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use crate::grudge::{Grudge, NodeName};
+use crate::journal::Fault;
 
 /// One member of the cluster under test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +127,21 @@ pub trait Cluster: Send + Sync {
     /// Is the node running and not paused? Says nothing about whether the
     /// service inside is ready, nor whether the network lets anyone reach it.
     fn is_up(&self, node: &str) -> impl Future<Output = Result<bool, ClusterError>> + Send;
+
+    /// Is `fault`, applied by this process, still in force? A run asks this
+    /// while it holds a fault, so one undone behind its back (a hand-run
+    /// `iptables -F`, a heal from another terminal, a node restarted by
+    /// someone else) is recorded instead of reported as tested. A backend
+    /// that cannot tell answers `Unsupported` (the default), never `true`.
+    fn in_force(&self, fault: &Fault) -> impl Future<Output = Result<bool, ClusterError>> + Send {
+        let verb = fault.verb();
+        async move {
+            Err(ClusterError::Unsupported {
+                fault: format!("watch a {verb}"),
+                reason: "this backend cannot look at a fault in force".into(),
+            })
+        }
+    }
 }
 
 #[cfg(test)]

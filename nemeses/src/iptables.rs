@@ -49,6 +49,33 @@ echo "removed $n""#;
 /// with `-`), or `none`.
 pub const SHOW: &str = r#"iptables -S CHAOS-PARTITION 2>/dev/null || echo none"#;
 
+/// What is in force, for a run watching its partition: `hooks H drops D`,
+/// the jumps from INPUT to our chain and the DROP rules in it. Read it with
+/// [`check_outcome`].
+pub const CHECK: &str = r#"rules=$(iptables -S) || exit 1
+hooks=$(printf '%s\n' "$rules" | grep -c '^-A INPUT -j CHAOS-PARTITION$' || true)
+drops=$(printf '%s\n' "$rules" | grep -c '^-A CHAOS-PARTITION .*-j DROP$' || true)
+echo "hooks $hooks drops $drops""#;
+
+/// `(hooks, drops)` from a [`CHECK`] run; None when it failed.
+pub fn check_outcome(output: &str) -> Option<(usize, usize)> {
+    let last = output.lines().last()?.trim();
+    let mut words = last.split_whitespace();
+    match (words.next(), words.next(), words.next(), words.next()) {
+        (Some("hooks"), Some(h), Some("drops"), Some(d)) => {
+            Some((h.parse().ok()?, d.parse().ok()?))
+        }
+        _ => None,
+    }
+}
+
+/// Does a [`CHECK`] outcome show a node's share of a partition (`peers`
+/// grudged nodes) in force? Our chain hooked, one DROP per peer.
+pub fn share_in_force(outcome: (usize, usize), peers: usize) -> bool {
+    let (hooks, drops) = outcome;
+    hooks >= 1 && drops == peers
+}
+
 /// The iptables-restore input (less its COMMIT, which [`APPLY`] adds after
 /// the hook) making [`CHAIN`] drop packets from `sources`. The chain line
 /// flushes it (under --noflush only the chains named are touched), so the
@@ -115,7 +142,7 @@ mod tests {
 
     #[test]
     fn scripts_touch_only_our_chain() {
-        for script in [APPLY, HEAL, SHOW] {
+        for script in [APPLY, HEAL, SHOW, CHECK] {
             assert!(script.contains(CHAIN));
             // Never a flush or delete of anything but our chain.
             assert!(!script.contains("-F\n") && !script.contains("iptables -F"));
@@ -136,5 +163,11 @@ mod tests {
             ]
         );
         assert!(shown_rules("none\n").is_empty());
+        assert_eq!(check_outcome("hooks 1 drops 2\n"), Some((1, 2)));
+        assert_eq!(check_outcome("iptables: Permission denied\n"), None);
+        assert!(share_in_force((1, 2), 2));
+        // `iptables -F` by hand: the hook and the rules gone, the chain left.
+        assert!(!share_in_force((0, 0), 2));
+        assert!(!share_in_force((1, 1), 2));
     }
 }

@@ -34,6 +34,16 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The fault's name in the history: `start-<verb>`, `<verb>-in-force`.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Fault::Partition { .. } => "partition",
+            Fault::Pause { .. } => "pause",
+            Fault::Kill { .. } => "kill",
+            Fault::Stop { .. } => "stop",
+        }
+    }
+
     /// Two faults in the same slot cannot both be in force: a node is either
     /// paused or not, and the network holds one partition at a time (a new
     /// one replaces the old, as `Cluster::partition` does).

@@ -6,7 +6,9 @@ use crate::backends::docker::compose::{compose_dir, Spec};
 use crate::backends::docker::inventory::{self, Target};
 use crate::backends::docker::lifecycle::{self, UpOptions};
 use crate::backends::docker::{engine, DockerError};
+use crate::backends::docker::{DockerCluster, Selector};
 use crate::cli::{ClusterArgs, ClusterCommand, UpArgs};
+use crate::exit::LIVE_RUN;
 use crate::units::parse_duration;
 
 pub fn run(args: &ClusterArgs) -> i32 {
@@ -19,9 +21,18 @@ async fn command(args: &ClusterArgs) -> Result<i32, DockerError> {
         ClusterCommand::Down(target) => {
             let docker = engine::connect().await?;
             let selector = Target::from(target).resolve(&docker).await?;
+            if let Some(live) = live_owner(&docker, &selector).await? {
+                eprintln!("chaos: left alone: {}", live.refusal());
+                return Ok(LIVE_RUN);
+            }
             let lines = lifecycle::down(&docker, &selector).await?;
             if lines.is_empty() {
-                println!("{selector}: nothing to take down");
+                // Named, and nothing of that name exists: a typo must not
+                // look like a successful clean-up.
+                return Err(DockerError::BadInput(format!(
+                    "nothing of {selector} exists here: {}",
+                    inventory::known_clusters(&docker).await?
+                )));
             }
             for line in lines {
                 println!("{line}");
@@ -50,6 +61,22 @@ async fn command(args: &ClusterArgs) -> Result<i32, DockerError> {
             Ok(0)
         }
     }
+}
+
+/// The live run that owns the cluster `selector` names, if any: its
+/// cluster is not ours to take down under it.
+async fn live_owner(
+    docker: &bollard::Docker,
+    selector: &Selector,
+) -> Result<Option<chaos_nemeses::lease::Found>, DockerError> {
+    let Ok(cluster) = DockerCluster::open(docker.clone(), selector.clone()).await else {
+        return Ok(None);
+    };
+    let leases = chaos_nemeses::lease::list(&chaos_nemeses::lease::default_dir())
+        .map_err(|e| DockerError::Harness(e.to_string()))?;
+    Ok(leases
+        .into_iter()
+        .find(|l| l.info.run == cluster.run_id() && !l.may_touch(false)))
 }
 
 async fn up(args: &UpArgs) -> Result<i32, DockerError> {

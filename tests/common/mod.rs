@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod crash;
 mod pause;
+#[allow(unused_imports)] // only the crash tests start runs as children
+pub use crash::*;
 #[allow(unused_imports)] // not every test binary pauses a node
 pub use pause::{run_with_a_pause, PausedRun};
 
@@ -27,6 +30,11 @@ pub fn docker_or_skip(test: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        // In CI a missing engine is a broken machine, not a reason to pass.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test}: `docker info` failed and CI=true: the Docker engine must run here (.ci/run starts it)"
+        );
         eprintln!("SKIPPED {test}: `docker info` failed, so there is no Docker engine to test against (start one, or run .ci/run)");
     } else {
         ensure_images();

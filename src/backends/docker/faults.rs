@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
-use chaos_nemeses::{Cluster, ClusterError, Grudge, Node};
+use chaos_nemeses::iptables::share_in_force;
+use chaos_nemeses::{Cluster, ClusterError, Fault, Grudge, Node};
 use futures_util::future::join_all;
 
 use super::cluster::{as_nodes, DockerCluster, DockerNode};
@@ -153,6 +154,30 @@ impl DockerCluster {
             }
         }
         Ok(rules)
+    }
+
+    /// Is every running node's share of `grudge` installed? A node that is
+    /// down holds no rules and gets its share back when it starts.
+    async fn partition_in_force(&self, grudge: &Grudge) -> Result<bool, DockerError> {
+        let (nodes, sidecars) = futures_util::try_join!(
+            self.refresh(),
+            sidecar::list(self.docker(), Some(self.run_id()))
+        )?;
+        for node in nodes.iter().filter(|n| n.has_netns()) {
+            let peers = grudge.dropped_by(&node.name).count();
+            if peers == 0 {
+                continue;
+            }
+            let Some(s) = sidecars.iter().find(|s| s.serves(node)) else {
+                // Its helper was removed: nothing holds the rules any more.
+                return Ok(false);
+            };
+            let outcome = sidecar::check(self.docker(), &self.sessions, &s.id).await?;
+            if !share_in_force(outcome, peers) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     async fn install(
@@ -308,5 +333,14 @@ impl Cluster for DockerCluster {
 
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
         Ok(self.node(name).await?.is_up())
+    }
+
+    async fn in_force(&self, fault: &Fault) -> Result<bool, ClusterError> {
+        match fault {
+            Fault::Partition { grudge } => Ok(self.partition_in_force(grudge).await?),
+            Fault::Pause { node } => Ok(self.node(node).await?.state == "paused"),
+            // Killed or stopped: in force while the container is not running.
+            Fault::Kill { node } | Fault::Stop { node } => Ok(!self.node(node).await?.has_netns()),
+        }
     }
 }

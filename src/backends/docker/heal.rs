@@ -1,51 +1,182 @@
 //! `chaos heal`: undo what a crashed or interrupted run left behind.
 //!
-//! Two passes. The journal lists the faults still in force (applied, never
+//! First the run leases (see [`chaos_nemeses::lease`]): a cluster whose run
+//! is alive is never touched, whatever else this heal does; the lease of a
+//! run that died names its journal, wherever its `--results` pointed. Then
+//! two passes. The journals list the faults still in force (applied, never
 //! healed): each is undone on its cluster — found again from the run id the
 //! journal line carries — and its heal recorded. Then a scan, the safety net
 //! for anything the journal cannot know about (a journal deleted, a fault
 //! applied by hand): every node of our clusters in scope is checked for our
 //! chain and for a frozen cgroup, and every sidecar is removed. One line per
-//! thing removed.
+//! thing removed; the lease of a dead run goes once nothing of it is left.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 use chaos_nemeses::journal::Entry;
+use chaos_nemeses::lease::{self, Found};
 use chaos_nemeses::{Cluster, Journal, JournalError};
 
 use super::cluster::{DockerCluster, Selector};
-use super::inventory::our_clusters;
+use super::inventory::{known_clusters, our_clusters};
 use super::sidecar;
 use super::DockerError;
 use crate::nemesis::undo_fault;
 use crate::runid::new_run_id;
 
 /// Which clusters `chaos heal` may touch. Both empty: all of ours, and every
-/// adopted cluster one of our sidecars sits in.
+/// adopted cluster one of our sidecars sits in. Never one whose run is alive.
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     pub run: Option<String>,
     pub project: Option<String>,
+    /// Also runs whose lease was taken on another host.
+    pub force: bool,
 }
 
-/// What heal did: one line per fault undone or thing removed, and the
-/// failures (heal went on past each).
+/// What heal did: one line per fault undone or thing removed, the failures
+/// (heal went on past each), and what it left alone because a live run
+/// owns it.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     pub lines: Vec<String>,
     pub errors: Vec<String>,
+    pub refused: Vec<String>,
 }
 
+impl Report {
+    fn refuse(&mut self, why: String) {
+        if !self.refused.contains(&why) {
+            self.refused.push(why);
+        }
+    }
+}
+
+/// The runs' leases, as this heal sees them.
+struct Owners {
+    leases: Vec<Found>,
+    force: bool,
+}
+
+impl Owners {
+    /// The live run that owns `run`'s cluster, if one does.
+    fn holder(&self, run: &str) -> Option<&Found> {
+        self.leases
+            .iter()
+            .find(|l| l.info.run == run && !l.may_touch(self.force))
+    }
+}
+
+/// `journal`: the one to read; None: the default one and every journal a
+/// dead run's lease names.
 pub async fn heal(
     docker: &Docker,
-    journal_path: &Path,
+    journal: Option<&Path>,
     scope: &Scope,
 ) -> Result<Report, DockerError> {
+    let leases =
+        lease::list(&lease::default_dir()).map_err(|e| DockerError::Harness(e.to_string()))?;
+    let owners = Owners {
+        leases: leases
+            .into_iter()
+            .filter(|l| l.info.backend == "docker")
+            .collect(),
+        force: scope.force,
+    };
+    let journals = journals_to_read(journal, &owners);
+    require_named(docker, scope, &journals, &owners).await?;
     let mut report = Report::default();
-    heal_journal(docker, journal_path, scope, &mut report).await?;
-    scan(docker, scope, &mut report).await?;
+    for path in &journals {
+        heal_journal(docker, path, scope, &owners, &mut report).await?;
+    }
+    let scanned = scan(docker, scope, &owners, &mut report).await?;
+    drop_dead_leases(&owners, scope, &scanned, &mut report);
     Ok(report)
+}
+
+const DEFAULT_JOURNAL: &str = "results/journal.jsonl";
+
+fn journals_to_read(given: Option<&Path>, owners: &Owners) -> Vec<PathBuf> {
+    if let Some(path) = given {
+        return vec![path.to_path_buf()];
+    }
+    let mut paths = vec![PathBuf::from(DEFAULT_JOURNAL)];
+    for lease in owners.leases.iter().filter(|l| l.may_touch(owners.force)) {
+        let same = |p: &PathBuf| std::path::absolute(p).ok().as_ref() == Some(&lease.info.journal);
+        if !paths.iter().any(same) {
+            paths.push(lease.info.journal.clone());
+        }
+    }
+    paths
+}
+
+/// A run or project named on the command line must be one we know of: a
+/// typo in a nightly clean-up step must not look like success.
+async fn require_named(
+    docker: &Docker,
+    scope: &Scope,
+    journals: &[PathBuf],
+    owners: &Owners,
+) -> Result<(), DockerError> {
+    let (selector, what) = match (&scope.run, &scope.project) {
+        (Some(run), _) => (Selector::for_run(run), format!("run {run}")),
+        (None, Some(project)) => (
+            Selector::Project(project.clone()),
+            format!("compose project {project}"),
+        ),
+        (None, None) => return Ok(()),
+    };
+    if DockerCluster::open(docker.clone(), selector.clone())
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    if let Some(run) = &scope.run {
+        let in_a_journal = journals
+            .iter()
+            .any(|p| Journal::read(p).is_ok_and(|entries| entries.iter().any(|e| &e.run == run)));
+        let has_lease = owners.leases.iter().any(|l| &l.info.run == run);
+        let has_sidecar = !sidecar::list(docker, Some(run)).await?.is_empty();
+        if in_a_journal || has_lease || has_sidecar {
+            return Ok(());
+        }
+    }
+    Err(DockerError::BadInput(format!(
+        "no cluster, journal entry or sidecar of {what}: {}",
+        known_clusters(docker).await?
+    )))
+}
+
+/// The lease of a dead run in scope goes once its journal holds nothing of
+/// it in force: from then on there is nothing it could point a heal to.
+fn drop_dead_leases(owners: &Owners, scope: &Scope, scanned: &[String], report: &mut Report) {
+    for found in owners.leases.iter().filter(|l| l.may_touch(owners.force)) {
+        let run = &found.info.run;
+        let in_scope = match (&scope.run, &scope.project) {
+            (Some(r), _) => r == run,
+            (None, Some(_)) => scanned.contains(run),
+            (None, None) => true,
+        };
+        if !in_scope {
+            continue;
+        }
+        let left = Journal::read(&found.info.journal)
+            .map(|entries| chaos_nemeses::journal::outstanding(&entries))
+            .map(|o| o.iter().any(|e| &e.run == run));
+        match left {
+            Ok(false) => match found.remove() {
+                Ok(()) => report.lines.push(format!(
+                    "removed the lease of run {run} (pid {} is gone; nothing of it is in force)",
+                    found.info.pid
+                )),
+                Err(e) => report.errors.push(e.to_string()),
+            },
+            Ok(true) => {}
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
 }
 
 fn journal_error(e: JournalError) -> DockerError {
@@ -60,15 +191,25 @@ async fn heal_journal(
     docker: &Docker,
     path: &Path,
     scope: &Scope,
+    owners: &Owners,
     report: &mut Report,
 ) -> Result<(), DockerError> {
     if !path.exists() {
         return Ok(());
     }
     // Opening for writing takes the journal's lock: a live run holding it is
-    // refused ("in use by another chaos process") rather than healed under.
-    let mut journal =
-        Journal::open(path, &format!("heal-{}", new_run_id())).map_err(journal_error)?;
+    // left alone rather than healed under.
+    let mut journal = match Journal::open(path, &format!("heal-{}", new_run_id())) {
+        Ok(journal) => journal,
+        Err(JournalError::Busy { .. }) => {
+            report.refuse(format!(
+                "journal {} is held by a live chaos process: left its faults alone; stop that process to heal them",
+                path.display()
+            ));
+            return Ok(());
+        }
+        Err(e) => return Err(journal_error(e)),
+    };
     let outstanding = journal.outstanding().map_err(journal_error)?;
     let mut runs: Vec<&str> = Vec::new();
     for entry in &outstanding {
@@ -78,6 +219,10 @@ async fn heal_journal(
     }
     for run in runs {
         if scope.run.as_ref().is_some_and(|r| r != run) {
+            continue;
+        }
+        if let Some(holder) = owners.holder(run) {
+            report.refuse(holder.refusal());
             continue;
         }
         // A Kubernetes run's faults are not ours to mark healed from here.
@@ -142,7 +287,13 @@ fn one_line_fault(entry: &Entry) -> String {
 }
 
 /// Pass two: the clusters in scope, checked whatever the journal says.
-async fn scan(docker: &Docker, scope: &Scope, report: &mut Report) -> Result<(), DockerError> {
+/// Returns the run ids of the clusters it looked at.
+async fn scan(
+    docker: &Docker,
+    scope: &Scope,
+    owners: &Owners,
+    report: &mut Report,
+) -> Result<Vec<String>, DockerError> {
     let mut selectors: Vec<Selector> = Vec::new();
     if let Some(project) = &scope.project {
         selectors.push(Selector::Project(project.clone()));
@@ -168,6 +319,10 @@ async fn scan(docker: &Docker, scope: &Scope, report: &mut Report) -> Result<(),
             Err(e) => return Err(e),
         };
         runs_seen.push(cluster.run_id().to_string());
+        if let Some(holder) = owners.holder(cluster.run_id()) {
+            report.refuse(holder.refusal());
+            continue;
+        }
         if let Err(e) = scan_cluster(&cluster, report).await {
             report.errors.push(e.to_string());
         }
@@ -175,14 +330,15 @@ async fn scan(docker: &Docker, scope: &Scope, report: &mut Report) -> Result<(),
     // Sidecars whose cluster is gone entirely.
     let run = scope.run.as_deref();
     for s in sidecar::list(docker, run).await? {
-        if scope.project.is_none() && !runs_seen.contains(&s.run) {
+        if scope.project.is_none() && !runs_seen.contains(&s.run) && owners.holder(&s.run).is_none()
+        {
             sidecar::remove(docker, &s.id).await?;
             report
                 .lines
                 .push(format!("removed sidecar {} (its node is gone)", s.name));
         }
     }
-    Ok(())
+    Ok(runs_seen)
 }
 
 async fn scan_cluster(cluster: &DockerCluster, report: &mut Report) -> Result<(), DockerError> {
@@ -208,7 +364,7 @@ async fn scan_cluster(cluster: &DockerCluster, report: &mut Report) -> Result<()
         }
         for node in nodes.iter().filter(|n| !n.has_netns()) {
             report.lines.push(format!(
-                "note: {} ({}) of {} is {} and no journal entry says why: `chaos nemesis restart {} --project {}` starts it",
+                "note: {} ({}) of {} is {} and no journal this heal read says why (a lease names the journal of a run that died; --journal names another): `chaos nemesis restart {} --project {}` starts it",
                 node.name,
                 node.container,
                 cluster.name(),

@@ -65,6 +65,24 @@ pub async fn our_clusters(docker: &Docker) -> Result<Vec<ClusterSummary>, Docker
     Ok(clusters.into_values().collect())
 }
 
+/// `the chaos clusters here are a (run r1), b (run r2)`, or that there are
+/// none, for messages about a name that matched nothing.
+pub async fn known_clusters(docker: &Docker) -> Result<String, DockerError> {
+    let known: Vec<String> = our_clusters(docker)
+        .await?
+        .into_iter()
+        .map(|c| format!("{} (run {})", c.project, c.run))
+        .collect();
+    Ok(if known.is_empty() {
+        "no chaos cluster exists here".into()
+    } else {
+        format!(
+            "the chaos clusters here are {} (`chaos cluster status` shows them)",
+            known.join(", ")
+        )
+    })
+}
+
 impl Target {
     /// The selector this target names, checking what can be checked.
     pub async fn resolve(&self, docker: &Docker) -> Result<Selector, DockerError> {

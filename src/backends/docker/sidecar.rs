@@ -41,7 +41,7 @@ use super::{api_message, api_status, labels, one_line, DockerError};
 
 // The chain, the rules and the scripts are shared with the Kubernetes
 // backend: see `chaos_nemeses::iptables`.
-use chaos_nemeses::iptables::{heal_outcome, shown_rules, APPLY, HEAL, SHOW};
+use chaos_nemeses::iptables::{check_outcome, heal_outcome, shown_rules, APPLY, CHECK, HEAL, SHOW};
 pub use chaos_nemeses::iptables::{rules, CHAIN};
 
 /// A sidecar as listed.
@@ -241,6 +241,22 @@ pub async fn show(
 ) -> Result<Vec<String>, DockerError> {
     let (_, output) = sessions.run(docker, sidecar, SHOW).await?;
     Ok(shown_rules(&output))
+}
+
+/// `(hooks, drops)` of our chain in the sidecar's netns: see
+/// [`chaos_nemeses::iptables::CHECK`].
+pub async fn check(
+    docker: &Docker,
+    sessions: &Sessions,
+    sidecar: &str,
+) -> Result<(usize, usize), DockerError> {
+    let (_, output) = sessions.run(docker, sidecar, CHECK).await?;
+    check_outcome(&output).ok_or_else(|| {
+        DockerError::Harness(format!(
+            "cannot read the partition rules in sidecar {sidecar}: {}",
+            one_line(&output)
+        ))
+    })
 }
 
 /// Run `cmd` in `container` with `docker exec`; its exit code and

@@ -21,8 +21,11 @@
 
 use std::collections::BTreeMap;
 
-use chaos_nemeses::iptables::{heal_outcome, rules, shown_rules, APPLY, CHAIN, HEAL, SHOW};
-use chaos_nemeses::{Cluster, ClusterError, Grudge, Node};
+use chaos_nemeses::iptables::{
+    check_outcome, heal_outcome, rules, share_in_force, shown_rules, APPLY, CHAIN, CHECK, HEAL,
+    SHOW,
+};
+use chaos_nemeses::{Cluster, ClusterError, Fault, Grudge, Node};
 use futures_util::future::join_all;
 
 use super::discover::{as_nodes, K8sPod};
@@ -212,6 +215,44 @@ impl K8sCluster {
         Ok(lines)
     }
 
+    /// Is every running pod's share of `grudge` installed?
+    async fn partition_in_force(&self, grudge: &Grudge) -> Result<bool, ClusterError> {
+        let nodes = self.refresh().await?;
+        for node in nodes.iter().filter(|n| n.has_netns()) {
+            let peers = grudge.dropped_by(&node.name).count();
+            if peers == 0 {
+                continue;
+            }
+            let output = self.exec(&node.name, SIDECAR, &["sh", "-c", CHECK]).await?;
+            match check_outcome(&output.text) {
+                Some(outcome) if share_in_force(outcome, peers) => {}
+                Some(_) => return Ok(false),
+                None => {
+                    return Err(ClusterError::Backend(format!(
+                        "cannot read the partition rules in the {SIDECAR} of pod {}: {}",
+                        node.name,
+                        one_line(&output.text)
+                    )))
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Is every process of the system in pod `name` stopped (`T`)?
+    async fn paused(&self, name: &str) -> Result<bool, ClusterError> {
+        let pod = self.seen(name)?;
+        let output = self
+            .exec(
+                name,
+                SIDECAR,
+                &["sh", "-c", PROCESS_STATE, "sh", &pod.process],
+            )
+            .await?;
+        let states = output.text.trim();
+        Ok(!states.is_empty() && states.lines().all(|l| l.starts_with('T')))
+    }
+
     /// Our chain's rules on each node with a sidecar: node → `iptables -S`
     /// lines (empty when there is no chain).
     pub async fn installed_rules(&self) -> Result<BTreeMap<String, Vec<String>>, K8sError> {
@@ -327,5 +368,15 @@ impl Cluster for K8sCluster {
             )
             .await?;
         Ok(!output.text.trim().is_empty() && !output.text.lines().any(|l| l.starts_with('T')))
+    }
+
+    async fn in_force(&self, fault: &Fault) -> Result<bool, ClusterError> {
+        match fault {
+            Fault::Partition { grudge } => self.partition_in_force(grudge).await,
+            Fault::Pause { node } => self.paused(node).await,
+            // A kill or stop here is over once the StatefulSet's replacement
+            // is Ready (see `replace`): nothing is held that could be lost.
+            Fault::Kill { .. } | Fault::Stop { .. } => Ok(true),
+        }
     }
 }

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use chaos_nemeses::lease::{self, Lease, LeaseInfo};
 use chaos_nemeses::{Journal, Rng};
 use chaos_workloads::{shutdown, NodeTarget, Recorder, Stats};
 
@@ -203,7 +204,7 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         plan,
         &dir,
         &mut meta,
-        &args.results,
+        &journal_path(args),
         &mut signals,
         &console,
     )
@@ -254,11 +255,43 @@ async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         plan,
         &dir,
         &mut meta,
-        &args.results,
+        &journal_path(args),
         &mut signals,
         &console,
     )
     .await
+}
+
+/// `--journal`, or journal.jsonl in the `--results` folder.
+fn journal_path(args: &RunArgs) -> std::path::PathBuf {
+    args.journal
+        .clone()
+        .unwrap_or_else(|| args.results.join("journal.jsonl"))
+}
+
+/// The fault journal, and the lease that says this run owns the cluster
+/// and where that journal is (so no `chaos heal` acts under this run, and
+/// any heal after a crash finds the journal).
+fn journal_and_lease<C: RunTarget>(
+    cluster: &C,
+    path: &Path,
+    dir: &Path,
+    backend: &str,
+) -> Result<(Journal, Lease), Failure> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Failure::Harness(format!(
+                "cannot create {} for the fault journal: {e}",
+                parent.display()
+            ))
+        })?;
+    }
+    let run = cluster.journal_id();
+    let journal = Journal::open(path, &run).map_err(|e| Failure::Harness(e.to_string()))?;
+    let info = LeaseInfo::here(&run, backend, &cluster.describe(), path, dir);
+    let lease =
+        Lease::take(&lease::default_dir(), &info).map_err(|e| Failure::Harness(e.to_string()))?;
+    Ok((journal, lease))
 }
 
 /// The run proper, on a cluster that is up (the caller takes it down):
@@ -268,7 +301,7 @@ async fn run_on<C: RunTarget>(
     plan: &Plan,
     dir: &Path,
     meta: &mut TestMeta,
-    results_root: &Path,
+    journal_path: &Path,
     signals: &mut Signals,
     console: &Console,
 ) -> Result<i32, Failure> {
@@ -282,8 +315,7 @@ async fn run_on<C: RunTarget>(
         })
         .collect();
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-    let mut journal = Journal::open(results_root.join("journal.jsonl"), &cluster.journal_id())
-        .map_err(|e| Failure::Harness(e.to_string()))?;
+    let (mut journal, lease) = journal_and_lease(cluster, journal_path, dir, &meta.backend)?;
 
     meta.cluster = Some(cluster.describe());
     meta.system_version = workload.system_version(&targets).await;
@@ -385,6 +417,21 @@ async fn run_on<C: RunTarget>(
         Err(e) => console.say(&format!("workers: {e}")),
     }
     schedule::heal_all(cluster, &mut journal, &handle, console).await;
+    // Released only when nothing of this run is left in force: otherwise
+    // the lease keeps naming the journal for `chaos heal`.
+    let run = cluster.journal_id();
+    match journal.outstanding() {
+        Ok(left) if !left.iter().any(|e| e.run == run) => {
+            if let Err(e) = lease.release() {
+                console.say(&format!("run lease: {e}"));
+            }
+        }
+        _ => console.say(&format!(
+            "faults may still be in force: `chaos heal` undoes them (the lease {} names journal {})",
+            lease.path().display(),
+            journal.path().display()
+        )),
+    }
     let snapshot = stats.snapshot();
     console.say(&format!(
         "workload done: {} ops (ok {}, fail {}, info {})",

@@ -30,8 +30,15 @@ pub struct Plan {
 
 pub fn parse_faults(text: &str) -> Result<Vec<FaultKind>, String> {
     let mut out = Vec::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for (i, item) in text.split(',').map(str::trim).enumerate() {
         let kind = match item {
+            // `a,,b` or a trailing comma is a typo, not "no fault here".
+            "" => {
+                return Err(format!(
+                    "--nemesis {text:?}: item {} is empty; list faults separated by single commas, e.g. partition-halves,kill",
+                    i + 1
+                ))
+            }
             "none" => continue,
             "kill" => FaultKind::Kill,
             "pause" => FaultKind::Pause,
@@ -71,6 +78,16 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
             "--rate must be a positive number of ops per second".into()
         ));
     }
+    // The schedule is quiet for one interval before its first fault: a run
+    // shorter than that would fire nothing and still say `valid`.
+    if !faults.is_empty() && interval >= time_limit {
+        return Err(bad(format!(
+            "the first fault would come at +{} s, at or after the time limit of {} s, so this run would inject nothing: \
+             lower --nemesis-interval, raise --time-limit, or say --nemesis none",
+            interval.as_secs_f64(),
+            time_limit.as_secs_f64()
+        )));
+    }
     let seed = args.seed.unwrap_or_else(|| {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -105,5 +122,13 @@ mod tests {
         let e = parse_faults("kill,explode").unwrap_err();
         assert!(e.contains("\"explode\""), "{e}");
         assert!(parse_faults("partition-sideways").is_err());
+    }
+
+    #[test]
+    fn empty_items_are_errors() {
+        for text in ["partition-halves,,kill", "kill,", ",kill", ""] {
+            let e = parse_faults(text).unwrap_err();
+            assert!(e.contains("is empty"), "{text:?}: {e}");
+        }
     }
 }

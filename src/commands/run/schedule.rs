@@ -2,13 +2,16 @@
 //! seed) for an interval, again, until the time limit. In the history each
 //! fault is `start-<fault>` (before it is applied), `<fault>-in-force` with
 //! the milliseconds applying took, or `<fault>-failed` with the error, and
-//! `stop-<fault>` once undone. And the heal at the end, from the journal.
+//! `stop-<fault>` once undone. While a fault is held it is looked at every
+//! second: one that something else undid is `<fault>-lost`, and the run's
+//! verdict can then be no better than unknown. And the heal at the end, from
+//! the journal.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chaos_checkers::history::{Op, OpType, Process};
-use chaos_nemeses::{Fault, Journal, Rng};
+use chaos_nemeses::{Cluster, ClusterError, Fault, Journal, Rng};
 use chaos_workloads::{RecordHandle, ShutdownSignal};
 use serde_json::{json, Value};
 
@@ -32,6 +35,9 @@ impl Active {
         }
     }
 }
+
+/// How often a fault in force is looked at.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Schedule<'a> {
     pub faults: &'a [FaultKind],
@@ -122,6 +128,7 @@ pub async fn nemesis_loop<C: RunTarget>(
         let applied = nemesis::apply(cluster, journal, &fault).await;
         let took = json!({"ms": applying.elapsed().as_millis() as u64});
         let mut done = nemesis_op(&format!("{name}-in-force"), took);
+        let in_force = applied.is_ok();
         match applied {
             Err(e) => {
                 console.say(&format!("nemesis: start-{name}: {e}"));
@@ -134,7 +141,17 @@ pub async fn nemesis_loop<C: RunTarget>(
             }
         }
         let _ = handle.append(done).await;
-        let stopped = sleep_unless_stopped(schedule.interval.min(remaining()), stop).await;
+        let hold = schedule.interval.min(remaining());
+        let stopped = if in_force {
+            let held = HeldFault {
+                fault: &fault,
+                value: &value,
+                since: start,
+            };
+            hold_and_watch(cluster, &held, hold, stop, handle, console).await
+        } else {
+            sleep_unless_stopped(hold, stop).await
+        };
         let mut stop_op = nemesis_op(&format!("stop-{name}"), value.clone());
         match nemesis::undo(cluster, journal, &fault).await {
             Err(e) => {
@@ -147,6 +164,65 @@ pub async fn nemesis_loop<C: RunTarget>(
         let _ = handle.append(stop_op).await;
         if stopped || remaining().is_zero() {
             return;
+        }
+    }
+}
+
+/// A fault this run applied and holds.
+struct HeldFault<'a> {
+    fault: &'a Fault,
+    /// How the history names it (`start-<verb>`'s value).
+    value: &'a Value,
+    /// The schedule's start, for the message's `+T s`.
+    since: Instant,
+}
+
+/// Holds `held` for `duration` (or until `stop`; true then), looking every
+/// [`WATCH_EVERY`] whether it is still in force. The first look that finds
+/// it gone records `<verb>-lost` and ends the watch: the report must not
+/// say a fault was tested for time it was not in force. A look that fails
+/// says nothing either way and is tried again; a backend that cannot look
+/// says so once in the log.
+async fn hold_and_watch<C: Cluster>(
+    cluster: &C,
+    held: &HeldFault<'_>,
+    duration: Duration,
+    stop: &ShutdownSignal,
+    handle: &RecordHandle,
+    console: &Console,
+) -> bool {
+    let until = Instant::now() + duration;
+    let verb = held.fault.verb();
+    let mut watching = true;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        if sleep_unless_stopped(left.min(WATCH_EVERY), stop).await {
+            return true;
+        }
+        if !watching || Instant::now() >= until {
+            continue;
+        }
+        match cluster.in_force(held.fault).await {
+            Ok(true) | Err(ClusterError::Backend(_)) | Err(ClusterError::UnknownNode { .. }) => {}
+            Ok(false) => {
+                watching = false;
+                let why = format!(
+                    "{verb} {} was no longer in force at +{:.1} s: something other than this run undid it (a `chaos heal`, a hand-run command, a restart); the run did not test what its schedule says",
+                    one_line(held.value),
+                    held.since.elapsed().as_secs_f64()
+                );
+                console.say(&format!("nemesis: {why}"));
+                let mut lost = nemesis_op(&format!("{verb}-lost"), held.value.clone());
+                lost.error = Some(why);
+                let _ = handle.append(lost).await;
+            }
+            Err(e @ ClusterError::Unsupported { .. }) => {
+                watching = false;
+                console.say(&format!("nemesis: not watched while in force: {e}"));
+            }
         }
     }
 }

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 struct SlowPartitions {
     events: Mutex<Vec<&'static str>>,
     applying: AtomicBool,
+    /// Its partitions are undone behind the run's back at once.
+    vanish: AtomicBool,
 }
 
 impl SlowPartitions {
@@ -72,6 +74,9 @@ impl Cluster for SlowPartitions {
     }
     async fn is_up(&self, _: &str) -> Result<bool, ClusterError> {
         Ok(true)
+    }
+    async fn in_force(&self, _: &Fault) -> Result<bool, ClusterError> {
+        Ok(!self.vanish.load(SeqCst))
     }
 }
 
@@ -209,4 +214,52 @@ async fn a_stop_between_faults_ends_the_loop_without_a_fault() {
     assert!(cluster.events().is_empty());
     drop(handle);
     assert!(fixture.finish().await.is_empty());
+}
+
+/// Runs one partition held for 1.2 s (one look at it, at 1 s) and returns
+/// the ops.
+async fn one_watched_partition(name: &str, vanish: bool) -> Vec<String> {
+    let mut fixture = Fixture::new(name);
+    let cluster = SlowPartitions::default();
+    cluster.vanish.store(vanish, SeqCst);
+    let handle = fixture.recorder.handle();
+    let schedule = Schedule {
+        faults: &HALVES,
+        interval: Duration::from_millis(1200),
+        time_limit: Duration::from_millis(3200),
+        names: &fixture.names,
+    };
+    let (_trigger, stop) = shutdown();
+    nemesis_loop(
+        &cluster,
+        &mut fixture.journal,
+        &handle,
+        &schedule,
+        &mut Rng::new(7),
+        &Active::default(),
+        &Console::new(),
+        &stop,
+    )
+    .await;
+    assert!(fixture.journal.outstanding().unwrap().is_empty());
+    drop(handle);
+    fixture.finish().await
+}
+
+#[tokio::test]
+async fn a_fault_undone_behind_the_runs_back_is_recorded_lost() {
+    assert_eq!(
+        one_watched_partition("vanishes", true).await,
+        [
+            "start-partition",
+            "partition-in-force",
+            "partition-lost",
+            "stop-partition"
+        ]
+    );
+    assert_eq!(
+        one_watched_partition("holds", false).await,
+        ["start-partition", "partition-in-force", "stop-partition"],
+        "a fault still in force is not called lost"
+    );
 }
