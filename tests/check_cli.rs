@@ -171,3 +171,89 @@ fn bad_input_is_one_line_and_exit_254() {
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
     }
 }
+
+/// `chaos check` on `args`: exit 254 and one line on stderr, returned.
+fn refused(args: &[&str]) -> String {
+    let out = chaos(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(254), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    err
+}
+
+const INVOKE: &str =
+    r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":1,"value":3}"#;
+const OK: &str = r#"{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":1,"value":3}"#;
+
+#[test]
+fn a_history_cut_mid_op_is_named_at_its_last_line_with_what_to_do() {
+    let cut = TempHistory::new(
+        "cut.jsonl",
+        &format!("{INVOKE}\n{OK}\n{{\"index\":2,\"time\":2,\"process\":1,\"ty"),
+    );
+    let err = refused(&["check", cut.path()]);
+    assert!(
+        err.contains("cut.jsonl:3: the last line ends mid-op"),
+        "{err}"
+    );
+    assert!(err.contains("cut short"), "{err}");
+    assert!(err.contains("delete that line"), "{err}");
+
+    let edn = TempHistory::new(
+        "cut.edn",
+        "{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :re",
+    );
+    let err = refused(&["check", edn.path()]);
+    assert!(err.contains("cut.edn:2: "), "{err}");
+    assert!(err.contains("delete the unfinished op"), "{err}");
+}
+
+#[test]
+fn a_completion_never_invoked_is_named_at_its_line() {
+    let orphan =
+        r#"{"index":2,"time":2,"process":4,"type":"info","f":"read","key":1,"value":null}"#;
+    let history = TempHistory::new("orphan.jsonl", &format!("{INVOKE}\n\n{OK}\n{orphan}\n"));
+    for checker in ["linearizable", "queue", "log"] {
+        let err = refused(&["check", history.path(), "--checker", checker]);
+        assert!(
+            err.contains(
+                "orphan.jsonl:4: op 2: process 4 completes an op (info read) it never invoked"
+            ),
+            "{checker}: {err}"
+        );
+        assert!(err.contains("pass the whole history"), "{checker}: {err}");
+    }
+}
+
+#[test]
+fn a_missing_file_or_a_folder_says_what_to_pass() {
+    let err = refused(&["check", "/nonexistent/history.jsonl"]);
+    assert!(
+        err.contains("/nonexistent/history.jsonl: no such file; check the path"),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
+
+    let inside = TempHistory::new("history.jsonl", &format!("{INVOKE}\n{OK}\n"));
+    let folder = inside.0.parent().unwrap().to_str().unwrap().to_string();
+    let err = refused(&["check", &folder]);
+    assert!(
+        err.contains(&format!(
+            "{folder}: is a folder, not a history file; pass the history inside it: {}",
+            inside.path()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_kv_initial_that_is_not_a_string_is_refused_as_an_argument() {
+    let history = TempHistory::new("kv.jsonl", &format!("{INVOKE}\n{OK}\n"));
+    let err = refused(&["check", history.path(), "--model", "kv", "--initial", "3"]);
+    assert!(
+        err.contains("--initial 3: the kv model's initial value is a string"),
+        "{err}"
+    );
+    assert!(!err.contains("op 0"), "{err}");
+}

@@ -64,7 +64,7 @@ fn chaos_run_etcd_register_under_partitions() {
         );
     }
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report.contains("### Durability Evidence"), "{report}");
+    assert!(report.contains("### Consistency Evidence"), "{report}");
     assert!(report.contains("PASS"), "{report}");
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
@@ -83,7 +83,7 @@ fn chaos_run_etcd_register_under_partitions() {
     ] {
         assert!(log.contains(event), "chaos.log lacks {event:?}:\n{log}");
     }
-    assert!(report.contains("start-partition"), "{report}");
+    assert!(report.contains("| partition halves "), "{report}");
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(history.contains("\"start-partition\""));
     assert!(history.contains("\"stop-partition\""));
@@ -173,7 +173,7 @@ fn interrupt_a_run(tag: &str, signal: i32, extra: &[&str]) -> (std::process::Out
         report.starts_with("> PARTIAL: the run was interrupted"),
         "{report}"
     );
-    assert!(report.contains("### Durability Evidence"), "{report}");
+    assert!(report.contains("### Consistency Evidence"), "{report}");
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(
         history.contains("\"stop-partition\""),

@@ -3,11 +3,12 @@
 use crate::cli::{CheckArgs, CheckerKind};
 use crate::exit::{fail, BAD_INPUT};
 use crate::units::{parse_bytes, parse_duration};
-use chaos_checkers::history::format::{read_history, Format};
+use chaos_checkers::history::format::{read_history, Format, ReadError};
 use chaos_checkers::history::History;
-use chaos_checkers::linear::{self, LinearOptions, LinearReport, OpSummary};
+use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind, OpSummary};
 use chaos_checkers::{log, queue, Validity};
 use serde::Serialize;
+use serde_json::Value;
 
 pub fn run(args: &CheckArgs) -> i32 {
     match check(args) {
@@ -24,6 +25,11 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
         .transpose()?;
     let history = read_history(&args.file, format).map_err(|e| e.to_string())?;
     let name = args.file.display().to_string();
+    // Whatever the checker, a history whose completions do not pair with
+    // their invocations is refused here, at the line of the op at fault.
+    if let Err(e) = history.pairs() {
+        return Err(ReadError::at_op(&name, &history, e.index, &e.message).to_string());
+    }
     let client_ops = history.ops.iter().filter(|op| op.is_client()).count();
     if client_ops == 0 {
         // Nothing to judge is not the same as nothing wrong.
@@ -36,14 +42,15 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
             let options = queue::QueueOptions {
                 allow_duplicates: args.allow_duplicates,
             };
-            let report =
-                queue::check_queue(&history, &options).map_err(|e| format!("{name}: {e}"))?;
+            let report = queue::check_queue(&history, &options)
+                .map_err(|e| unchecked(&name, &history, e, "queue"))?;
             emit(args, &report, report.validity, || {
                 queue_summary(&name, &report)
             })
         }
         CheckerKind::Log => {
-            let report = log::check_log(&history).map_err(|e| format!("{name}: {e}"))?;
+            let report =
+                log::check_log(&history).map_err(|e| unchecked(&name, &history, e, "log"))?;
             emit(args, &report, report.validity, || {
                 log_summary(&name, &report)
             })
@@ -67,10 +74,38 @@ fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<i32, 
         memory_budget_per_key: parse_bytes(&args.memory_budget)
             .map_err(|e| format!("--memory-budget: {e}"))?,
     };
-    let report = linear::check(history, &options).map_err(|e| format!("{name}: {e}"))?;
+    if options.model == ModelKind::Kv && !matches!(options.initial, Value::Null | Value::String(_))
+    {
+        return Err(format!(
+            "--initial {}: the kv model's initial value is a string; quote it: --initial '\"abc\"'",
+            args.initial
+        ));
+    }
+    let report = linear::check(history, &options).map_err(|e| {
+        let message = format!(
+            "{}; is --model {} the model of this history?",
+            e.message, options.model
+        );
+        ReadError::at_op(name, history, e.index, &message).to_string()
+    })?;
     emit(args, &report, report.validity, || {
         linear_summary(name, &report)
     })
+}
+
+/// A queue or log checker's refusal, at the line of the op at fault.
+fn unchecked(name: &str, history: &History, e: queue::CheckError, checker: &str) -> String {
+    let (index, message) = match e {
+        queue::CheckError::Pair(e) => (e.index, e.message),
+        queue::CheckError::Malformed { index, message } => (
+            index,
+            format!(
+                "{message}; is --checker {checker} the checker of this history? \
+                 (docs/checkers.md gives each checker's op conventions)"
+            ),
+        ),
+    };
+    ReadError::at_op(name, history, index, &message).to_string()
 }
 
 fn emit<R: Serialize>(

@@ -202,11 +202,11 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("    - returned by op 2 (process 1 on n2: dequeue null → ok 7, at +0.1s until +5.1s), during start-pause `n2`\n"),
+            out.contains("    - returned by op 2 (process 1 on n2: dequeue null → ok 7, at +0.1s until +5.1s), during pause `n2`\n"),
             "{out}"
         );
         assert!(
-            out.contains("    - returned by op 3 (process 2 on n3: dequeue null → ok 7, at +0.2s), during start-pause `n2`\n"),
+            out.contains("    - returned by op 3 (process 2 on n3: dequeue null → ok 7, at +0.2s), during pause `n2`\n"),
             "{out}"
         );
     }

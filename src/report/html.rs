@@ -195,6 +195,8 @@ mod render {
             perf: &p,
             evidence: vec![Evidence::Linearizable(&l)],
             signals: vec![],
+            search: SignalSearch::default(),
+            partition_shape: None,
         };
         let failures: Vec<_> = l.keys.iter().filter_map(|k| k.failure.as_ref()).collect();
         let page = html(&run, &failures);

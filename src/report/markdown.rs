@@ -3,8 +3,9 @@
 //! durability evidence, fault timeline, node log signals, assessment).
 
 use super::examples;
+use super::signals::PHRASES;
 use super::units::{duration, offset};
-use chaos_checkers::history::{History, OpType};
+use chaos_checkers::history::{History, OpType, Process};
 use chaos_checkers::linear::{LinearReport, OpSummary};
 use chaos_checkers::log::LogReport;
 use chaos_checkers::perf::{FaultWindow, Perf};
@@ -27,6 +28,109 @@ impl Evidence<'_> {
             Evidence::Log(r) => r.validity,
         }
     }
+
+    /// The property its checker judges: a stale read is a consistency
+    /// failure, a lost element a durability one.
+    fn property(&self) -> (&'static str, &'static str) {
+        match self {
+            Evidence::Linearizable(_) => ("Consistency", "Consistency (linearizability)"),
+            Evidence::Queue(_) | Evidence::Log(_) => ("Durability", "Durability"),
+        }
+    }
+
+    /// Why the checker could not decide, and what would decide it.
+    fn undecided(&self) -> Option<String> {
+        match self {
+            Evidence::Linearizable(r) => linear_undecided(r),
+            Evidence::Queue(r) => queue_undecided(r),
+            Evidence::Log(r) => log_undecided(r),
+        }
+    }
+}
+
+/// The properties the evidence judges, short (`Consistency`) or long
+/// (`Consistency (linearizability)`), each once, joined with `and`.
+fn property(run: &RunReport<'_>, long: bool) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for e in &run.evidence {
+        let (short, full) = e.property();
+        let name = if long { full } else { short };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    match names.is_empty() {
+        true => "Checker".to_string(),
+        false => names.join(" and "),
+    }
+}
+
+fn linear_undecided(r: &LinearReport) -> Option<String> {
+    if r.keys_unknown == 0 {
+        return None;
+    }
+    Some(format!(
+        "the linearizability search ran out of its budget on {} key(s): re-check `history.jsonl` \
+         with `chaos check --time-budget ... --memory-budget ...` and larger budgets, or shorten the run",
+        r.keys_unknown
+    ))
+}
+
+fn queue_undecided(r: &QueueReport) -> Option<String> {
+    let mut reasons = Vec::new();
+    if !r.lost.is_empty() && !r.loss_is_certain() {
+        let drains = match r.indeterminate_drains {
+            0 => String::new(),
+            n => format!(" and {n} drain(s)"),
+        };
+        reasons.push(format!(
+            "{} acknowledged element(s) never came out, but {} dequeue(s){drains} ended \
+             indeterminate (info) and could have taken them unseen, so the loss cannot be decided: \
+             a run with fewer indeterminate dequeues (a cluster healthy while they run, a longer \
+             client timeout) would decide it",
+            r.lost.count, r.indeterminate_dequeues
+        ));
+    }
+    if !r.pending.is_empty() {
+        let drain = if r.drained {
+            "no drain completed after their acknowledgement"
+        } else {
+            "the final drain did not complete"
+        };
+        reasons.push(format!(
+            "{} acknowledged element(s) were never looked for because {drain}: \
+             a final drain that completes (a cluster healthy at the end, a longer \
+             recovery before the drain) would decide them",
+            r.pending.count
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+fn log_undecided(r: &LogReport) -> Option<String> {
+    if r.validity != Validity::Unknown || r.counts.unseen == 0 {
+        return None;
+    }
+    let unread: Vec<String> = r
+        .keys
+        .iter()
+        .filter(|k| !k.final_read)
+        .map(|k| {
+            k.key
+                .as_ref()
+                .map_or("the log".to_string(), |key| format!("log `{key}`"))
+        })
+        .collect();
+    let why = match unread.is_empty() {
+        true => "no final read completed after they were acknowledged".to_string(),
+        false => format!("no final read completed on {}", unread.join(", ")),
+    };
+    Some(format!(
+        "{} acknowledged append(s) lie beyond every offset a read reached and {why}, \
+         so whether they were lost cannot be decided: a final read that completes \
+         (a cluster healthy at the end, a longer final phase) would decide it",
+        r.counts.unseen
+    ))
 }
 
 /// A node log line worth reading next to the faults (an election, a leader
@@ -50,6 +154,25 @@ pub struct RunReport<'a> {
     pub perf: &'a Perf,
     pub evidence: Vec<Evidence<'a>>,
     pub signals: Vec<NodeSignal>,
+    /// Where the signals were looked for, and what came of it.
+    pub search: SignalSearch,
+    /// The partition shape (`halves`, `ring`, ...) when the run drew its
+    /// partitions from one shape only: the history records the grudge, not
+    /// the shape.
+    pub partition_shape: Option<String>,
+}
+
+/// Which node logs a report looked in for signals, and what it found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SignalSearch {
+    /// `nodes/<node>/log` of each log read, with its number of lines.
+    pub logs: Vec<(String, usize)>,
+    /// Lines that matched a known pattern, near a fault or not.
+    pub matched: usize,
+    /// How far from a fault window a line may be and still be shown (ns).
+    pub window: u64,
+    /// Why the logs were not searched at all, when they were not.
+    pub skipped: Option<String>,
 }
 
 /// How many examples of one kind a report spells out.
@@ -65,9 +188,9 @@ fn write_report(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
     writeln!(out, "## {} {}\n", run.started, run.title)?;
     metadata(out, run)?;
     throughput(out, run.perf)?;
-    durability(out, run)?;
-    timeline(out, &run.perf.faults)?;
-    signals(out, &run.signals)?;
+    evidence(out, run)?;
+    timeline(out, run)?;
+    signals(out, run)?;
     assessment(out, run)
 }
 
@@ -135,8 +258,8 @@ fn overall(run: &RunReport<'_>) -> Validity {
     run.evidence.iter().map(Evidence::validity).collect()
 }
 
-fn durability(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
-    writeln!(out, "### Durability Evidence")?;
+fn evidence(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
+    writeln!(out, "### {} Evidence", property(run, false))?;
     let v = overall(run);
     writeln!(out, "- Verdict: **{}** ({})", verdict_word(v), v.as_str())?;
     for evidence in &run.evidence {
@@ -171,16 +294,39 @@ pub(super) fn op(op: &OpSummary) -> String {
     )
 }
 
-/// `, during start-partition n1 | n2,n3` when the op began inside a fault.
+/// `, during partition `n1 | n2,n3`` when the op began inside a fault.
 pub(super) fn during(op: &OpSummary, faults: &[FaultWindow]) -> String {
     faults
         .iter()
         .find(|w| w.start <= op.invoke_time && w.end.is_none_or(|end| op.invoke_time < end))
-        .map_or(String::new(), |w| match &w.value {
-            serde_json::Value::String(s) => format!(", during {} `{s}`", w.f),
-            serde_json::Value::Null => format!(", during {}", w.f),
-            other => format!(", during {} `{other}`", w.f),
+        .map_or(String::new(), |w| {
+            let (verb, detail) = fault(w, None);
+            match detail.is_empty() {
+                true => format!(", during {verb}"),
+                false => format!(", during {verb} `{detail}`"),
+            }
         })
+}
+
+/// What a fault window's fault was, from its start op: (`partition`,
+/// `n1,n2 | n3`), (`kill`, `n2`), with the partition's `shape` when known
+/// (`partition halves`). A Jepsen `:start` names no fault: it is `fault`.
+pub(super) fn fault(w: &FaultWindow, shape: Option<&str>) -> (String, String) {
+    let verb = match w.f.strip_prefix("start-") {
+        Some(verb) if !verb.is_empty() => verb.to_string(),
+        _ if w.f == "start" => "fault".to_string(),
+        _ => w.f.clone(),
+    };
+    let verb = match shape {
+        Some(shape) if verb == "partition" => format!("partition {shape}"),
+        _ => verb,
+    };
+    let detail = match &w.value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    (verb, detail)
 }
 
 fn linearizable(out: &mut String, r: &LinearReport, faults: &[FaultWindow]) -> std::fmt::Result {
@@ -298,46 +444,121 @@ fn log(out: &mut String, r: &LogReport, run: &RunReport<'_>) -> std::fmt::Result
     examples::log_examples(out, r, run.history, &run.perf.faults)
 }
 
-fn timeline(out: &mut String, faults: &[FaultWindow]) -> std::fmt::Result {
+fn timeline(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
+    let faults = &run.perf.faults;
     writeln!(out, "### Fault Timeline")?;
     if faults.is_empty() {
         return writeln!(out, "No faults were injected.\n");
     }
-    writeln!(out, "| start | end | fault | detail |")?;
+    writeln!(out, "| start | end | fault | how it went |")?;
     writeln!(out, "|---|---|---|---|")?;
     for w in faults {
-        let end = w.end.map_or("still active at the end".to_string(), offset);
-        let detail = match &w.value {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
+        let end = w.end.map_or("not stopped".to_string(), offset);
+        let (verb, detail) = fault(w, run.partition_shape.as_deref());
+        let what = match detail.is_empty() {
+            true => verb,
+            false => format!("{verb} {detail}"),
         };
         writeln!(
             out,
             "| {} | {} | {} | {} |",
             offset(w.start),
             end,
-            w.f,
-            detail.replace('|', "\\|")
+            what.replace('|', "\\|"),
+            how_it_went(run.history, w).replace('|', "\\|")
         )?;
     }
     writeln!(out)
 }
 
-fn signals(out: &mut String, signals: &[NodeSignal]) -> std::fmt::Result {
-    writeln!(out, "### Node Log Signals")?;
-    if signals.is_empty() {
-        return writeln!(
-            out,
-            "No election, leader change or timeout lines in the node logs.\n"
-        );
+/// What the nemesis recorded between a fault's start and its stop: how
+/// long applying took or why it failed, whether something else undid it,
+/// and whether undoing it failed.
+fn how_it_went(history: &History, w: &FaultWindow) -> String {
+    let base = history.ops.iter().map(|op| op.time).min().unwrap_or(0);
+    let mut notes = Vec::new();
+    if let Some(verb) = w.f.strip_prefix("start-") {
+        let stop = format!("stop-{verb}");
+        let after_start = history
+            .ops
+            .iter()
+            .filter(|op| op.process == Process::Nemesis)
+            .skip_while(|op| !(op.f == w.f && op.time - base == w.start))
+            .skip(1);
+        for op in after_start {
+            let error = op.error.as_deref().unwrap_or("no reason recorded");
+            if op.f == stop {
+                if op.error.is_some() {
+                    notes.push(format!("undoing it failed: {error}"));
+                }
+                break;
+            }
+            match op.f.strip_prefix(verb) {
+                Some("-in-force") => {
+                    notes.push(match op.value.get("ms").and_then(|ms| ms.as_u64()) {
+                        Some(ms) => format!("in force after {}", duration(ms * 1_000_000)),
+                        None => "in force".to_string(),
+                    })
+                }
+                Some("-failed") => notes.push(format!("never in force: {error}")),
+                Some("-lost") => notes.push(format!(
+                    "undone by something else by {}",
+                    offset(op.time - base)
+                )),
+                _ => {}
+            }
+        }
     }
-    for s in signals.iter().take(20) {
+    if w.end.is_none() {
+        notes.push("still in force when the history ends".to_string());
+    }
+    notes.join("; ")
+}
+
+fn signals(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
+    writeln!(out, "### Node Log Signals")?;
+    let search = &run.search;
+    let logs: Vec<String> = search
+        .logs
+        .iter()
+        .map(|(log, lines)| match lines {
+            1 => format!("`{log}` (1 line)"),
+            n => format!("`{log}` ({n} lines)"),
+        })
+        .collect();
+    let margin = duration(search.window);
+    if run.signals.is_empty() {
+        let patterns: Vec<String> = PHRASES.iter().map(|p| format!("`{p}`")).collect();
+        let said = if let Some(why) = &search.skipped {
+            format!("The node logs were not searched: {why}.")
+        } else if logs.is_empty() {
+            "No node log was found under `nodes/`: there was nothing to search.".to_string()
+        } else if search.matched == 0 {
+            format!(
+                "None of the known patterns ({}) matched a line of the node logs read: {}.",
+                patterns.join(", "),
+                logs.join(", ")
+            )
+        } else {
+            format!(
+                "{} line(s) of the node logs matched a known pattern, none within {margin} of a fault; read: {}.",
+                search.matched,
+                logs.join(", ")
+            )
+        };
+        return writeln!(out, "{said}\n");
+    }
+    for s in run.signals.iter().take(20) {
         writeln!(out, "- {} {}: `{}`", s.node, offset(s.time), s.line)?;
     }
-    if signals.len() > 20 {
-        writeln!(out, "- ... {} more in `nodes/`", signals.len() - 20)?;
+    if run.signals.len() > 20 {
+        writeln!(out, "- ... {} more in `nodes/`", run.signals.len() - 20)?;
     }
+    writeln!(
+        out,
+        "\nLines within {margin} of a fault that mark an election, a leader change or a timeout; read: {}.",
+        logs.join(", ")
+    )?;
     writeln!(out)
 }
 
@@ -373,15 +594,25 @@ fn assessment(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
     writeln!(out, "### Assessment")?;
     let v = overall(run);
     let meaning = match v {
-        Validity::Valid => "no anomaly in this window",
-        Validity::Invalid => "the history shows an anomaly: see the evidence above",
+        Validity::Valid => "no anomaly in this window".to_string(),
+        Validity::Invalid => "the history shows an anomaly: see the evidence above".to_string(),
         Validity::Unknown => {
-            "the checkers could not decide within their budgets: raise them or shorten the run"
+            let reasons: Vec<String> = run
+                .evidence
+                .iter()
+                .filter(|e| e.validity() == Validity::Unknown)
+                .filter_map(Evidence::undecided)
+                .collect();
+            match reasons.is_empty() {
+                true => "the checker could not decide: see the evidence above".to_string(),
+                false => reasons.join("; "),
+            }
         }
     };
     writeln!(
         out,
-        "- **Durability verdict**: {} ({meaning}).",
+        "- **{} verdict**: {} ({meaning}).",
+        property(run, true),
         verdict_word(v)
     )?;
     let [outside, during] = availability(run.history, &run.perf.faults);
@@ -394,143 +625,5 @@ fn assessment(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chaos_checkers::history::{Op, Process};
-    use chaos_checkers::linear::{self, LinearOptions, ModelKind};
-    use chaos_checkers::perf::perf;
-    use serde_json::{json, Value};
-
-    fn op(ms: u64, process: Process, kind: OpType, f: &str, value: Value) -> Op {
-        Op {
-            index: 0,
-            time: ms * 1_000_000,
-            process,
-            kind,
-            f: f.into(),
-            key: Some(json!("k")),
-            value,
-            node: None,
-            error: None,
-        }
-    }
-
-    /// A write, a partition, a stale read during it, and the heal.
-    fn history() -> History {
-        let c = Process::Client;
-        let mut ops = vec![
-            op(0, c(0), OpType::Invoke, "write", json!(1)),
-            op(10, c(0), OpType::Ok, "write", json!(1)),
-            op(
-                100,
-                Process::Nemesis,
-                OpType::Info,
-                "start-partition",
-                json!("n1,n2 | n3"),
-            ),
-            op(120, c(1), OpType::Invoke, "write", json!(2)),
-            op(130, c(1), OpType::Ok, "write", json!(2)),
-            Op {
-                node: Some("n3".into()),
-                ..op(140, c(0), OpType::Invoke, "read", Value::Null)
-            },
-            op(150, c(0), OpType::Ok, "read", json!(1)),
-            op(160, c(2), OpType::Invoke, "write", json!(3)),
-            op(300, c(2), OpType::Info, "write", json!(3)),
-            op(
-                400,
-                Process::Nemesis,
-                OpType::Info,
-                "stop-partition",
-                Value::Null,
-            ),
-        ];
-        for (i, o) in ops.iter_mut().enumerate() {
-            o.index = i as u64;
-        }
-        History::new(ops)
-    }
-
-    fn report(history: &History, linear: &LinearReport) -> String {
-        let perf = perf(history, 10);
-        markdown(&RunReport {
-            title: "etcd register, partition-halves".into(),
-            started: "2026-11-24 03:00Z".into(),
-            command: "chaos run --nemesis partition-halves --read serializable".into(),
-            cluster: "docker, etcd 3.4, 3 nodes".into(),
-            endpoints: vec!["n1 127.0.0.1:32770".into()],
-            parameters: vec![
-                ("concurrency".into(), "3".into()),
-                ("seed".into(), "7".into()),
-            ],
-            artifacts: vec!["history.jsonl".into(), "results.json".into()],
-            history,
-            perf: &perf,
-            evidence: vec![Evidence::Linearizable(linear)],
-            signals: vec![NodeSignal {
-                node: "n3".into(),
-                time: 105_000_000,
-                line: "lost leader".into(),
-            }],
-        })
-    }
-
-    #[test]
-    fn a_stale_read_makes_a_failing_report_that_names_it() {
-        let h = history();
-        let options = LinearOptions {
-            model: ModelKind::CasRegister,
-            threads: 1,
-            ..Default::default()
-        };
-        let linear = linear::check(&h, &options).unwrap();
-        assert_eq!(linear.validity, Validity::Invalid);
-        let md = report(&h, &linear);
-        for section in [
-            "### Run Metadata",
-            "### Throughput and Latency",
-            "### Durability Evidence",
-            "### Fault Timeline",
-            "### Node Log Signals",
-            "### Assessment",
-        ] {
-            assert!(md.contains(section), "{section} missing:\n{md}");
-        }
-        assert!(md.contains("- Verdict: **FAIL** (invalid)"), "{md}");
-        assert!(
-            md.contains("op 5 (process 0 on n3: read null → ok 1, at +0.1s) cannot be linearized, during start-partition `n1,n2 | n3`"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| +0.1s | +0.4s | start-partition | n1,n2 \\| n3 |"),
-            "{md}"
-        );
-        assert!(
-            md.contains("- Operations: **4** (ok **3** / fail **0** / info **1**)"),
-            "{md}"
-        );
-        assert!(md.contains("- n3 +0.1s: `lost leader`"), "{md}");
-        assert!(
-            md.contains("outside faults 100.0% ok of 1; during faults 66.7% ok of 3"),
-            "{md}"
-        );
-    }
-
-    #[test]
-    fn a_valid_run_passes_and_says_so() {
-        let mut h = history();
-        h.ops[6].value = json!(2);
-        let options = LinearOptions {
-            model: ModelKind::CasRegister,
-            threads: 1,
-            ..Default::default()
-        };
-        let linear = linear::check(&h, &options).unwrap();
-        let md = report(&h, &linear);
-        assert!(md.contains("- Verdict: **PASS** (valid)"), "{md}");
-        assert!(
-            md.contains("**Durability verdict**: PASS (no anomaly in this window)"),
-            "{md}"
-        );
-    }
-}
+#[path = "markdown_tests.rs"]
+mod tests;

@@ -8,7 +8,7 @@ mod svg;
 mod units;
 
 pub use html::html;
-pub use markdown::{markdown, Evidence, NodeSignal, RunReport};
+pub use markdown::{markdown, Evidence, NodeSignal, RunReport, SignalSearch};
 pub use signals::{near_faults, signals};
 pub use svg::{anomaly, latency, throughput};
 pub use units::{duration, offset};

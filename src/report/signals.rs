@@ -7,7 +7,7 @@ use super::markdown::NodeSignal;
 use chaos_checkers::perf::FaultWindow;
 
 /// Lower-case phrases that mark a line worth reading under faults.
-const PHRASES: [&str; 14] = [
+pub const PHRASES: [&str; 14] = [
     "became leader",
     "became candidate",
     "became pre-candidate",

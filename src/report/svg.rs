@@ -1,6 +1,7 @@
 //! Plots as plain SVG: small, dependency-free, and readable in any browser
 //! or pasted into docs.
 
+use super::markdown::fault;
 use super::units::offset;
 use chaos_checkers::history::OpType;
 use chaos_checkers::linear::{Failure, OpSummary};
@@ -47,13 +48,13 @@ fn open(out: &mut String, title: &str) {
 fn faults(out: &mut String, frame: &Frame, faults: &[FaultWindow], end: u64) {
     for w in faults {
         let (x0, x1) = (frame.x(w.start), frame.x(w.end.unwrap_or(end)));
+        let (verb, detail) = fault(w, None);
         let _ = write!(
             out,
-            r##"<rect x="{x0:.1}" y="0" width="{:.1}" height="{:.1}" fill="#f4a261" fill-opacity="0.25"><title>{} {}</title></rect>"##,
+            r##"<rect x="{x0:.1}" y="0" width="{:.1}" height="{:.1}" fill="#f4a261" fill-opacity="0.25"><title>{}</title></rect>"##,
             (x1 - x0).max(1.0),
             HEIGHT - BOTTOM,
-            escape(&w.f),
-            escape(&w.value.to_string())
+            escape(format!("{verb} {detail}").trim_end())
         );
     }
 }
@@ -305,7 +306,10 @@ mod tests {
         for svg in [throughput(&p), latency(&p)] {
             assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
             assert_eq!(svg.matches("<rect").count(), 1, "one fault window: {svg}");
-            assert!(svg.contains("start-partition"));
+            assert!(
+                svg.contains("<title>partition n1 | n2,n3</title>"),
+                "the fault is named: {svg}"
+            );
             assert!(!svg.contains("NaN"), "{svg}");
         }
         assert!(latency(&p).contains("<circle"));

@@ -7,20 +7,21 @@
 use std::path::Path;
 
 use chaos_checkers::history::edn::write_edn;
-use chaos_checkers::history::format::{read_history, Format};
+use chaos_checkers::history::format::{read_history, Format, ReadError};
 use chaos_checkers::history::History;
 use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind};
 use chaos_checkers::log::{check_log, LogReport};
 use chaos_checkers::perf::{perf, Perf};
-use chaos_checkers::queue::{check_queue, QueueOptions, QueueReport};
+use chaos_checkers::queue::{check_queue, CheckError, QueueOptions, QueueReport};
 use chaos_checkers::Validity;
 use serde_json::json;
 
 use super::meta::TestMeta;
 use crate::error::Failure;
-use crate::report::{self, Evidence, NodeSignal, RunReport};
+use crate::report::{self, Evidence, NodeSignal, RunReport, SignalSearch};
 
-/// Every file a finished run folder holds, as the report lists them.
+/// Every file a finished run folder holds, as the report lists them (the
+/// node logs as `nodes/<node>/log`, one per node).
 pub const ARTIFACTS: [&str; 8] = [
     "test.json",
     "history.jsonl",
@@ -31,6 +32,46 @@ pub const ARTIFACTS: [&str; 8] = [
     "nodes/<node>/log",
     "chaos.log",
 ];
+
+/// The files of [`ARTIFACTS`] that `dir` holds (or that [`analyse`] is
+/// writing there), each node log by its own name: a run that died early
+/// never wrote its node logs or its `chaos.log`.
+fn artifacts(dir: &Path) -> Vec<String> {
+    const WRITTEN_HERE: [&str; 4] = ["history.edn", "results.json", "report.md", "report.html"];
+    let mut found = Vec::new();
+    for artifact in ARTIFACTS {
+        if artifact == "nodes/<node>/log" {
+            found.extend(
+                node_names(dir)
+                    .into_iter()
+                    .map(|node| format!("nodes/{node}/log"))
+                    .filter(|log| dir.join(log).is_file()),
+            );
+        } else if WRITTEN_HERE.contains(&artifact) || dir.join(artifact).is_file() {
+            found.push(artifact.to_string());
+        }
+    }
+    found
+}
+
+/// The folders under `dir/nodes`, in natural order (`n2` before `n10`).
+fn node_names(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("nodes")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort_by_key(|name| {
+        let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+        (
+            stem.to_string(),
+            name[stem.len()..].parse::<u64>().ok(),
+            name.clone(),
+        )
+    });
+    names
+}
 
 /// Node log lines further than this from every fault window are left out.
 const SIGNAL_WINDOW_NS: u64 = 2_000_000_000;
@@ -130,12 +171,31 @@ fn harness(doing: String) -> impl FnOnce(std::io::Error) -> Failure {
     move |e| Failure::Harness(format!("{doing}: {e}"))
 }
 
-fn cannot(e: impl std::fmt::Display) -> Failure {
-    Failure::BadInput(format!("the history cannot be checked: {e}"))
+/// A history the checker refuses, at the line of the op at fault.
+fn cannot(source: &str, history: &History, index: u64, message: &str) -> Failure {
+    Failure::BadInput(ReadError::at_op(source, history, index, message).to_string())
 }
 
-/// The checker each workload's history goes to.
-pub fn check(workload: &str, history: &History) -> Result<Verdict, Failure> {
+/// An op the checker cannot read: not what `chaos run` writes.
+fn unreadable(source: &str, history: &History, index: u64, message: &str) -> Failure {
+    let message = format!(
+        "{message}; this is not what `chaos run` writes for this workload: \
+         was the history edited, or test.json's workload changed?"
+    );
+    cannot(source, history, index, &message)
+}
+
+/// A queue or log checker's refusal, at the line of the op at fault.
+fn refused(source: &str, history: &History, e: CheckError) -> Failure {
+    match e {
+        CheckError::Pair(e) => cannot(source, history, e.index, &e.message),
+        CheckError::Malformed { index, message } => unreadable(source, history, index, &message),
+    }
+}
+
+/// The checker each workload's history goes to; `source` names the history
+/// in errors.
+pub fn check(workload: &str, history: &History, source: &str) -> Result<Verdict, Failure> {
     Ok(match workload {
         "register" => Verdict::Linearizable(
             linear::check(
@@ -146,10 +206,13 @@ pub fn check(workload: &str, history: &History) -> Result<Verdict, Failure> {
                     ..Default::default()
                 },
             )
-            .map_err(cannot)?,
+            .map_err(|e| unreadable(source, history, e.index, &e.message))?,
         ),
-        "log" => Verdict::Log(check_log(history).map_err(cannot)?),
-        "queue" => Verdict::Queue(check_queue(history, &QueueOptions::default()).map_err(cannot)?),
+        "log" => Verdict::Log(check_log(history).map_err(|e| refused(source, history, e))?),
+        "queue" => Verdict::Queue(
+            check_queue(history, &QueueOptions::default())
+                .map_err(|e| refused(source, history, e))?,
+        ),
         other => {
             return Err(Failure::BadInput(format!(
                 "test.json names workload {other:?}, which this harness does not know"
@@ -161,6 +224,13 @@ pub fn check(workload: &str, history: &History) -> Result<Verdict, Failure> {
 /// Checks the run in `dir` and writes its reports.
 pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
     let history_path = dir.join("history.jsonl");
+    if !history_path.is_file() {
+        return Err(Failure::BadInput(format!(
+            "{} has no history.jsonl: the run ended before it recorded an op, so there is \
+             nothing to report; start a new run",
+            dir.display()
+        )));
+    }
     let history = read_history(&history_path, Some(Format::Jsonl))
         .map_err(|e| Failure::BadInput(e.to_string()))?;
 
@@ -169,9 +239,13 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
     std::fs::write(dir.join("history.edn"), edn)
         .map_err(harness("cannot write history.edn".into()))?;
 
-    let verdict = check(&meta.workload, &history)?;
+    let verdict = check(
+        &meta.workload,
+        &history,
+        &history_path.display().to_string(),
+    )?;
     let perf = perf(&history, 100);
-    let signals = node_signals(dir, meta, &perf)?;
+    let (signals, search) = node_signals(dir, meta, &perf);
     let partial = meta.partial();
 
     let (section, value) = verdict.json();
@@ -186,7 +260,12 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
         &(serde_json::to_string_pretty(&results).unwrap_or_default() + "\n"),
     )?;
 
-    let run_report = run_report(meta, &history, &perf, &verdict, signals);
+    let found = Found {
+        artifacts: artifacts(dir),
+        signals,
+        search,
+    };
+    let run_report = run_report(meta, &history, &perf, &verdict, found);
     let mut md = report::markdown(&run_report);
     if partial {
         md = format!("> PARTIAL: {}.\n\n{md}", partial_reason(meta));
@@ -218,29 +297,52 @@ fn write(path: &Path, text: &str) -> Result<(), Failure> {
     std::fs::write(path, text).map_err(harness(format!("cannot write {}", path.display())))
 }
 
-/// The signal lines of every `nodes/<node>/log`, near the faults.
-fn node_signals(dir: &Path, meta: &TestMeta, perf: &Perf) -> Result<Vec<NodeSignal>, Failure> {
+/// The signal lines of every `nodes/<node>/log`, near the faults, and what
+/// was searched.
+fn node_signals(dir: &Path, meta: &TestMeta, perf: &Perf) -> (Vec<NodeSignal>, SignalSearch) {
+    let mut search = SignalSearch {
+        window: SIGNAL_WINDOW_NS,
+        ..Default::default()
+    };
     let Some(run_start) = meta.run_start_unix_ns else {
-        return Ok(Vec::new());
+        search.skipped = Some(
+            "test.json has no `run_start_unix_ns`, so their lines cannot be put on the run's clock"
+                .into(),
+        );
+        return (Vec::new(), search);
     };
-    let nodes = dir.join("nodes");
-    let Ok(entries) = std::fs::read_dir(&nodes) else {
-        return Ok(Vec::new());
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
-    names.sort();
     let mut signals = Vec::new();
-    for name in names {
-        let Ok(log) = std::fs::read_to_string(nodes.join(&name).join("log")) else {
+    for name in node_names(dir) {
+        let path = format!("nodes/{name}/log");
+        let Ok(log) = std::fs::read_to_string(dir.join(&path)) else {
             continue;
         };
+        search.logs.push((path, log.lines().count()));
         signals.extend(report::signals(&name, &log, run_start));
     }
+    search.matched = signals.len();
     let mut signals = report::near_faults(signals, &perf.faults, SIGNAL_WINDOW_NS);
     signals.sort_by_key(|s| s.time);
-    Ok(signals)
+    (signals, search)
+}
+
+/// The one partition shape `--nemesis` named (`halves` of
+/// `partition-halves,kill`), if it named exactly one.
+fn partition_shape(nemesis: &str) -> Option<String> {
+    let mut shapes = nemesis
+        .split(',')
+        .filter_map(|n| n.trim().strip_prefix("partition-"));
+    match (shapes.next(), shapes.next()) {
+        (Some(shape), None) => Some(shape.to_string()),
+        _ => None,
+    }
+}
+
+/// What the folder held besides the history.
+struct Found {
+    artifacts: Vec<String>,
+    signals: Vec<NodeSignal>,
+    search: SignalSearch,
 }
 
 fn run_report<'a>(
@@ -248,7 +350,7 @@ fn run_report<'a>(
     history: &'a History,
     perf: &'a Perf,
     verdict: &'a Verdict,
-    signals: Vec<NodeSignal>,
+    found: Found,
 ) -> RunReport<'a> {
     let mut title = format!("{} {} (chaos run)", meta.system, meta.workload);
     if meta.partial() {
@@ -277,10 +379,12 @@ fn run_report<'a>(
         },
         endpoints: meta.endpoints.clone(),
         parameters,
-        artifacts: ARTIFACTS.iter().map(|s| s.to_string()).collect(),
+        artifacts: found.artifacts,
         history,
         perf,
         evidence: vec![verdict.evidence()],
-        signals,
+        signals: found.signals,
+        search: found.search,
+        partition_shape: partition_shape(&meta.nemesis),
     }
 }

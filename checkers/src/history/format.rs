@@ -76,6 +76,18 @@ impl ReadError {
     }
 }
 
+impl ReadError {
+    /// An error about the op of `history` whose `index` is `index`:
+    /// `file:line: op N: message`, or `file: op N: message` when the history
+    /// does not know the op's line.
+    pub fn at_op(source: &str, history: &History, index: u64, message: &str) -> Self {
+        match history.line_of_index(index) {
+            Some(line) => ReadError::new(source, line, format!("op {index}: {message}")),
+            None => ReadError::new(source, 0, format!("op {index}: {message}")),
+        }
+    }
+}
+
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
@@ -185,10 +197,42 @@ fn undetected(text: &str, source: &str) -> Result<History, ReadError> {
 /// Reads a history file, in `format` or, when `None`, the detected one.
 pub fn read_history(path: &Path, format: Option<Format>) -> Result<History, ReadError> {
     let source = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| ReadError::new(&source, 0, format!("cannot read the file: {e}")))?;
+    if path.is_dir() {
+        return Err(ReadError::new(&source, 0, directory(path)));
+    }
+    let bytes = std::fs::read(path).map_err(|e| ReadError::new(&source, 0, unreadable(&e)))?;
     let text = String::from_utf8(bytes).map_err(|e| not_utf8(&source, &e))?;
     parse_history(&text, format, &source)
+}
+
+/// What to pass instead of a folder: the history inside it, if there is one.
+fn directory(path: &Path) -> String {
+    let inside = ["history.jsonl", "history.edn"]
+        .iter()
+        .map(|name| path.join(name))
+        .find(|file| file.is_file());
+    match inside {
+        Some(file) => format!(
+            "is a folder, not a history file; pass the history inside it: {}",
+            file.display()
+        ),
+        None => "is a folder, not a history file; pass a history file \
+                 (history.jsonl, history.edn or a Jepsen log)"
+            .to_string(),
+    }
+}
+
+fn unreadable(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => "no such file; check the path, or pass a history file \
+                                (history.jsonl, history.edn or a Jepsen log)"
+            .to_string(),
+        ErrorKind::PermissionDenied => "cannot read the file: permission denied; \
+                                        make it readable to this user, or check a copy"
+            .to_string(),
+        _ => format!("cannot read the file: {e}; pass a readable history file"),
+    }
 }
 
 fn not_utf8(source: &str, e: &std::string::FromUtf8Error) -> ReadError {
@@ -375,6 +419,26 @@ mod tests {
     }
 
     #[test]
+    fn an_error_about_an_op_is_at_its_line() {
+        let text = "\n{\"process\":0,\"type\":\"invoke\",\"f\":\"r\"}\n\n{\"process\":1,\"type\":\"ok\",\"f\":\"r\"}\n";
+        let history = parse_history(text, None, "h.jsonl").unwrap();
+        let err = history.pairs().unwrap_err();
+        assert_eq!((err.index, err.position), (1, 1));
+        let shown = ReadError::at_op("h.jsonl", &history, err.index, &err.message).to_string();
+        assert!(
+            shown.starts_with(
+                "h.jsonl:4: op 1: process 1 completes an op (ok r) it never invoked; "
+            ),
+            "{shown}"
+        );
+        let unread = History::new(history.ops.clone());
+        assert_eq!(
+            ReadError::at_op("h", &unread, 1, "bad").to_string(),
+            "h: op 1: bad"
+        );
+    }
+
+    #[test]
     fn error_display_has_line_only_when_known() {
         assert_eq!(
             ReadError::new("h.edn", 12, "bad").to_string(),
@@ -397,7 +461,14 @@ mod tests {
         let missing = dir.join(format!("chaos-no-such-history-{}", std::process::id()));
         let err = read_history(&missing, None).unwrap_err();
         assert_eq!(err.line, 0);
-        assert!(err.to_string().contains("cannot read the file"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: no such file; check the path, or pass a history file \
+                 (history.jsonl, history.edn or a Jepsen log)",
+                missing.display()
+            )
+        );
 
         let bad = dir.join(format!("chaos-non-utf8-history-{}.edn", std::process::id()));
         std::fs::write(&bad, b"{:process 0, :type :invoke, :f :read}\n{:f \xff}\n").unwrap();
@@ -405,6 +476,29 @@ mod tests {
         let _ = std::fs::remove_file(&bad);
         assert_eq!(err.line, 2);
         assert!(err.message.contains("not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn a_folder_is_refused_with_the_history_inside_it_named() {
+        let dir = std::env::temp_dir().join(format!("chaos-history-folder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = read_history(&dir, None).unwrap_err();
+        assert_eq!(err.line, 0);
+        assert!(
+            err.message
+                .starts_with("is a folder, not a history file; pass a history file"),
+            "{err}"
+        );
+        std::fs::write(dir.join("history.jsonl"), "").unwrap();
+        let err = read_history(&dir, None).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            err.message,
+            format!(
+                "is a folder, not a history file; pass the history inside it: {}",
+                dir.join("history.jsonl").display()
+            )
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ use serde_json::Value;
 /// Reads the op lines of a Jepsen log; every other line is ignored.
 pub fn read_jepsen_log(text: &str, source: &str) -> Result<History, ReadError> {
     let mut ops = Vec::new();
+    let mut lines = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let Some((_, fields)) = line.split_once(JEPSEN_LOG_MARKER) else {
             continue;
@@ -31,8 +32,9 @@ pub fn read_jepsen_log(text: &str, source: &str) -> Result<History, ReadError> {
         let op = parse_fields(fields, ops.len() as u64)
             .map_err(|message| ReadError::new(source, n + 1, message))?;
         ops.push(op);
+        lines.push(n + 1);
     }
-    Ok(History::new(ops))
+    Ok(History::with_lines(ops, lines))
 }
 
 fn parse_fields(fields: &str, index: u64) -> Result<Op, String> {
@@ -215,6 +217,12 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(read(text).unwrap_err().to_string(), expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn each_op_knows_its_line_among_the_other_loggers() {
+        let log = "INFO  jepsen.core - Running test\nINFO  jepsen.util - 0\t:invoke\t:read\tnil\n\nINFO  jepsen.util - 0\t:ok\t:read\t1\n";
+        assert_eq!(read(log).unwrap().lines, vec![2, 4]);
     }
 
     #[test]

@@ -26,19 +26,28 @@ pub fn write_jsonl(history: &History, out: &mut impl Write) -> io::Result<()> {
 /// Fields that are not op fields are ignored.
 pub fn read_jsonl(text: &str, source: &str) -> Result<History, ReadError> {
     let mut ops = Vec::new();
+    let mut lines = Vec::new();
+    let last = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, _)| n)
+        .last();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let op = parse_line(line, ops.len()).map_err(|m| ReadError::new(source, n + 1, m))?;
+        let op = parse_line(line, ops.len(), Some(n) == last)
+            .map_err(|m| ReadError::new(source, n + 1, m))?;
         ops.push(op);
+        lines.push(n + 1);
     }
-    Ok(History::new(ops))
+    Ok(History::with_lines(ops, lines))
 }
 
-fn parse_line(line: &str, position: usize) -> Result<Op, String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| json_error(&e))?;
+fn parse_line(line: &str, position: usize, is_last: bool) -> Result<Op, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| json_error(&e, is_last))?;
     let Value::Object(mut fields) = value else {
         return Err(format!(
             "expected a JSON object for an op, found {}",
@@ -76,13 +85,26 @@ fn parse_line(line: &str, position: usize) -> Result<Op, String> {
 }
 
 // serde_json's message ends with "at line 1 column N"; on a single line only
-// the column says anything.
-fn json_error(e: &serde_json::Error) -> String {
+// the column says anything. A line that ends before its object does is most
+// likely a history cut short (its writer died mid-line) when it is the last.
+fn json_error(e: &serde_json::Error, is_last: bool) -> String {
     let shown = e.to_string();
     let what = shown
         .rsplit_once(" at line ")
         .map_or(shown.as_str(), |(what, _)| what);
-    format!("invalid JSON at column {}: {what}", e.column())
+    let error = format!("invalid JSON at column {}: {what}", e.column());
+    match (e.is_eof(), is_last) {
+        (true, true) => format!(
+            "the last line ends mid-op ({error}): the history was cut short, \
+             e.g. its writer died while writing it; delete that line (or restore \
+             the whole file) and try again"
+        ),
+        (true, false) => format!(
+            "the line ends before its op does ({error}): each op is one JSON object \
+             on one line; join the op's lines or fix it"
+        ),
+        _ => error,
+    }
 }
 
 fn required(fields: &mut Map<String, Value>, name: &str, expected: &str) -> Result<Value, String> {
@@ -278,10 +300,40 @@ mod tests {
         }
         let broken = error("\n{\"process\":1,");
         assert!(
-            broken.starts_with("h.jsonl:2: invalid JSON at column 13: "),
+            broken.starts_with("h.jsonl:2: the last line ends mid-op (invalid JSON at column 13: "),
             "{broken}"
         );
-        assert!(!broken.contains("at line"), "{broken}");
+        assert!(broken.contains("cut short"), "{broken}");
+        assert!(broken.contains("delete that line"), "{broken}");
+        assert!(!broken.contains("at line 1 column"), "{broken}");
+        let wrapped = error("{\"process\":1,\n\"type\":\"ok\",\"f\":\"read\"}\n");
+        assert!(
+            wrapped.starts_with("h.jsonl:1: the line ends before its op does"),
+            "{wrapped}"
+        );
+        assert!(wrapped.contains("one JSON object on one line"), "{wrapped}");
+    }
+
+    #[test]
+    fn a_history_cut_mid_object_names_its_last_line() {
+        let ok = r#"{"process":0,"type":"invoke","f":"write","value":1}"#;
+        let err = read(&format!(
+            "{ok}\n\n{ok}\n{{\"process\":0,\"type\":\"ok\",\"f\":\"wri\n\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.line, 4);
+        assert!(
+            err.message.starts_with("the last line ends mid-op"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn each_op_knows_its_line() {
+        let ok = r#"{"process":0,"type":"invoke","f":"read"}"#;
+        let history = read(&format!("\n{ok}\n\n{ok}\n")).unwrap();
+        assert_eq!(history.lines, vec![2, 4]);
+        assert_eq!(history.line_of_index(1), Some(4));
     }
 
     #[test]

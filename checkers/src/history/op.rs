@@ -105,14 +105,60 @@ impl Op {
 }
 
 /// Every op of a run, in the order they happened.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// A history read from a file also knows the line each op starts on, so an
+/// error about an op can name `file:line`. Two histories are equal when
+/// their ops are: where they were read from is not part of them.
+#[derive(Clone, Debug, Default)]
 pub struct History {
     pub ops: Vec<Op>,
+    /// The line (from 1) of its source each op starts on, by position in
+    /// `ops`; empty for a history not read from text.
+    pub lines: Vec<usize>,
+}
+
+impl PartialEq for History {
+    fn eq(&self, other: &Self) -> bool {
+        self.ops == other.ops
+    }
 }
 
 impl History {
     pub fn new(ops: Vec<Op>) -> Self {
-        History { ops }
+        History {
+            ops,
+            lines: Vec::new(),
+        }
+    }
+
+    /// A history read from text: `lines[i]` is the line `ops[i]` starts on.
+    pub fn with_lines(ops: Vec<Op>, lines: Vec<usize>) -> Self {
+        debug_assert_eq!(ops.len(), lines.len());
+        History { ops, lines }
+    }
+
+    /// The source line of the op at `position` in `ops`, when known.
+    pub fn line(&self, position: usize) -> Option<usize> {
+        self.lines.get(position).copied()
+    }
+
+    /// The source line of the op whose `index` is `index`, when known.
+    pub fn line_of_index(&self, index: u64) -> Option<usize> {
+        let at = usize::try_from(index).ok();
+        let position = match at.and_then(|i| self.ops.get(i)) {
+            Some(op) if op.index == index => at,
+            _ => self.ops.iter().position(|op| op.index == index),
+        }?;
+        self.line(position)
+    }
+
+    /// `op 7 (line 9)`, or `op 7` when the line is not known.
+    fn describe(&self, position: usize) -> String {
+        let index = self.ops[position].index;
+        match self.line(position) {
+            Some(line) => format!("op {index} (line {line})"),
+            None => format!("op {index}"),
+        }
     }
 
     /// Pairs each client invocation with its completion.
@@ -126,16 +172,24 @@ impl History {
             if !op.is_client() {
                 continue;
             }
+            let error = |message: String| PairError {
+                index: op.index,
+                position: pos,
+                message,
+            };
             match op.kind {
                 OpType::Invoke => {
                     if let Some(&prev) = open.get(&op.process) {
-                        return Err(PairError {
-                            index: op.index,
-                            message: format!(
-                                "process {} invokes again while its op at index {} is still open",
-                                op.process, pairs[prev].invoke.index
-                            ),
-                        });
+                        let prev = &pairs[prev];
+                        return Err(error(format!(
+                            "process {} invokes {} while its {} of {} is still open; \
+                             a process runs one op at a time: add the open op's completion \
+                             before this line, or give this op a process of its own",
+                            op.process,
+                            op.f,
+                            prev.invoke.f,
+                            self.describe(prev.position)
+                        )));
                     }
                     open.insert(op.process, pairs.len());
                     pairs.push(Pair {
@@ -148,26 +202,27 @@ impl History {
                 _ => match open.remove(&op.process) {
                     Some(i) => {
                         if pairs[i].invoke.f != op.f {
-                            return Err(PairError {
-                                index: op.index,
-                                message: format!(
-                                    "process {} completes :{} but invoked :{}",
-                                    op.process, op.f, pairs[i].invoke.f
-                                ),
-                            });
+                            return Err(error(format!(
+                                "process {} completes :{} but invoked :{} in {}; \
+                                 a completion repeats the f of its invocation: correct one of the two",
+                                op.process,
+                                op.f,
+                                pairs[i].invoke.f,
+                                self.describe(pairs[i].position)
+                            )));
                         }
                         pairs[i].completion = Some(op);
                         pairs[i].completion_position = Some(pos);
                     }
                     None => {
-                        return Err(PairError {
-                            index: op.index,
-                            message: format!(
-                                "process {} completes an op ({}) it never invoked",
-                                op.process,
-                                op.kind.as_str()
-                            ),
-                        })
+                        return Err(error(format!(
+                            "process {} completes an op ({} {}) it never invoked; \
+                             every ok, fail or info must follow an invoke by the same process: \
+                             pass the whole history from its first op, or add the missing invoke",
+                            op.process,
+                            op.kind.as_str(),
+                            op.f
+                        )))
                     }
                 },
             }
@@ -197,7 +252,10 @@ impl Pair<'_> {
 /// A history whose invocations and completions do not pair up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PairError {
+    /// The `index` of the op at fault.
     pub index: u64,
+    /// Its position in `History::ops` (its line is `History::line(position)`).
+    pub position: usize,
     pub message: String,
 }
 

@@ -41,6 +41,26 @@ pub(crate) struct EdnError {
 }
 
 impl EdnError {
+    /// Says what to do when the history ends inside an op: it was most
+    /// likely cut short (its writer died mid-op).
+    fn cut_short(mut self) -> Self {
+        const CUT: &str = "it was cut short, e.g. its writer died while writing it";
+        if self.message.contains("close the history vector") {
+            self.message += &format!(
+                "; the file ends before the history vector does: {CUT}; \
+                 add the closing `]` (or restore the whole file) and try again"
+            );
+        } else if self.message.ends_with("found the end of the input")
+            || self.message.starts_with("unterminated string")
+        {
+            self.message += &format!(
+                "; the file ends inside this op: {CUT}; \
+                 delete the unfinished op (or restore the whole file) and try again"
+            );
+        }
+        self
+    }
+
     fn into_read_error(self, source: &str) -> ReadError {
         ReadError::new(source, self.line, self.message)
     }
@@ -52,18 +72,21 @@ impl EdnError {
 /// is the index; either way the order of the file is the real-time order.
 pub fn read_edn(text: &str, source: &str) -> Result<History, ReadError> {
     read_ops(text)
-        .map(History::new)
-        .map_err(|e| e.into_read_error(source))
+        .map(|(ops, lines)| History::with_lines(ops, lines))
+        .map_err(|e| e.cut_short().into_read_error(source))
 }
 
-fn read_ops(text: &str) -> Result<Vec<Op>, EdnError> {
+/// The ops and the line each starts on.
+fn read_ops(text: &str) -> Result<(Vec<Op>, Vec<usize>), EdnError> {
     let mut p = Parser::new(text);
     let mut ops = Vec::new();
+    let mut lines = Vec::new();
     p.skip_ws()?;
     if p.peek() == Some(b'[') {
         let open_line = p.line;
         p.pos += 1;
         while !p.at_close(b']', "history vector", open_line)? {
+            lines.push(p.line);
             ops.push(p.op(ops.len())?);
         }
         p.skip_ws()?;
@@ -72,11 +95,12 @@ fn read_ops(text: &str) -> Result<Vec<Op>, EdnError> {
         }
     } else {
         while !p.at_end() {
+            lines.push(p.line);
             ops.push(p.op(ops.len())?);
             p.skip_ws()?;
         }
     }
-    Ok(ops)
+    Ok((ops, lines))
 }
 
 /// Reads exactly one EDN value from `text`; anything after it is an error.

@@ -117,8 +117,8 @@ fn bad_input_says_where_and_what() {
         ("{:process :client, :type :ok, :f :read}".into(), "history.edn:1: expected an integer >= 0 or :nemesis after :process, found :client"),
         (format!("{ok}\n{{:process 0, :f :read}}"), "history.edn:3: op has no :type (expected :invoke, :ok, :fail or :info)"),
         ("{:process 0, :type :ok, :f 3}".into(), "history.edn:1: expected a keyword or a string after :f, found 3"),
-        (format!("{ok}{{:process 0, :type :ok,\n :f :read, :value \"abc}}"), "history.edn:3: unterminated string: no closing `\"`"),
-        (format!("{ok}{{:process 0, :type :ok"), "history.edn:2: expected `}` to close the map opened on line 2, found the end of the input"),
+        (format!("{ok}{{:process 0, :type :ok,\n :f :read, :value \"abc}}"), "history.edn:3: unterminated string: no closing `\"`; the file ends inside this op: it was cut short, e.g. its writer died while writing it; delete the unfinished op (or restore the whole file) and try again"),
+        (format!("{ok}{{:process 0, :type :ok"), "history.edn:2: expected `}` to close the map opened on line 2, found the end of the input; the file ends inside this op: it was cut short, e.g. its writer died while writing it; delete the unfinished op (or restore the whole file) and try again"),
         ("{:process 0, :type :ok, :f :read, :value [1 2}".into(), "history.edn:1: expected `]` to close the vector opened on line 1, found `}`"),
         ("{:process 0, :type}".into(), "history.edn:1: the map opened on line 1 has a key :type with no value"),
         ("[1 2]".into(), "history.edn:1: expected an op map `{...}`, found 1"),
@@ -237,4 +237,23 @@ proptest! {
         let _ = read(&format!("{head}{insert}{tail}"));
         let _ = read(&format!("{head}{insert}"));
     }
+}
+
+#[test]
+fn each_op_knows_the_line_it_starts_on() {
+    let text = "; a comment\n{:process 0, :type :invoke, :f :read}\n\n{:process 0,\n :type :ok, :f :read}\n";
+    assert_eq!(read(text).unwrap().lines, vec![2, 4]);
+    let vector = "[{:process 0, :type :invoke, :f :read}\n {:process 0, :type :ok, :f :read}]";
+    assert_eq!(read(vector).unwrap().lines, vec![1, 2]);
+}
+
+#[test]
+fn a_vector_cut_after_its_last_op_says_to_close_it() {
+    let err = error("[{:process 0, :type :invoke, :f :read}\n {:process 0, :type :ok, :f :read}\n");
+    assert_eq!(
+        err,
+        "history.edn:3: expected `]` to close the history vector opened on line 1, found the end \
+         of the input; the file ends before the history vector does: it was cut short, e.g. its \
+         writer died while writing it; add the closing `]` (or restore the whole file) and try again"
+    );
 }
