@@ -178,12 +178,15 @@ pub fn default_dir() -> PathBuf {
     base.join("runs")
 }
 
-/// A lease this process holds. Dropping it keeps the file (the kernel
-/// releases the lock with the process): a run that could not heal
-/// everything leaves it for `chaos heal`; [`Lease::release`] removes it.
+/// A lease this process holds. Dropping it removes the file, unless
+/// [`Lease::keep`] was called (a run that could not heal everything leaves
+/// its lease for `chaos heal`) or the thread is panicking. A process that
+/// dies without dropping it (SIGKILL) leaves the file, and the kernel
+/// releases the lock: a dead run's lease.
 #[derive(Debug)]
 pub struct Lease {
     path: PathBuf,
+    keep: bool,
     // Holds the lock; closed (and so unlocked) with the process.
     _file: File,
 }
@@ -228,20 +231,29 @@ impl Lease {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        Ok(Lease { path, _file: file })
+        Ok(Lease {
+            path,
+            keep: false,
+            _file: file,
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The run is over and left nothing in force: remove the lease.
-    pub fn release(self) -> Result<(), LeaseError> {
-        fs::remove_file(&self.path).map_err(|error| LeaseError::Io {
-            path: self.path.clone(),
-            doing: "remove",
-            error,
-        })
+    /// Leave the file when this is dropped: faults of the run may still be
+    /// in force, and the lease is how `chaos heal` finds its journal.
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.keep && !std::thread::panicking() {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -370,8 +382,10 @@ mod tests {
         assert!(!found[0].may_touch(true), "alive here: not even --force");
         assert!(found[0].info.journal.is_absolute());
         assert!(found[0].refusal().contains("kill -TERM"));
-        // Dropped without release: what a crash leaves. The file stays, the
-        // lock goes, and the run is provably over.
+        // Kept and dropped: what a crash leaves. The file stays, the lock
+        // goes, and the run is provably over.
+        let mut lease = lease;
+        lease.keep();
         drop(lease);
         let found = list(&dir).unwrap();
         assert_eq!(found[0].owner, Owner::Dead);
@@ -382,17 +396,18 @@ mod tests {
     }
 
     #[test]
-    fn release_removes_and_a_live_run_id_cannot_be_taken_twice() {
+    fn dropping_removes_and_a_live_run_id_cannot_be_taken_twice() {
         let dir = folder("twice");
         let lease = Lease::take(&dir, &info("r2")).unwrap();
         let e = Lease::take(&dir, &info("r2")).unwrap_err();
         assert!(e.to_string().contains("already holds this run id"), "{e}");
-        lease.release().unwrap();
+        drop(lease);
         assert!(list(&dir).unwrap().is_empty());
         // A dead lease of the same id is replaced.
+        Lease::take(&dir, &info("r2")).unwrap().keep();
+        assert_eq!(list(&dir).unwrap()[0].owner, Owner::Dead);
         drop(Lease::take(&dir, &info("r2")).unwrap());
-        let again = Lease::take(&dir, &info("r2")).unwrap();
-        again.release().unwrap();
+        assert!(list(&dir).unwrap().is_empty());
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use chaos_checkers::history::edn::write_edn;
 use chaos_checkers::history::format::{read_history, Format, ReadError};
-use chaos_checkers::history::History;
+use chaos_checkers::history::{History, Process};
 use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind};
 use chaos_checkers::log::{check_log, LogReport};
 use chaos_checkers::perf::{perf, Perf};
@@ -143,12 +143,40 @@ pub struct Outcome {
     pub verdict: Verdict,
     pub perf: Perf,
     pub partial: bool,
+    /// Why each fault the run lost while it held it was lost (its
+    /// `<fault>-lost` ops): the run did not test what its schedule says.
+    pub lost_faults: Vec<String>,
+}
+
+/// The `error` of every `<fault>-lost` nemesis op.
+fn lost_faults(history: &History) -> Vec<String> {
+    history
+        .ops
+        .iter()
+        .filter(|op| op.process == Process::Nemesis && op.f.ends_with("-lost"))
+        .map(|op| op.error.clone().unwrap_or_else(|| op.f.clone()))
+        .collect()
+}
+
+/// The checker's word, unless a fault was lost: then a history the
+/// checker found valid was not tested as claimed, and is `unknown`. An
+/// invalid one stays invalid (what it shows happened all the same).
+fn capped(validity: Validity, lost_faults: &[String]) -> Validity {
+    match validity {
+        Validity::Valid if !lost_faults.is_empty() => Validity::Unknown,
+        other => other,
+    }
 }
 
 impl Outcome {
+    /// The run's verdict: the checker's, capped by [`capped`].
+    pub fn validity(&self) -> Validity {
+        capped(self.verdict.validity(), &self.lost_faults)
+    }
+
     /// 0 valid, 1 invalid, 2 unknown, as `chaos check`.
     pub fn exit_code(&self) -> i32 {
-        match self.verdict.validity() {
+        match self.validity() {
             Validity::Valid => 0,
             Validity::Invalid => 1,
             _ => 2,
@@ -160,9 +188,15 @@ impl Outcome {
         format!(
             "{}: {} ({}){}",
             meta.test,
-            self.verdict.validity().as_str(),
+            self.validity().as_str(),
             self.verdict.summary(),
-            if self.partial { " [partial]" } else { "" }
+            if self.partial {
+                " [partial]"
+            } else if !self.lost_faults.is_empty() {
+                " [a fault was lost while held]"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -247,11 +281,14 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
     let perf = perf(&history, 100);
     let (signals, search) = node_signals(dir, meta, &perf);
     let partial = meta.partial();
+    let lost = lost_faults(&history);
+    let validity = capped(verdict.validity(), &lost);
 
     let (section, value) = verdict.json();
     let mut results = json!({
-        "valid": verdict.validity().as_str(),
+        "valid": validity.as_str(),
         "partial": partial,
+        "faults_lost": lost,
         "perf": perf,
     });
     results[section] = value;
@@ -267,6 +304,9 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
     };
     let run_report = run_report(meta, &history, &perf, &verdict, found);
     let mut md = report::markdown(&run_report);
+    for why in lost.iter().rev() {
+        md = format!("> UNKNOWN, whatever the checker says below: {why}.\n\n{md}");
+    }
     if partial {
         md = format!("> PARTIAL: {}.\n\n{md}", partial_reason(meta));
     }
@@ -283,6 +323,7 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
         verdict,
         perf,
         partial,
+        lost_faults: lost,
     })
 }
 
@@ -386,5 +427,18 @@ fn run_report<'a>(
         signals: found.signals,
         search: found.search,
         partition_shape: partition_shape(&meta.nemesis),
+    }
+}
+
+#[cfg(test)]
+mod lost_fault_tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_fault_makes_valid_unknown_and_leaves_invalid_alone() {
+        let lost = vec!["partition n1 was no longer in force".to_string()];
+        assert_eq!(capped(Validity::Valid, &lost), Validity::Unknown);
+        assert_eq!(capped(Validity::Invalid, &lost), Validity::Invalid);
+        assert_eq!(capped(Validity::Valid, &[]), Validity::Valid);
     }
 }

@@ -315,7 +315,7 @@ async fn run_on<C: RunTarget>(
         })
         .collect();
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-    let (mut journal, lease) = journal_and_lease(cluster, journal_path, dir, &meta.backend)?;
+    let (mut journal, mut lease) = journal_and_lease(cluster, journal_path, dir, &meta.backend)?;
 
     meta.cluster = Some(cluster.describe());
     meta.system_version = workload.system_version(&targets).await;
@@ -417,20 +417,20 @@ async fn run_on<C: RunTarget>(
         Err(e) => console.say(&format!("workers: {e}")),
     }
     schedule::heal_all(cluster, &mut journal, &handle, console).await;
-    // Released only when nothing of this run is left in force: otherwise
-    // the lease keeps naming the journal for `chaos heal`.
+    // The lease goes with the run (when `lease` is dropped) only if
+    // nothing of it is left in force; otherwise it keeps naming the
+    // journal for `chaos heal`.
     let run = cluster.journal_id();
-    match journal.outstanding() {
-        Ok(left) if !left.iter().any(|e| e.run == run) => {
-            if let Err(e) = lease.release() {
-                console.say(&format!("run lease: {e}"));
-            }
-        }
-        _ => console.say(&format!(
+    if !journal
+        .outstanding()
+        .is_ok_and(|left| !left.iter().any(|e| e.run == run))
+    {
+        lease.keep();
+        console.say(&format!(
             "faults may still be in force: `chaos heal` undoes them (the lease {} names journal {})",
             lease.path().display(),
             journal.path().display()
-        )),
+        ));
     }
     let snapshot = stats.snapshot();
     console.say(&format!(
