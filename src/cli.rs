@@ -17,7 +17,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Check a recorded history: exit 0 valid, 1 invalid, 2 unknown, 254 bad input.
+    /// Check recorded histories: exit 0 valid, 1 invalid, 2 unknown, 254 bad input.
     Check(CheckArgs),
     /// Build the images our clusters run on (compose/images/build.sh).
     Images(ImagesArgs),
@@ -44,8 +44,11 @@ pub enum CheckerKind {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// The history: our JSONL, Jepsen's history.edn, or Jepsen's log lines.
-    pub file: std::path::PathBuf,
+    /// The histories: our JSONL, Jepsen's history.edn, or Jepsen's log
+    /// lines. Several files, or a folder (the files directly in it, sorted),
+    /// give one line per file and a total; the exit code is the worst.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub files: Vec<std::path::PathBuf>,
     #[arg(long, value_enum, default_value = "linearizable")]
     pub checker: CheckerKind,
     /// Model for the linearizable checker: register, cas-register, kv,
@@ -70,6 +73,10 @@ pub struct CheckArgs {
     /// Threads checking keys in parallel (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Decide every key even once one is invalid (by default keys still
+    /// searching then are stopped and reported as not decided).
+    #[arg(long)]
+    pub all_keys: bool,
     /// Queue checker: duplicates are allowed (at-least-once delivery).
     #[arg(long)]
     pub allow_duplicates: bool,

@@ -227,24 +227,176 @@ fn a_completion_never_invoked_is_named_at_its_line() {
 }
 
 #[test]
-fn a_missing_file_or_a_folder_says_what_to_pass() {
+fn a_missing_file_says_what_to_pass() {
     let err = refused(&["check", "/nonexistent/history.jsonl"]);
     assert!(
         err.contains("/nonexistent/history.jsonl: no such file; check the path"),
         "{err}"
     );
     assert!(!err.contains("os error"), "{err}");
+}
 
-    let inside = TempHistory::new("history.jsonl", &format!("{INVOKE}\n{OK}\n"));
-    let folder = inside.0.parent().unwrap().to_str().unwrap().to_string();
-    let err = refused(&["check", &folder]);
-    assert!(
-        err.contains(&format!(
-            "{folder}: is a folder, not a history file; pass the history inside it: {}",
-            inside.path()
-        )),
-        "{err}"
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_folder_is_checked_file_by_file_with_a_total_and_the_worst_exit() {
+    let valid = TempHistory::new("b-valid.jsonl", &format!("{INVOKE}\n{OK}\n"));
+    let folder = valid.0.parent().unwrap().to_path_buf();
+    let bad_read = r#"{"index":2,"time":2,"process":0,"type":"invoke","f":"read","key":1,"value":null}
+{"index":3,"time":3,"process":0,"type":"ok","f":"read","key":1,"value":4}"#;
+    std::fs::write(
+        folder.join("a-invalid.jsonl"),
+        format!("{INVOKE}\n{OK}\n{bad_read}\n"),
+    )
+    .unwrap();
+    std::fs::write(folder.join("c-empty.log"), "").unwrap();
+    std::fs::create_dir(folder.join("skipped-subfolder")).unwrap();
+    let dir = folder.to_str().unwrap();
+    let out = chaos(&["check", dir]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "invalid is the worst: {}",
+        stderr(&out)
     );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "one line per file, then the total: {text}");
+    let file = |name: &str| folder.join(name).display().to_string();
+    assert!(
+        lines[0].starts_with(&format!("{}: invalid (", file("a-invalid.jsonl"))),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{}: valid (", file("b-valid.jsonl"))),
+        "{text}"
+    );
+    assert_eq!(
+        lines[2],
+        format!(
+            "{}: unknown: the history has no client operations",
+            file("c-empty.log")
+        )
+    );
+    assert_eq!(lines[3], "total: 3 files, 1 valid, 1 invalid, 1 unknown");
+
+    // Several files: the same, in the order given; valid and unknown is unknown.
+    let out = chaos(&["check", &file("b-valid.jsonl"), &file("c-empty.log")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stdout(&out).ends_with("total: 2 files, 1 valid, 0 invalid, 1 unknown\n"));
+
+    // JSON Lines: one object per file, naming it; no total.
+    let out = chaos(&["check", dir, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let objects: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(objects.len(), 3);
+    assert_eq!(objects[0]["file"], file("a-invalid.jsonl"));
+    assert_eq!(objects[0]["validity"], "invalid");
+    assert_eq!(objects[1]["validity"], "valid");
+    assert_eq!(objects[2]["validity"], "unknown");
+
+    // A file that cannot be read is named; the others are still checked.
+    std::fs::write(
+        folder.join("d-broken.jsonl"),
+        "{\"index\":0,\"type\":\"okay\"}\n",
+    )
+    .unwrap();
+    let out = chaos(&["check", dir]);
+    assert_eq!(out.status.code(), Some(254), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("{}: bad input: ", file("d-broken.jsonl"))),
+        "{text}"
+    );
+    assert!(text.contains(": invalid ("), "{text}");
+    assert!(
+        text.ends_with("total: 4 files, 1 valid, 1 invalid, 1 unknown, 1 bad input\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_empty_folder_is_bad_input() {
+    let inside = TempHistory::new("history.jsonl", &format!("{INVOKE}\n{OK}\n"));
+    let empty = inside.0.parent().unwrap().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = refused(&["check", empty.to_str().unwrap()]);
+    assert!(err.contains("holds no files"), "{err}");
+}
+
+#[test]
+fn one_file_keeps_its_full_summary() {
+    let out = chaos(&["check", &corpus("jepsen/etcd_000.log")]);
+    let text = stdout(&out);
+    assert!(text.lines().count() > 2, "{text}");
+    assert!(!text.contains("total:"), "{text}");
+}
+
+#[test]
+fn an_invalid_key_stops_the_rest_unless_all_keys() {
+    let started = std::time::Instant::now();
+    let out = chaos(&[
+        "check",
+        &corpus("kv/c50-bad.txt"),
+        "--model",
+        "kv",
+        "--initial",
+        "\"\"",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let first = text.lines().next().unwrap();
+    assert!(first.contains(" stopped))"), "{first}");
+    assert!(
+        text.contains("not decided: stopped after the first anomaly (--all-keys decides them)"),
+        "{text}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
+    // The failing op's state is the key's string, not the model's internals.
+    let state = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("state before it: "))
+        .expect("a state line");
+    assert!(state.starts_with('"') && state.ends_with('"'), "{state}");
+    assert!(state.chars().count() <= 80, "{state}");
+
+    let out = chaos(&[
+        "check",
+        &corpus("kv/c50-bad.txt"),
+        "--model",
+        "kv",
+        "--initial",
+        "\"\"",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["keys_stopped"].as_u64().unwrap() >= 1, "{report}");
+
+    let out = chaos(&[
+        "check",
+        &corpus("kv/c50-bad.txt"),
+        "--model",
+        "kv",
+        "--initial",
+        "\"\"",
+        "--all-keys",
+        "--memory-budget",
+        "32MiB",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["keys_stopped"], 0, "{report}");
+    assert!(report["keys_unknown"].as_u64().unwrap() >= 1);
 }
 
 #[test]

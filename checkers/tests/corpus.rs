@@ -137,3 +137,94 @@ fn an_undecided_search_is_never_valid() {
         assert!(reason.contains("memory budget"), "{reason}");
     }
 }
+
+/// c50-bad: several keys are invalid and cheap, others take millions of
+/// configurations (two exhaust a 2 GiB budget). Once the invalid key is found, the history is invalid: keys still
+/// searching then stop (reported as not decided, never valid), while cheap
+/// keys are still decided.
+#[test]
+fn an_invalid_key_stops_the_search_of_the_others() {
+    let history = read_history(&corpus().join("kv/c50-bad.txt"), None).unwrap();
+    let options = LinearOptions {
+        model: ModelKind::Kv,
+        initial: Value::String(String::new()),
+        threads: 2,
+        ..Default::default()
+    };
+    let report = linear::check(&history, &options).unwrap();
+    assert_eq!(report.validity, Validity::Invalid);
+    assert!(report.keys_stopped >= 1, "the hard keys are stopped");
+    assert!(
+        report.keys_invalid >= 2,
+        "keys cheaper than the grace are still decided"
+    );
+    assert_eq!(
+        report.keys_valid + report.keys_invalid + report.keys_unknown + report.keys_stopped,
+        report.keys.len()
+    );
+    for key in report.keys.iter().filter(|k| k.stopped) {
+        assert_eq!(
+            key.validity,
+            Validity::Unknown,
+            "a stopped key is never valid"
+        );
+        assert_eq!(key.unknown_reason.as_deref(), Some(linear::STOPPED_REASON));
+        assert!(key.failure.is_none());
+    }
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["keys_stopped"], report.keys_stopped);
+}
+
+/// `all_keys` decides every key as before: the hard keys run to their
+/// budget (a small one here) and say so, none is stopped.
+#[test]
+fn all_keys_decides_every_key_even_after_an_invalid_one() {
+    let history = read_history(&corpus().join("kv/c50-bad.txt"), None).unwrap();
+    let options = LinearOptions {
+        model: ModelKind::Kv,
+        initial: Value::String(String::new()),
+        threads: 2,
+        memory_budget_per_key: 32 << 20,
+        all_keys: true,
+        ..Default::default()
+    };
+    let report = linear::check(&history, &options).unwrap();
+    assert_eq!(report.validity, Validity::Invalid);
+    assert_eq!(report.keys_stopped, 0);
+    assert!(report.keys_unknown >= 1, "the hard keys exceed 32 MiB");
+    for key in report
+        .keys
+        .iter()
+        .filter(|k| k.validity == Validity::Unknown)
+    {
+        let reason = key.unknown_reason.as_deref().unwrap();
+        assert!(reason.contains("memory budget"), "{reason}");
+    }
+}
+
+/// The failing op's state is the key's string, as people read it, not the
+/// model's internal rope; and never longer than 80 characters.
+#[test]
+fn a_kv_failure_shows_the_string_the_key_held() {
+    for file in ["kv/c01-bad.txt", "kv/c10-bad.txt", "kv/c50-bad.txt"] {
+        let history = read_history(&corpus().join(file), None).unwrap();
+        let options = LinearOptions {
+            model: ModelKind::Kv,
+            initial: Value::String(String::new()),
+            ..Default::default()
+        };
+        let report = linear::check(&history, &options).unwrap();
+        for failure in report.keys.iter().filter_map(|k| k.failure.as_ref()) {
+            let state = &failure.state;
+            assert!(
+                state.starts_with('"') && state.ends_with('"'),
+                "{file}: {state}"
+            );
+            assert!(
+                !state.contains("Text {") && !state.contains("Node"),
+                "{file}: {state}"
+            );
+            assert!(state.chars().count() <= 80, "{file}: {state}");
+        }
+    }
+}

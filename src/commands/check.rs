@@ -1,4 +1,4 @@
-//! `chaos check FILE`: a verdict on a recorded history.
+//! `chaos check FILE... | DIR`: a verdict on each recorded history.
 
 use crate::cli::{CheckArgs, CheckerKind};
 use crate::exit::{fail, BAD_INPUT};
@@ -9,22 +9,128 @@ use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind, OpSum
 use chaos_checkers::{log, queue, Validity};
 use serde::Serialize;
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 
 pub fn run(args: &CheckArgs) -> i32 {
-    match check(args) {
-        Ok(code) => code,
-        Err(message) => fail(BAD_INPUT, message),
+    match args.files.as_slice() {
+        // One history: its full summary (or report), as always.
+        [file] if !file.is_dir() => match check(args, file) {
+            Ok(checked) => {
+                print!("{}", checked.text);
+                checked.validity.exit_code()
+            }
+            Err(message) => fail(BAD_INPUT, message),
+        },
+        paths => match histories(paths) {
+            Ok(files) => run_many(args, &files),
+            Err(message) => fail(BAD_INPUT, message),
+        },
     }
 }
 
-fn check(args: &CheckArgs) -> Result<i32, String> {
+/// The files to check: each file named, and the files directly in each
+/// folder named (sorted by name; hidden files and subfolders are skipped).
+fn histories(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: cannot list the folder: {e}", path.display()))?;
+        let mut inside: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        if inside.is_empty() {
+            return Err(format!(
+                "{}: the folder holds no files; pass history files or a folder of them",
+                path.display()
+            ));
+        }
+        inside.sort();
+        files.extend(inside);
+    }
+    Ok(files)
+}
+
+/// Several histories: one line per file (`path: verdict (summary)`) and a
+/// total, or one JSON object per file with `--json`. The exit code is the
+/// worst: bad input (254) over invalid (1) over unknown (2) over valid (0).
+fn run_many(args: &CheckArgs, files: &[PathBuf]) -> i32 {
+    let (mut valid, mut invalid, mut unknown, mut bad) = (0, 0, 0, 0);
+    for file in files {
+        let name = file.display().to_string();
+        match check(args, file) {
+            Ok(checked) => {
+                match checked.validity {
+                    Validity::Valid => valid += 1,
+                    Validity::Invalid => invalid += 1,
+                    Validity::Unknown => unknown += 1,
+                }
+                if args.json {
+                    let mut json = checked.json;
+                    if let Some(fields) = json.as_object_mut() {
+                        fields.insert("file".into(), Value::String(name));
+                    }
+                    println!("{json}");
+                } else {
+                    println!("{}", checked.text.lines().next().unwrap_or_default());
+                }
+            }
+            Err(message) => {
+                bad += 1;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": name, "bad_input": message})
+                    );
+                } else {
+                    println!("{name}: bad input: {message}");
+                }
+            }
+        }
+    }
+    if !args.json {
+        let mut total = format!(
+            "total: {} files, {valid} valid, {invalid} invalid, {unknown} unknown",
+            files.len()
+        );
+        if bad > 0 {
+            total += &format!(", {bad} bad input");
+        }
+        println!("{total}");
+    }
+    if bad > 0 {
+        BAD_INPUT
+    } else if invalid > 0 {
+        Validity::Invalid.exit_code()
+    } else if unknown > 0 {
+        Validity::Unknown.exit_code()
+    } else {
+        Validity::Valid.exit_code()
+    }
+}
+
+/// One history checked: its verdict, what a single-file `chaos check`
+/// prints (the summary, or the report as JSON), and the report as a value.
+struct Checked {
+    validity: Validity,
+    text: String,
+    json: Value,
+}
+
+fn check(args: &CheckArgs, file: &Path) -> Result<Checked, String> {
     let format = args
         .format
         .as_deref()
         .map(str::parse::<Format>)
         .transpose()?;
-    let history = read_history(&args.file, format).map_err(|e| e.to_string())?;
-    let name = args.file.display().to_string();
+    let history = read_history(file, format).map_err(|e| e.to_string())?;
+    let name = file.display().to_string();
     // Whatever the checker, a history whose completions do not pair with
     // their invocations is refused here, at the line of the op at fault.
     if let Err(e) = history.pairs() {
@@ -33,8 +139,12 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
     let client_ops = history.ops.iter().filter(|op| op.is_client()).count();
     if client_ops == 0 {
         // Nothing to judge is not the same as nothing wrong.
-        println!("{name}: unknown: the history has no client operations");
-        return Ok(Validity::Unknown.exit_code());
+        let reason = "the history has no client operations";
+        return Ok(Checked {
+            validity: Validity::Unknown,
+            text: format!("{name}: unknown: {reason}\n"),
+            json: serde_json::json!({"validity": "unknown", "reason": reason}),
+        });
     }
     match args.checker {
         CheckerKind::Linearizable => linearizable(args, &history, &name),
@@ -58,7 +168,7 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
     }
 }
 
-fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<i32, String> {
+fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<Checked, String> {
     let options = LinearOptions {
         model: args.model.parse()?,
         initial: serde_json::from_str(&args.initial).map_err(|e| {
@@ -73,6 +183,7 @@ fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<i32, 
             .map_err(|e| format!("--time-budget: {e}"))?,
         memory_budget_per_key: parse_bytes(&args.memory_budget)
             .map_err(|e| format!("--memory-budget: {e}"))?,
+        all_keys: args.all_keys,
     };
     if options.model == ModelKind::Kv && !matches!(options.initial, Value::Null | Value::String(_))
     {
@@ -113,15 +224,21 @@ fn emit<R: Serialize>(
     report: &R,
     validity: Validity,
     summary: impl FnOnce() -> String,
-) -> Result<i32, String> {
-    if args.json {
-        let json = serde_json::to_string_pretty(report)
+) -> Result<Checked, String> {
+    let json =
+        serde_json::to_value(report).map_err(|e| format!("cannot render the report: {e}"))?;
+    let text = if args.json {
+        let pretty = serde_json::to_string_pretty(&json)
             .map_err(|e| format!("cannot render the report: {e}"))?;
-        println!("{json}");
+        format!("{pretty}\n")
     } else {
-        print!("{}", summary());
-    }
-    Ok(validity.exit_code())
+        summary()
+    };
+    Ok(Checked {
+        validity,
+        text,
+        json,
+    })
 }
 
 fn op_line(op: &OpSummary) -> String {
@@ -136,8 +253,12 @@ fn op_line(op: &OpSummary) -> String {
 }
 
 fn linear_summary(name: &str, report: &LinearReport) -> String {
+    let stopped = match report.keys_stopped {
+        0 => String::new(),
+        n => format!(", {n} stopped"),
+    };
     let mut out = format!(
-        "{name}: {} ({} model, ops: {}, keys: {} ({} valid, {} invalid, {} unknown))\n",
+        "{name}: {} ({} model, ops: {}, keys: {} ({} valid, {} invalid, {} unknown{stopped}))\n",
         report.validity.as_str(),
         report.model,
         report.ops,
@@ -146,7 +267,17 @@ fn linear_summary(name: &str, report: &LinearReport) -> String {
         report.keys_invalid,
         report.keys_unknown
     );
-    for key in report.keys.iter().filter(|k| k.validity != Validity::Valid) {
+    let stopped: Vec<String> = report
+        .keys
+        .iter()
+        .filter(|k| k.stopped)
+        .map(|k| k.key.to_string())
+        .collect();
+    for key in report
+        .keys
+        .iter()
+        .filter(|k| k.validity != Validity::Valid && !k.stopped)
+    {
         if let Some(reason) = &key.unknown_reason {
             out += &format!("  key {}: unknown: {reason}\n", key.key);
         }
@@ -171,6 +302,13 @@ fn linear_summary(name: &str, report: &LinearReport) -> String {
                 out += &format!("    concurrent: {}\n", op_line(op));
             }
         }
+    }
+    if !stopped.is_empty() {
+        out += &format!(
+            "  keys {}: {} (--all-keys decides them)\n",
+            stopped.join(", "),
+            linear::STOPPED_REASON
+        );
     }
     out
 }

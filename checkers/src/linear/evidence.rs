@@ -10,12 +10,38 @@ use serde_json::Value;
 /// How many of the last linearized ops the evidence spells out in full.
 const PREFIX_TAIL: usize = 8;
 
+/// The longest state the evidence shows whole, in characters; a longer one
+/// keeps its head and tail around an ellipsis.
+pub const STATE_WIDTH: usize = 80;
+
+/// `text` if it has at most `width` characters; else its first and last
+/// characters around ` …(N chars)… `, at most `width` in all, N saying how many were
+/// left out: what people read of a long state (a kv string that grew by
+/// thousands of appends), in the summary, in `--json` and in reports.
+pub fn shorten(text: &str, width: usize) -> String {
+    let chars = text.chars().count();
+    if chars <= width {
+        return text.to_string();
+    }
+    let marker = |cut: usize| format!(" …({cut} chars)… ");
+    // The marker's own width, with the widest count it could show.
+    let room = width.saturating_sub(marker(chars).chars().count()).max(2);
+    let head = room.div_ceil(2);
+    let tail = room - head;
+    let cut = chars - head - tail;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(chars - tail).collect();
+    format!("{start}{}{end}", marker(cut))
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     /// The op that cannot be linearized: every order the search tried
     /// reached this op's completion without a way to place it.
     pub op: OpSummary,
-    /// The model state at the furthest point, just before `op`.
+    /// The model state at the furthest point, just before `op`, as people
+    /// read it (a kv key's string, a queue's elements, a register's value),
+    /// shortened to `STATE_WIDTH` characters (see `shorten`).
     pub state: String,
     /// Invocation indexes of the longest linearizable prefix found, in order.
     pub prefix: Vec<u64>,
@@ -83,7 +109,7 @@ pub fn failure<M: Model>(
     let tail_from = deepest.order.len().saturating_sub(PREFIX_TAIL);
     Failure {
         op: OpSummary::of(blocked),
-        state: model.describe(&deepest.state, &key.values),
+        state: shorten(&model.describe(&deepest.state, &key.values), STATE_WIDTH),
         prefix: deepest
             .order
             .iter()
@@ -95,5 +121,43 @@ pub fn failure<M: Model>(
             .collect(),
         concurrent,
         reason: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn short_states_are_shown_whole() {
+        assert_eq!(shorten("\"x 1 y\"", 80), "\"x 1 y\"");
+        let exactly = "a".repeat(80);
+        assert_eq!(shorten(&exactly, 80), exactly);
+    }
+
+    #[test]
+    fn long_states_keep_head_and_tail() {
+        let text = format!("\"{}{}\"", "h".repeat(500), "t".repeat(500));
+        let short = shorten(&text, 80);
+        assert!((70..=80).contains(&short.chars().count()), "{short}");
+        assert!(short.starts_with("\"hhh"), "{short}");
+        assert!(short.ends_with("ttt\""), "{short}");
+        assert!(short.contains(" …("), "{short}");
+        let cut: usize = short
+            .split(" …(")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("says how many characters it left out");
+        let kept = short.chars().count() - format!(" …({cut} chars)… ").chars().count();
+        assert_eq!(kept + cut, text.chars().count());
+    }
+
+    #[test]
+    fn multibyte_text_is_cut_on_characters() {
+        let text = "é".repeat(200);
+        let short = shorten(&text, 80);
+        assert!(short.chars().count() <= 80);
+        assert!(short.starts_with('é') && short.ends_with('é'));
     }
 }

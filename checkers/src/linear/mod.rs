@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The sequential specifications a history can be checked against.
@@ -92,7 +93,20 @@ pub struct LinearOptions {
     pub threads: usize,
     pub time_budget_per_key: Duration,
     pub memory_budget_per_key: usize,
+    /// Decide every key even once one is invalid. Off (the default): the
+    /// history is invalid as soon as one key is, so keys still searching
+    /// then are stopped once past a small budget (`STOP_GRACE`) and
+    /// reported as not decided; cheaper keys are still decided.
+    pub all_keys: bool,
 }
+
+/// Configurations a key may still explore after another key was found
+/// invalid: enough to decide a cheap key (a few milliseconds), not enough
+/// to let a hard one run on to its budget.
+pub const STOP_GRACE: u64 = 1 << 16;
+
+/// Why a key stopped by an invalid key has no verdict.
+pub const STOPPED_REASON: &str = "not decided: stopped after the first anomaly";
 
 impl Default for LinearOptions {
     fn default() -> Self {
@@ -103,6 +117,7 @@ impl Default for LinearOptions {
             threads: 0,
             time_budget_per_key: Duration::from_secs(60),
             memory_budget_per_key: 2 << 30,
+            all_keys: false,
         }
     }
 }
@@ -116,7 +131,12 @@ pub struct LinearReport {
     pub ops: usize,
     pub keys_valid: usize,
     pub keys_invalid: usize,
+    /// Keys out of budget (`unknown_reason` says which budget).
     pub keys_unknown: usize,
+    /// Keys stopped undecided because another key was already invalid
+    /// (their validity is `unknown`; see `LinearOptions::all_keys`).
+    #[serde(default)]
+    pub keys_stopped: usize,
     /// Every key, in the order keys first appear in the history.
     pub keys: Vec<KeyReport>,
 }
@@ -131,6 +151,10 @@ pub struct KeyReport {
     pub explored: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_reason: Option<String>,
+    /// Stopped undecided because another key was invalid: `unknown`, never
+    /// `valid`, with `unknown_reason` saying so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
 }
@@ -210,8 +234,21 @@ fn run<M: Model>(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let keys = split::par_map(&prepared, threads, |key| check_key(model, key, options));
-    let count = |v: Validity| keys.iter().filter(|k| k.validity == v).count();
+    // Small keys first: they are the quickest to prove a history invalid,
+    // after which the big ones need not run to their budget. The report
+    // keeps the keys in the order of the history.
+    let mut order: Vec<usize> = (0..prepared.len()).collect();
+    order.sort_by_key(|&i| prepared[i].problem.ops.len());
+    let invalid_found = AtomicBool::new(false);
+    let stop = (!options.all_keys).then_some(&invalid_found);
+    let keys = split::par_map(&prepared, &order, threads, |key| {
+        check_key(model, key, options, stop)
+    });
+    let count = |v: Validity| {
+        keys.iter()
+            .filter(|k| k.validity == v && !k.stopped)
+            .count()
+    };
     Ok(LinearReport {
         validity: keys.iter().map(|k| k.validity).collect(),
         model: options.model,
@@ -219,6 +256,7 @@ fn run<M: Model>(
         keys_valid: count(Validity::Valid),
         keys_invalid: count(Validity::Invalid),
         keys_unknown: count(Validity::Unknown),
+        keys_stopped: keys.iter().filter(|k| k.stopped).count(),
         keys,
     })
 }
@@ -227,10 +265,13 @@ fn check_key<M: Model>(
     model: &M,
     key: &split::KeyProblem<'_, M>,
     options: &LinearOptions,
+    invalid_found: Option<&AtomicBool>,
 ) -> KeyReport {
     let budget = search::Budget {
         deadline: Instant::now().checked_add(options.time_budget_per_key),
         max_bytes: options.memory_budget_per_key,
+        stop: invalid_found,
+        grace: STOP_GRACE,
     };
     let mut report = KeyReport {
         key: key.key.clone(),
@@ -238,6 +279,7 @@ fn check_key<M: Model>(
         ops: key.problem.ops.len(),
         explored: 0,
         unknown_reason: None,
+        stopped: false,
         failure: None,
     };
     match search::search(model, key.init.clone(), &key.problem, &budget) {
@@ -246,6 +288,12 @@ fn check_key<M: Model>(
             report.explored = explored;
             report.validity = Validity::Invalid;
             report.failure = Some(evidence::failure(model, key, &deepest));
+        }
+        search::Outcome::Stopped { explored } => {
+            report.explored = explored;
+            report.validity = Validity::Unknown;
+            report.stopped = true;
+            report.unknown_reason = Some(STOPPED_REASON.to_string());
         }
         search::Outcome::Exhausted { explored, reason } => {
             report.explored = explored;
@@ -267,6 +315,11 @@ fn check_key<M: Model>(
                     report.unknown_reason = Some(reason);
                 }
             }
+        }
+    }
+    if report.validity == Validity::Invalid {
+        if let Some(flag) = invalid_found {
+            flag.store(true, Ordering::Relaxed);
         }
     }
     report

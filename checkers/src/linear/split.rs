@@ -88,25 +88,36 @@ pub fn prepare<'h, M: Model>(
     })
 }
 
-/// Maps `f` over `items` on `threads` threads, keeping the order of items.
+/// Maps `f` over `items` on `threads` threads, taking the items in the
+/// order of the indexes `order` lists (a permutation), and returns the
+/// results in the order of `items`.
 pub fn par_map<T: Sync, R: Send>(
     items: &[T],
+    order: &[usize],
     threads: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
+    debug_assert_eq!(order.len(), items.len());
     let threads = threads.clamp(1, items.len().max(1));
     if threads == 1 {
-        return items.iter().map(f).collect();
+        let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+        for &i in order {
+            results[i] = Some(f(&items[i]));
+        }
+        return results
+            .into_iter()
+            .map(|r| r.expect("every item was mapped"))
+            .collect();
     }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let result = f(item);
-                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+            scope.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let result = f(&items[i]);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                }
             });
         }
     });

@@ -133,11 +133,43 @@ impl Model for Kv {
             + state.iter().map(|(_, v)| v.heap_bytes()).sum::<usize>()
     }
 
+    /// The string a key holds, quoted: `"x 1 yx 2 y"`. A history checked
+    /// key by key has one key per search, so its state is that key's string
+    /// (the initial one while no op has written it); unsplit, every key
+    /// written so far with its string: `{"0" "x 1 y", "1" ""}`.
     fn describe(&self, state: &KvState, values: &Interner) -> String {
-        let pairs: Vec<String> = state
-            .iter()
-            .map(|(k, v)| format!("{} {:?}", values.render(*k), v))
-            .collect();
-        format!("{{{}}}", pairs.join(", "))
+        match state.as_slice() {
+            [] => self.initial.to_string(),
+            [(_, text)] => text.to_string(),
+            _ => {
+                let pairs: Vec<String> = state
+                    .iter()
+                    .map(|(k, v)| format!("{} {v}", values.render(*k)))
+                    .collect();
+                format!("{{{}}}", pairs.join(", "))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_state_shows_as_its_string() {
+        let kv = Kv::new("");
+        let mut values = Interner::default();
+        let key = values.intern(&Value::String("0".into()));
+        let other = values.intern(&Value::String("1".into()));
+        assert_eq!(kv.describe(&Vec::new(), &values), "\"\"");
+        let one = Kv::with(&Vec::new(), key, Text::of(&Chunk::new("x 1 y")));
+        let one = Kv::with(&one, key, kv.get(&one, key).append(&Chunk::new("x 2 y")));
+        assert_eq!(kv.describe(&one, &values), "\"x 1 yx 2 y\"");
+        let two = Kv::with(&one, other, Text::of(&Chunk::new("z")));
+        assert_eq!(
+            kv.describe(&two, &values),
+            "{\"0\" \"x 1 yx 2 y\", \"1\" \"z\"}"
+        );
     }
 }

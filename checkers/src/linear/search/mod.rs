@@ -41,6 +41,7 @@ use entries::{Entries, HEAD};
 use key::mix;
 use memo::{Cache, Nogoods};
 use parts::Parts;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// One event of the problem, in real-time order.
@@ -59,16 +60,33 @@ pub struct Problem<O> {
     pub events: Vec<Event>,
 }
 
-pub struct Budget {
+pub struct Budget<'a> {
     pub deadline: Option<Instant>,
     pub max_bytes: usize,
+    /// Set by the caller once the answer is known elsewhere (another key
+    /// is invalid): the search then stops as soon as it has explored
+    /// `grace` configurations, so a cheap search still ends with a verdict.
+    pub stop: Option<&'a AtomicBool>,
+    pub grace: u64,
 }
 
 #[derive(Debug)]
 pub enum Outcome<S> {
-    Linearizable { explored: u64 },
-    NotLinearizable { explored: u64, deepest: Deepest<S> },
-    Exhausted { explored: u64, reason: String },
+    Linearizable {
+        explored: u64,
+    },
+    NotLinearizable {
+        explored: u64,
+        deepest: Deepest<S>,
+    },
+    Exhausted {
+        explored: u64,
+        reason: String,
+    },
+    /// `Budget::stop` was set and the search had used its grace.
+    Stopped {
+        explored: u64,
+    },
 }
 
 /// The furthest the search got: the ops it had linearized, in order, the
@@ -139,7 +157,7 @@ pub fn search<M: Model>(
     model: &M,
     init: M::State,
     problem: &Problem<M::Op>,
-    budget: &Budget,
+    budget: &Budget<'_>,
 ) -> Outcome<M::State> {
     let n = problem.ops.len();
     let mut remaining = problem.required.iter().filter(|&&r| r).count();
@@ -189,6 +207,12 @@ pub fn search<M: Model>(
                 return Outcome::Exhausted {
                     explored: cache.len(),
                     reason,
+                };
+            }
+            if cache.len() >= budget.grace && budget.stop.is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                return Outcome::Stopped {
+                    explored: cache.len(),
                 };
             }
         }
