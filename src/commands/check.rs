@@ -29,12 +29,20 @@ pub fn run(args: &CheckArgs) -> i32 {
 }
 
 /// The files to check: each file named, and the files directly in each
-/// folder named (sorted by name; hidden files and subfolders are skipped).
+/// folder named (sorted by name; hidden files and subfolders are skipped),
+/// except that a run's results folder (it holds `test.json`) means its
+/// `history.jsonl`.
 fn histories(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
         if !path.is_dir() {
             files.push(path.clone());
+            continue;
+        }
+        // A run's results folder: its history, not its reports.
+        let run_history = path.join("history.jsonl");
+        if path.join("test.json").is_file() && run_history.is_file() {
+            files.push(run_history);
             continue;
         }
         let entries = std::fs::read_dir(path)
@@ -350,5 +358,36 @@ fn collect_counts(json: &serde_json::Value, lines: &mut Vec<String>) {
             _ if value.is_object() => collect_counts(value, lines),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::histories;
+
+    #[test]
+    fn a_runs_folder_means_its_history_and_other_folders_their_files() {
+        let dir = std::env::temp_dir().join(format!("chaos-check-dirs-{}", std::process::id()));
+        let run = dir.join("run");
+        let corpus = dir.join("corpus");
+        for d in [&run, &corpus] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        for f in ["test.json", "history.jsonl", "report.md", "results.json"] {
+            std::fs::write(run.join(f), "{}").unwrap();
+        }
+        for f in ["b.log", "a.log", ".hidden"] {
+            std::fs::write(corpus.join(f), "").unwrap();
+        }
+        let files = histories(&[run.clone(), corpus.clone()]).unwrap();
+        assert_eq!(
+            files,
+            [
+                run.join("history.jsonl"),
+                corpus.join("a.log"),
+                corpus.join("b.log")
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
