@@ -7,12 +7,14 @@ use std::fmt;
 
 use chaos_nemeses::ClusterError;
 
-use crate::exit::{BAD_INPUT, HARNESS};
+use crate::exit::{BAD_INPUT, HARNESS, LIVE_RUN};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
     BadInput(String),
     Harness(String),
+    /// A live run owns the cluster: nothing was done to it (exit 3).
+    LiveRun(String),
 }
 
 impl Failure {
@@ -20,12 +22,13 @@ impl Failure {
         match self {
             Failure::BadInput(_) => BAD_INPUT,
             Failure::Harness(_) => HARNESS,
+            Failure::LiveRun(_) => LIVE_RUN,
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            Failure::BadInput(m) | Failure::Harness(m) => m,
+            Failure::BadInput(m) | Failure::Harness(m) | Failure::LiveRun(m) => m,
         }
     }
 }
@@ -33,7 +36,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::BadInput(_) | Failure::Harness(_) => f.write_str(self.message()),
+            Failure::BadInput(_) | Failure::Harness(_) | Failure::LiveRun(_) => {
+                f.write_str(self.message())
+            }
         }
     }
 }

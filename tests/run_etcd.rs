@@ -203,25 +203,11 @@ fn chaos_run_stopped_by_sigterm_leaves_no_fault_applied() {
     }
     let (out, dir) = interrupt_a_run("term", libc::SIGTERM, &["--keep-cluster"]);
     let run = run_id_of(&dir);
-    let nodes = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=io.chaos.run={run}"),
-            "--filter",
-            "label=io.chaos.node",
-            "--format",
-            "{{.Names}} {{.State}}",
-        ])
-        .output()
-        .unwrap();
-    let listing = stdout(&nodes);
+    let nodes = node_states(&run);
     let check = || {
-        assert_eq!(listing.lines().count(), 3, "{listing}\n{}", stderr(&out));
-        for line in listing.lines() {
-            let (name, state) = line.split_once(' ').unwrap();
-            assert_eq!(state, "running", "{line}");
+        assert_eq!(nodes.len(), 3, "{nodes:?}\n{}", stderr(&out));
+        for (name, state) in &nodes {
+            assert_eq!(state, "running", "{name}");
             let rules = iptables_rules(name, &run);
             assert!(
                 !rules.contains("CHAOS"),

@@ -59,6 +59,16 @@ fn a_heal_during_a_live_run_refuses_and_a_fault_undone_by_hand_is_recorded_lost(
             && said.contains("is live"),
         "{said}"
     );
+    // Nor may a fault by hand land on it: the run neither scheduled nor
+    // reports it.
+    let by_hand = chaos_in(&results, &state, &["nemesis", "kill", "n1", "--run", &run]);
+    assert_eq!(by_hand.status.code(), Some(3), "{}", stderr(&by_hand));
+    assert!(
+        stderr(&by_hand).contains("left alone: run"),
+        "{}",
+        stderr(&by_hand)
+    );
+    assert!(node_states(&run).iter().all(|(_, s)| s == "running"));
     // Still in force: some node still drops what its peers send.
     let nodes = node_states(&run);
     let partitioned = nodes

@@ -2,9 +2,11 @@
 //! for operators and for the tests (a partition held by a process that is
 //! then killed -9 is exactly what `chaos heal` exists for).
 
+use std::path::Path;
 use std::time::Duration;
 
 use chaos_nemeses::journal::Entry;
+use chaos_nemeses::lease::{self, Lease, LeaseError, LeaseInfo};
 use chaos_nemeses::{ClusterError, Fault, Grudge, Journal, PartitionShape, Rng};
 
 use crate::backends::docker::inventory::Target;
@@ -24,7 +26,7 @@ fn nemesis_error(e: NemesisError) -> DockerError {
     }
 }
 
-async fn open(args: &FaultArgs) -> Result<(DockerCluster, Journal), DockerError> {
+async fn open(args: &FaultArgs) -> Result<(DockerCluster, Journal, Lease), DockerError> {
     let docker = engine::connect().await?;
     let selector = Target::from(&args.target).resolve(&docker).await?;
     let cluster = DockerCluster::open(docker, selector).await?;
@@ -36,9 +38,29 @@ async fn open(args: &FaultArgs) -> Result<(DockerCluster, Journal), DockerError>
             ))
         })?;
     }
+    // A fault by hand on a live run's cluster would be one its run neither
+    // scheduled nor reports; and while this command holds a fault (--hold),
+    // its lease keeps a plain `chaos heal` off it.
+    let info = LeaseInfo::here(
+        cluster.run_id(),
+        "docker",
+        cluster.name(),
+        &args.journal,
+        Path::new("."),
+    );
+    let lease = match Lease::take(&lease::default_dir(), &info) {
+        Ok(lease) => lease,
+        Err(LeaseError::Taken { holder }) => {
+            return Err(DockerError::LiveRun(format!(
+                "left alone: {holder} is live and owns {}: stop it first",
+                cluster.name()
+            )))
+        }
+        Err(e) => return Err(DockerError::Harness(e.to_string())),
+    };
     let journal = Journal::open(&args.journal, cluster.run_id())
         .map_err(|e| DockerError::Harness(e.to_string()))?;
-    Ok((cluster, journal))
+    Ok((cluster, journal, lease))
 }
 
 async fn command(args: &NemesisArgs) -> Result<i32, DockerError> {
@@ -51,7 +73,7 @@ async fn command(args: &NemesisArgs) -> Result<i32, DockerError> {
                 .map(parse_duration)
                 .transpose()
                 .map_err(|e| DockerError::BadInput(format!("--hold: {e}")))?;
-            let (cluster, mut journal) = open(&p.fault).await?;
+            let (cluster, mut journal, _lease) = open(&p.fault).await?;
             let names: Vec<String> = cluster.cached_nodes().into_iter().map(|n| n.name).collect();
             let grudge = shape
                 .grudge(&names, &mut Rng::new(p.seed))
@@ -69,7 +91,7 @@ async fn command(args: &NemesisArgs) -> Result<i32, DockerError> {
             Ok(0)
         }
         NemesisCommand::Heal(args) => {
-            let (cluster, mut journal) = open(args).await?;
+            let (cluster, mut journal, _lease) = open(args).await?;
             let outstanding = journal
                 .outstanding()
                 .map_err(|e| DockerError::Harness(e.to_string()))?;
@@ -114,7 +136,7 @@ async fn node_fault(
     apply: bool,
     done: &str,
 ) -> Result<i32, DockerError> {
-    let (cluster, mut journal) = open(&args.fault).await?;
+    let (cluster, mut journal, _lease) = open(&args.fault).await?;
     // A node name that does not exist must not reach the journal: `chaos
     // heal` would then trip over it forever.
     let nodes = chaos_nemeses::Cluster::nodes(&cluster).await?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{stderr, stdout, tmp_results};
+use super::{stdout, tmp_results};
 
 /// `chaos ARGS` run from `cwd` (so the default `results/journal.jsonl` is
 /// not some other run's) with leases in `state`.
@@ -75,23 +75,7 @@ pub fn node_states(run: &str) -> Vec<(String, String)> {
 
 /// `iptables -F` in `container`'s netns, as an operator might type it.
 pub fn flush_by_hand(container: &str, run: &str) {
-    let out = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "--label",
-            &format!("io.chaos.run={run}"),
-            "--network",
-            &format!("container:{container}"),
-            "--cap-add",
-            "NET_ADMIN",
-            "chaos/base:bookworm",
-            "iptables",
-            "-F",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "iptables -F: {}", stderr(&out));
+    super::iptables_in(container, run, &["-F"]);
 }
 
 pub fn scratch(tag: &str) -> (PathBuf, PathBuf) {

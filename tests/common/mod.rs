@@ -219,9 +219,9 @@ pub fn tcp_all(pairs: &[(String, String)], port: u16) -> Vec<bool> {
     })
 }
 
-/// `iptables -S` in the netns of `container`, from a throwaway helper (not
+/// `iptables ARGS` in the netns of `container`, from a throwaway helper (not
 /// the harness's sidecar: the check must not trust what it checks).
-pub fn iptables_rules(container: &str, run: &str) -> String {
+pub fn iptables_in(container: &str, run: &str, args: &[&str]) -> String {
     let out = Command::new("docker")
         .args([
             "run",
@@ -234,16 +234,21 @@ pub fn iptables_rules(container: &str, run: &str) -> String {
             "NET_ADMIN",
             "chaos/base:bookworm",
             "iptables",
-            "-S",
         ])
+        .args(args)
         .output()
         .expect("docker runs");
     assert!(
         out.status.success(),
-        "iptables -S in {container}: {}",
+        "iptables {args:?} in {container}: {}",
         stderr(&out)
     );
     stdout(&out)
+}
+
+/// `iptables -S` in the netns of `container`.
+pub fn iptables_rules(container: &str, run: &str) -> String {
+    iptables_in(container, run, &["-S"])
 }
 
 /// Poll `check` until it holds or `timeout` passes (then panic naming `what`).

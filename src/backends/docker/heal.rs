@@ -53,18 +53,35 @@ impl Report {
     }
 }
 
-/// The runs' leases, as this heal sees them.
+/// Who holds what, as this heal sees it: the runs' leases, and the runs
+/// with faults in a journal that a live process holds open (a
+/// `chaos nemesis partition --hold`, or a run of an older harness).
 struct Owners {
     leases: Vec<Found>,
     force: bool,
+    /// (run, journal) for each such run.
+    in_busy_journals: Vec<(String, PathBuf)>,
 }
 
 impl Owners {
-    /// The live run that owns `run`'s cluster, if one does.
-    fn holder(&self, run: &str) -> Option<&Found> {
-        self.leases
+    /// Why `run`'s cluster is not ours to touch, if it is not.
+    fn refusal(&self, run: &str) -> Option<String> {
+        if let Some(live) = self
+            .leases
             .iter()
             .find(|l| l.info.run == run && !l.may_touch(self.force))
+        {
+            return Some(live.refusal());
+        }
+        self.in_busy_journals
+            .iter()
+            .find(|(r, _)| r == run)
+            .map(|(_, journal)| {
+                format!(
+                    "run {run} has faults in journal {}, which a live chaos process holds: stop that process to heal them",
+                    journal.display()
+                )
+            })
     }
 }
 
@@ -77,18 +94,19 @@ pub async fn heal(
 ) -> Result<Report, DockerError> {
     let leases =
         lease::list(&lease::default_dir()).map_err(|e| DockerError::Harness(e.to_string()))?;
-    let owners = Owners {
+    let mut owners = Owners {
         leases: leases
             .into_iter()
             .filter(|l| l.info.backend == "docker")
             .collect(),
         force: scope.force,
+        in_busy_journals: Vec::new(),
     };
     let journals = journals_to_read(journal, &owners);
     require_named(docker, scope, &journals, &owners).await?;
     let mut report = Report::default();
     for path in &journals {
-        heal_journal(docker, path, scope, &owners, &mut report).await?;
+        heal_journal(docker, path, scope, &mut owners, &mut report).await?;
     }
     let scanned = scan(docker, scope, &owners, &mut report).await?;
     drop_dead_leases(&owners, scope, &scanned, &mut report);
@@ -191,7 +209,7 @@ async fn heal_journal(
     docker: &Docker,
     path: &Path,
     scope: &Scope,
-    owners: &Owners,
+    owners: &mut Owners,
     report: &mut Report,
 ) -> Result<(), DockerError> {
     if !path.exists() {
@@ -202,10 +220,21 @@ async fn heal_journal(
     let mut journal = match Journal::open(path, &format!("heal-{}", new_run_id())) {
         Ok(journal) => journal,
         Err(JournalError::Busy { .. }) => {
-            report.refuse(format!(
-                "journal {} is held by a live chaos process: left its faults alone; stop that process to heal them",
-                path.display()
-            ));
+            // Its faults are that process's: read (no lock needed) which
+            // runs they are on, so the scan leaves those clusters alone too.
+            let entries = Journal::read(path).map_err(journal_error)?;
+            let mut runs: Vec<String> = chaos_nemeses::journal::outstanding(&entries)
+                .into_iter()
+                .map(|e| e.run)
+                .filter(|run| scope.run.as_ref().is_none_or(|r| r == run))
+                .collect();
+            runs.dedup();
+            for run in runs {
+                owners
+                    .in_busy_journals
+                    .push((run.clone(), path.to_path_buf()));
+                report.refuse(owners.refusal(&run).expect("just added"));
+            }
             return Ok(());
         }
         Err(e) => return Err(journal_error(e)),
@@ -221,8 +250,8 @@ async fn heal_journal(
         if scope.run.as_ref().is_some_and(|r| r != run) {
             continue;
         }
-        if let Some(holder) = owners.holder(run) {
-            report.refuse(holder.refusal());
+        if let Some(why) = owners.refusal(run) {
+            report.refuse(why);
             continue;
         }
         // A Kubernetes run's faults are not ours to mark healed from here.
@@ -319,8 +348,8 @@ async fn scan(
             Err(e) => return Err(e),
         };
         runs_seen.push(cluster.run_id().to_string());
-        if let Some(holder) = owners.holder(cluster.run_id()) {
-            report.refuse(holder.refusal());
+        if let Some(why) = owners.refusal(cluster.run_id()) {
+            report.refuse(why);
             continue;
         }
         if let Err(e) = scan_cluster(&cluster, report).await {
@@ -330,7 +359,9 @@ async fn scan(
     // Sidecars whose cluster is gone entirely.
     let run = scope.run.as_deref();
     for s in sidecar::list(docker, run).await? {
-        if scope.project.is_none() && !runs_seen.contains(&s.run) && owners.holder(&s.run).is_none()
+        if scope.project.is_none()
+            && !runs_seen.contains(&s.run)
+            && owners.refusal(&s.run).is_none()
         {
             sidecar::remove(docker, &s.id).await?;
             report
@@ -382,4 +413,24 @@ async fn scan_cluster(cluster: &DockerCluster, report: &mut Report) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_with_faults_in_a_held_journal_is_left_alone() {
+        let owners = Owners {
+            leases: Vec::new(),
+            force: true,
+            in_busy_journals: vec![("r1".into(), PathBuf::from("j/journal.jsonl"))],
+        };
+        let why = owners.refusal("r1").expect("held");
+        assert!(
+            why.contains("journal j/journal.jsonl, which a live chaos process holds"),
+            "{why}"
+        );
+        assert_eq!(owners.refusal("r2"), None);
+    }
 }

@@ -239,17 +239,19 @@ impl K8sCluster {
         Ok(true)
     }
 
+    /// The state letter of each of the system's processes in pod `name`
+    /// (`T` when stopped), as the sidecar sees them.
+    async fn process_states(&self, name: &str, process: &str) -> Result<String, ClusterError> {
+        let output = self
+            .exec(name, SIDECAR, &["sh", "-c", PROCESS_STATE, "sh", process])
+            .await?;
+        Ok(output.text.trim().to_string())
+    }
+
     /// Is every process of the system in pod `name` stopped (`T`)?
     async fn paused(&self, name: &str) -> Result<bool, ClusterError> {
         let pod = self.seen(name)?;
-        let output = self
-            .exec(
-                name,
-                SIDECAR,
-                &["sh", "-c", PROCESS_STATE, "sh", &pod.process],
-            )
-            .await?;
-        let states = output.text.trim();
+        let states = self.process_states(name, &pod.process).await?;
         Ok(!states.is_empty() && states.lines().all(|l| l.starts_with('T')))
     }
 
@@ -360,14 +362,8 @@ impl Cluster for K8sCluster {
         if !(seen.has_sidecar && pod.shares_pids && pod.sidecar_running) {
             return Ok(true);
         }
-        let output = self
-            .exec(
-                name,
-                SIDECAR,
-                &["sh", "-c", PROCESS_STATE, "sh", &pod.process],
-            )
-            .await?;
-        Ok(!output.text.trim().is_empty() && !output.text.lines().any(|l| l.starts_with('T')))
+        let states = self.process_states(name, &pod.process).await?;
+        Ok(!states.is_empty() && !states.lines().any(|l| l.starts_with('T')))
     }
 
     async fn in_force(&self, fault: &Fault) -> Result<bool, ClusterError> {
