@@ -257,6 +257,14 @@ impl Drop for Lease {
     }
 }
 
+/// The lease among `leases` whose run `run` must not be touched: alive
+/// here, or (without `force`) written on another host.
+pub fn owner_of<'a>(leases: &'a [Found], run: &str, force: bool) -> Option<&'a Found> {
+    leases
+        .iter()
+        .find(|l| l.info.run == run && !l.may_touch(force))
+}
+
 /// Every lease in `dir` (none when it does not exist), oldest first.
 pub fn list(dir: &Path) -> Result<Vec<Found>, LeaseError> {
     let entries = match fs::read_dir(dir) {

@@ -74,9 +74,7 @@ async fn live_owner(
     };
     let leases = chaos_nemeses::lease::list(&chaos_nemeses::lease::default_dir())
         .map_err(|e| DockerError::Harness(e.to_string()))?;
-    Ok(leases
-        .into_iter()
-        .find(|l| l.info.run == cluster.run_id() && !l.may_touch(false)))
+    Ok(chaos_nemeses::lease::owner_of(&leases, cluster.run_id(), false).cloned())
 }
 
 async fn up(args: &UpArgs) -> Result<i32, DockerError> {

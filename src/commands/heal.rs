@@ -41,10 +41,7 @@ async fn command(args: &HealArgs) -> Result<i32, Failure> {
             let leases =
                 lease::list(&lease::default_dir()).map_err(|e| Failure::Harness(e.to_string()))?;
             let run = cluster.run_id();
-            if let Some(live) = leases
-                .iter()
-                .find(|l| l.info.run == run && !l.may_touch(args.force))
-            {
+            if let Some(live) = lease::owner_of(&leases, &run, args.force) {
                 (Vec::new(), Vec::new(), vec![live.refusal()])
             } else {
                 let journal = k8s_journal(args.journal.as_deref(), &leases, &run);

@@ -66,11 +66,7 @@ struct Owners {
 impl Owners {
     /// Why `run`'s cluster is not ours to touch, if it is not.
     fn refusal(&self, run: &str) -> Option<String> {
-        if let Some(live) = self
-            .leases
-            .iter()
-            .find(|l| l.info.run == run && !l.may_touch(self.force))
-        {
+        if let Some(live) = lease::owner_of(&self.leases, run, self.force) {
             return Some(live.refusal());
         }
         self.in_busy_journals
