@@ -504,6 +504,26 @@ mod simulation {
         }
     }
 
+    /// A seed the property test once drew: more losses than the report
+    /// shows examples of, the dropped element among those not shown.
+    #[test]
+    fn a_dropped_ack_past_the_example_cap_is_still_counted() {
+        let (mut sim, drain) = run(4769681286561976515, 2, 147);
+        let acked: Vec<Value> = sim
+            .h
+            .ops
+            .iter()
+            .filter(|op| op.f == "enqueue" && op.kind == OpType::Ok)
+            .map(|op| op.value.clone())
+            .collect();
+        let items = drain_items(&mut sim.h, drain);
+        let pos = items.iter().position(|v| acked.contains(v)).unwrap();
+        items.remove(pos);
+        let r = sim.h.check();
+        assert!(r.lost.count > r.lost.examples.len(), "{r:?}");
+        assert_ne!(r.validity, Validity::Valid);
+    }
+
     proptest! {
         #[test]
         fn a_correct_queue_passes(seed in any::<u64>(), workers in 1u64..5, steps in 0usize..150) {
@@ -527,7 +547,10 @@ mod simulation {
             let Some(pos) = items.iter().position(|v| acked.contains(v)) else { return Ok(()) };
             let dropped = items.remove(pos);
             let r = sim.h.check();
-            prop_assert!(r.lost.examples.iter().any(|e| e.element == dropped), "{:?}", r);
+            // Examples are capped: past the cap the dropped one may be among
+            // the losses counted but not shown.
+            let shown = r.lost.examples.iter().any(|e| e.element == dropped);
+            prop_assert!(shown || r.lost.examples.len() < r.lost.count, "{:?}", r);
             if !sim.silent_take {
                 prop_assert_eq!(r.lost.count, 1);
             }
