@@ -1,0 +1,137 @@
+//! The same seed gives the same run: the same ops, in the same order, for
+//! every workload, and the same faults on the same nodes from the nemesis
+//! schedule. `tests/golden/seeds.json` was recorded from `main` before the
+//! systems and faults became data (issue 10); a change that alters either
+//! sequence fails here, so a replayed `--seed` still replays the run it
+//! names.
+//!
+//! To record again after a change that means to alter the sequences:
+//! `CHAOS_GOLDEN_RECORD=1 cargo test --test same_seed_same_run`, and say why
+//! in the commit.
+
+use std::path::Path;
+
+use chaos_nemeses::{Fault, PartitionShape, Rng as FaultRng};
+use chaos_workloads::{Generator, GeneratorConfig, KeySpec, Mix, Next};
+use serde_json::{json, Value};
+
+const SEEDS: [u64; 3] = [1, 42, 20_261_130];
+const OPS: usize = 150;
+const FAULTS: usize = 40;
+const NODES: [&str; 5] = ["n1", "n2", "n3", "n4", "n5"];
+/// Every fault the schedule can pick, each shape once.
+const NEMESIS: [&str; 7] = [
+    "partition-halves",
+    "partition-random-halves",
+    "partition-one",
+    "partition-majorities-ring",
+    "partition-bridge",
+    "kill",
+    "pause",
+];
+
+fn ops(mix: Mix, keys: Option<KeySpec>, seed: u64) -> Vec<Value> {
+    let mut generator = Generator::new(
+        mix,
+        GeneratorConfig {
+            seed,
+            keys,
+            ..GeneratorConfig::default()
+        },
+    )
+    .expect("a valid generator");
+    (0..OPS)
+        .map(|_| match generator.next(std::time::Duration::ZERO) {
+            Next::Op(planned) => json!([
+                planned.invocation.f,
+                planned.invocation.key,
+                planned.invocation.value
+            ]),
+            other => panic!("an unlimited generator ended: {other:?}"),
+        })
+        .collect()
+}
+
+/// The workloads as `chaos run` configures them (concurrency 5).
+fn workload_ops(seed: u64) -> Value {
+    json!({
+        "etcd-register": ops(
+            Mix::cas_register(5),
+            Some(KeySpec { ops_per_key: 60, active: 5 }),
+            seed,
+        ),
+        "nats-log": ops(Mix::log(1, 1), None, seed),
+        "nats-queue": ops(Mix::queue(1, 1), None, seed),
+    })
+}
+
+/// The schedule's choices, as `chaos run` makes them: one fault of the
+/// list, then its nodes, from the run's fault RNG.
+fn fault_schedule(seed: u64) -> Value {
+    let names: Vec<String> = NODES.iter().map(|n| n.to_string()).collect();
+    let mut rng = FaultRng::new(seed ^ 0x6e65_6d65_7369_7321);
+    let mut out = Vec::new();
+    while out.len() < FAULTS {
+        let item = NEMESIS[rng.below(NEMESIS.len())];
+        let fault = match item {
+            "kill" => Fault::Kill {
+                node: names[rng.below(names.len())].clone(),
+            },
+            "pause" => Fault::Pause {
+                node: names[rng.below(names.len())].clone(),
+            },
+            partition => {
+                let shape: PartitionShape = partition
+                    .strip_prefix("partition-")
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                match shape.grudge(&names, &mut rng) {
+                    Ok(grudge) => Fault::Partition { grudge },
+                    Err(e) => {
+                        out.push(json!({"skipped": item, "why": e}));
+                        continue;
+                    }
+                }
+            }
+        };
+        out.push(json!(fault.to_string()));
+    }
+    json!(out)
+}
+
+fn golden() -> Value {
+    let seeds: serde_json::Map<String, Value> = SEEDS
+        .iter()
+        .map(|&seed| {
+            (
+                seed.to_string(),
+                json!({"ops": workload_ops(seed), "faults": fault_schedule(seed)}),
+            )
+        })
+        .collect();
+    Value::Object(seeds)
+}
+
+#[test]
+fn a_seed_replays_the_same_ops_and_the_same_faults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/seeds.json");
+    let now = golden();
+    if std::env::var_os("CHAOS_GOLDEN_RECORD").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
+        return;
+    }
+    let recorded: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).expect("tests/golden/seeds.json is in the repository"),
+    )
+    .expect("tests/golden/seeds.json is JSON");
+    for seed in SEEDS {
+        let seed = seed.to_string();
+        for part in ["ops", "faults"] {
+            assert_eq!(
+                now[&seed][part], recorded[&seed][part],
+                "seed {seed}: the {part} differ from the recording"
+            );
+        }
+    }
+}
