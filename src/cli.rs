@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use chaos_workloads::registry;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
@@ -93,9 +94,9 @@ pub struct ImagesArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ImagesCommand {
-    /// Build chaos/base, chaos/etcd, chaos/nats from Debian packages (needs root).
+    /// Build the base image and every system's image from Debian packages (needs root).
     Build {
-        /// Rebuild all three even if present.
+        /// Rebuild them all even if present.
         #[arg(long)]
         force: bool,
         /// The repository's compose/ folder (default: CHAOS_COMPOSE_DIR, or found from the executable).
@@ -107,8 +108,7 @@ pub enum ImagesCommand {
 /// How a command names its cluster. None given: the one chaos cluster running.
 #[derive(Args, Debug, Clone, Default)]
 pub struct TargetArgs {
-    /// The system: etcd or nats.
-    #[arg(long)]
+    #[arg(long, help = system_help())]
     pub system: Option<String>,
     /// How many nodes: 3 or 5.
     #[arg(long)]
@@ -144,8 +144,7 @@ pub enum ClusterCommand {
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
-    /// The system: etcd or nats.
-    #[arg(long, default_value = "etcd")]
+    #[arg(long, help = system_help(), default_value = registry::default_system().name)]
     pub system: String,
     /// How many nodes: 3 or 5.
     #[arg(long, default_value_t = 3)]
@@ -293,12 +292,11 @@ pub struct RunArgs {
     /// besides the chaos-sidecar).
     #[arg(long)]
     pub container: Option<String>,
-    /// The system under test: etcd or nats.
-    #[arg(long, default_value = "etcd")]
+    #[arg(long, help = system_help(), default_value = registry::default_system().name)]
     pub system: String,
-    /// The workload: register (etcd), log or queue (nats).
-    #[arg(long, default_value = "register")]
-    pub workload: String,
+    /// The workload (default: the system's first).
+    #[arg(long, help = workload_help())]
+    pub workload: Option<String>,
     /// How many nodes: 3 or 5 (docker); k8s refuses a selector matching
     /// any other number of pods.
     #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
@@ -322,9 +320,8 @@ pub struct RunArgs {
     /// Seed of the workload and the nemesis (default: from the clock).
     #[arg(long, allow_hyphen_values = true, value_parser = whole_number::<u64>)]
     pub seed: Option<u64>,
-    /// How etcd serves reads: linearizable or serializable.
-    #[arg(long, default_value = "linearizable")]
-    pub read: String,
+    #[arg(long, help = read_help())]
+    pub read: Option<String>,
     /// Leave the cluster running after the run.
     #[arg(long)]
     pub keep_cluster: bool,
@@ -353,4 +350,30 @@ pub struct ReportArgs {
 fn whole_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     text.parse()
         .map_err(|_| format!("{text:?} is not a whole number of 0 or more"))
+}
+
+/// `--system`'s help, from the registry.
+fn system_help() -> String {
+    format!("The system under test: {}.", registry::names().join(", "))
+}
+
+/// `--workload`'s help, from the registry.
+fn workload_help() -> String {
+    format!(
+        "The workload (default: the system's first): {}.",
+        registry::workloads_by_system()
+    )
+}
+
+/// `--read`'s help: the systems that offer a choice, default first.
+fn read_help() -> String {
+    let choices: Vec<String> = chaos_workloads::SYSTEMS
+        .iter()
+        .filter(|s| !s.read_modes.is_empty())
+        .map(|s| format!("{}: {}", s.name, s.read_modes.join(" or ")))
+        .collect();
+    format!(
+        "How the system serves reads (default: its first), for those that offer a choice; {}.",
+        choices.join("; ")
+    )
 }

@@ -26,7 +26,7 @@ fn an_unknown_system_or_size_is_refused_before_docker_is_asked() {
     assert_eq!(out.status.code(), Some(254));
     assert_eq!(
         one_line(&out),
-        "chaos: unknown system 'redis': use --system etcd or --system nats"
+        "chaos: --system \"redis\": use etcd or nats"
     );
 
     let out = chaos_env(

@@ -22,7 +22,7 @@ fn results_dir(tag: &str) -> std::path::PathBuf {
 #[test]
 fn bad_run_flags_are_one_line_and_leave_no_folder() {
     let results = results_dir("flags");
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 14] = [
         (&["--nemesis", "partition-halves,,kill"], "item 2 is empty"),
         (
             &["--time-limit", "1s"],
@@ -52,6 +52,14 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
         (
             &["--read", "stale"],
             "--read \"stale\": use linearizable or serializable",
+        ),
+        (
+            &["--system", "nats", "--read", "serializable"],
+            "--read applies to etcd, not to nats: leave it out",
+        ),
+        (
+            &["--system", "redis"],
+            "--system \"redis\": use etcd or nats",
         ),
         (&["--time-limit", "0"], "--time-limit must be more than 0"),
         (&["--concurrency", "0"], "--concurrency must be at least 1"),

@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use chaos_nemeses::{Fault, PartitionShape, Rng as FaultRng};
-use chaos_workloads::{Generator, GeneratorConfig, KeySpec, Mix, Next};
+use chaos_workloads::{registry, Generator, GeneratorConfig, Next};
 use serde_json::{json, Value};
 
 const SEEDS: [u64; 3] = [1, 42, 20_261_130];
@@ -30,12 +30,15 @@ const NEMESIS: [&str; 7] = [
     "pause",
 ];
 
-fn ops(mix: Mix, keys: Option<KeySpec>, seed: u64) -> Vec<Value> {
+/// The first ops of `system`'s `workload`, as `chaos run` generates them
+/// for 5 workers.
+fn ops(system: &str, workload: &str, seed: u64) -> Vec<Value> {
+    let (_, workload) = registry::workload(system, workload).expect("a registered workload");
     let mut generator = Generator::new(
-        mix,
+        (workload.mix)(),
         GeneratorConfig {
             seed,
-            keys,
+            keys: workload.keys(5),
             ..GeneratorConfig::default()
         },
     )
@@ -52,16 +55,11 @@ fn ops(mix: Mix, keys: Option<KeySpec>, seed: u64) -> Vec<Value> {
         .collect()
 }
 
-/// The workloads as `chaos run` configures them (concurrency 5).
 fn workload_ops(seed: u64) -> Value {
     json!({
-        "etcd-register": ops(
-            Mix::cas_register(5),
-            Some(KeySpec { ops_per_key: 60, active: 5 }),
-            seed,
-        ),
-        "nats-log": ops(Mix::log(1, 1), None, seed),
-        "nats-queue": ops(Mix::queue(1, 1), None, seed),
+        "etcd-register": ops("etcd", "register", seed),
+        "nats-log": ops("nats", "log", seed),
+        "nats-queue": ops("nats", "queue", seed),
     })
 }
 

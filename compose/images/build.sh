@@ -5,10 +5,11 @@
 #   chaos/base:bookworm  minimal Debian bookworm from debootstrap (--variant=minbase)
 #                        + iptables iproute2 procps curl netcat-openbsd ca-certificates
 #                        (also the image of the NET_ADMIN helper the harness runs)
-#   chaos/etcd:3.4       FROM chaos/base:bookworm + Debian's etcd-server, etcd-client
-#   chaos/nats:2.9       FROM chaos/base:bookworm + Debian's nats-server
+#   one image per system, from compose/images/<system>.Dockerfile (FROM the
+#   base + the system's Debian packages), tagged with the first word after
+#   "# " on the file's first line: chaos/etcd:3.4, chaos/nats:2.9, ...
 #
-# Idempotent: images already present are kept; --force rebuilds all three.
+# Idempotent: images already present are kept; --force rebuilds them all.
 # Needs root (debootstrap) and a reachable Debian mirror; pulls nothing.
 #
 # usage: compose/images/build.sh [--force] [--verbose]
@@ -20,8 +21,6 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SUITE=bookworm
 BASE_IMAGE=chaos/base:bookworm
-ETCD_IMAGE=chaos/etcd:3.4
-NATS_IMAGE=chaos/nats:2.9
 PACKAGES=iptables,iproute2,procps,curl,netcat-openbsd,ca-certificates,iputils-ping
 LABEL_MANAGED=io.chaos.managed=true
 
@@ -30,7 +29,7 @@ for arg in "$@"; do
   case "$arg" in
     --force|-f) force=1 ;;
     --verbose|-v) verbose=1 ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "chaos images: error: unknown argument '$arg' (usage: build.sh [--force] [--verbose])" >&2; exit 254 ;;
   esac
 done
@@ -104,8 +103,22 @@ docker_err=$(docker version --format '{{.Server.Version}}' 2>&1 >/dev/null) || {
 
 present() { docker image inspect "$1" >/dev/null 2>&1; }
 
-if [[ $force -eq 0 ]] && present "$BASE_IMAGE" && present "$ETCD_IMAGE" && present "$NATS_IMAGE"; then
-  say "images present: $BASE_IMAGE $ETCD_IMAGE $NATS_IMAGE (nothing to do; --force rebuilds)"
+# "tag:file" for every system's Dockerfile: adding a system adds a file here,
+# never a line to this script.
+system_images=()
+for dockerfile in "$HERE"/*.Dockerfile; do
+  tag=$(head -n 1 "$dockerfile" | awk '{ print $2 }')
+  [[ $tag == */*:* ]] || die "$dockerfile: its first line must be '# <image:tag> — ...' (e.g. '# chaos/etcd:3.4 — ...')"
+  system_images+=("$tag:$(basename "$dockerfile")")
+done
+
+all_present() {
+  present "$BASE_IMAGE" || return 1
+  local pair
+  for pair in "${system_images[@]}"; do present "${pair%:*}" || return 1; done
+}
+if [[ $force -eq 0 ]] && all_present; then
+  say "images present: $BASE_IMAGE ${system_images[*]%:*} (nothing to do; --force rebuilds)"
   exit 0
 fi
 
@@ -234,7 +247,7 @@ if [[ $force -eq 1 ]] || ! present "$BASE_IMAGE"; then
 else
   say "$BASE_IMAGE present"
 fi
-for pair in "$ETCD_IMAGE:etcd.Dockerfile" "$NATS_IMAGE:nats.Dockerfile"; do
+for pair in "${system_images[@]}"; do
   image=${pair%:*} dockerfile=${pair##*:}
   if [[ $force -eq 1 || $base_built -eq 1 ]] || ! present "$image"; then
     build_system "$image" "$dockerfile"

@@ -13,11 +13,10 @@ use crate::backends::docker::DockerError;
 use crate::cli::TargetArgs;
 use crate::exit::{fail, HARNESS};
 
-/// Run an async command to its exit code. Two workers: the machine has two
-/// cores, and the work is waiting on Docker, not computing.
+/// Run an async command to its exit code, on tokio's default of one
+/// worker thread per core: the work mostly waits on Docker and the nodes.
 pub(crate) fn block_on(command: impl Future<Output = Result<i32, DockerError>>) -> i32 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build();
     match runtime {

@@ -3,7 +3,6 @@
 //! durability evidence, fault timeline, node log signals, assessment).
 
 use super::examples;
-use super::signals::PHRASES;
 use super::units::{duration, offset};
 use chaos_checkers::history::{History, OpType, Process};
 use chaos_checkers::linear::{LinearReport, OpSummary};
@@ -169,6 +168,8 @@ pub struct SignalSearch {
     pub logs: Vec<(String, usize)>,
     /// Lines that matched a known pattern, near a fault or not.
     pub matched: usize,
+    /// The phrases looked for (the system's).
+    pub phrases: Vec<String>,
     /// How far from a fault window a line may be and still be shown (ns).
     pub window: u64,
     /// Why the logs were not searched at all, when they were not.
@@ -528,7 +529,7 @@ fn signals(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
         .collect();
     let margin = duration(search.window);
     if run.signals.is_empty() {
-        let patterns: Vec<String> = PHRASES.iter().map(|p| format!("`{p}`")).collect();
+        let patterns: Vec<String> = search.phrases.iter().map(|p| format!("`{p}`")).collect();
         let said = if let Some(why) = &search.skipped {
             format!("The node logs were not searched: {why}.")
         } else if logs.is_empty() {

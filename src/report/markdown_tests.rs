@@ -57,6 +57,7 @@ fn logs_read() -> SignalSearch {
         matched: 0,
         window: 2_000_000_000,
         skipped: None,
+        phrases: vec!["became leader".into(), "election".into()],
     }
 }
 

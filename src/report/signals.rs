@@ -1,41 +1,22 @@
 //! The node log lines a report shows next to the faults: elections, leader
-//! changes, timeouts. Timestamps are read from the formats our images write
+//! changes, timeouts, as the system's description phrases them. Timestamps are read from the formats our images write
 //! (etcd 3.4's capnslog and raft lines, NATS 2.9) and placed on the run's
 //! clock; containers log in UTC.
 
 use super::markdown::NodeSignal;
 use chaos_checkers::perf::FaultWindow;
 
-/// Lower-case phrases that mark a line worth reading under faults.
-pub const PHRASES: [&str; 14] = [
-    "became leader",
-    "became candidate",
-    "became pre-candidate",
-    "lost leader",
-    "elected leader",
-    "leader changed",
-    "new leader",
-    "metadata leader",
-    // NATS JetStream: each stream and consumer has a raft group of its own,
-    // and a queue's duplicates follow its consumer's leader.
-    "stream leader",
-    "consumer leader",
-    "stepping down",
-    "timed out",
-    "timeout",
-    "election",
-];
-
-/// Signal lines of one node's log, with their time since `run_start`
-/// (nanoseconds since the Unix epoch); lines before the run are left out.
-pub fn signals(node: &str, log: &str, run_start: u64) -> Vec<NodeSignal> {
+/// Signal lines of one node's log: those holding one of `phrases` (lower
+/// case, the system's own), with their time since `run_start` (nanoseconds
+/// since the Unix epoch); lines before the run are left out.
+pub fn signals(node: &str, log: &str, run_start: u64, phrases: &[&str]) -> Vec<NodeSignal> {
     log.lines()
         .filter_map(|line| {
             // The phrases are looked for in the message only: etcd's JSON
             // lines carry settings such as `election-timeout` beside it.
             let (at, text) = timestamp(line)?;
             let lower = text.to_ascii_lowercase();
-            if !PHRASES.iter().any(|p| lower.contains(p)) {
+            if !phrases.iter().any(|p| lower.contains(p)) {
                 return None;
             }
             let time = at.checked_sub(run_start)?;
@@ -97,29 +78,10 @@ fn json_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 /// Nanoseconds since the epoch of a UTC `date` (`2026-11-24` or
 /// `2026/11/24`) and `clock` (`03:20:48` with an optional fraction).
 fn epoch(date: &str, clock: &str) -> Option<u64> {
-    let mut ymd = date.split(['-', '/']).map(|p| p.parse::<i64>().ok());
-    let (y, mo, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
-    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, mi, s) = (parts.next()??, parts.next()??, parts.next()??);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let nanos = format!("{fraction:0<9}").get(..9)?.parse::<u64>().ok()?;
-    let days = u64::try_from(days_from_civil(y, mo, d)).ok()?;
-    let seconds = ((days * 24 + h) * 60 + mi) * 60 + s;
-    Some(seconds * 1_000_000_000 + nanos)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let at: jiff::Timestamp = format!("{}T{clock}Z", date.replace('/', "-"))
+        .parse()
+        .ok()?;
+    u64::try_from(at.as_nanosecond()).ok()
 }
 
 #[cfg(test)]
@@ -127,13 +89,23 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
+    fn phrases(system: &str) -> Vec<&'static str> {
+        let system = chaos_workloads::registry::system(system).unwrap();
+        system.phrases().collect()
+    }
+
     /// 2026-11-24 03:20:48 UTC in ns since the epoch.
     const AT_03_20_48: u64 = 1_795_490_448 * 1_000_000_000;
 
     #[test]
     fn dates_convert_to_epoch_time() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(epoch("1970-01-01", "00:00:00"), Some(0));
+        assert_eq!(
+            epoch("2000/03/01", "00:00:01.5"),
+            Some(11_017 * 86_400 * 1_000_000_000 + 1_500_000_000)
+        );
+        assert_eq!(epoch("2026-13-01", "00:00:00"), None);
+        assert_eq!(epoch("2026-11-24", "25:00:00"), None);
         assert_eq!(
             timestamp("2026-11-24 03:20:48.745907 I | x").map(|t| t.0),
             Some(AT_03_20_48 + 745_907_000)
@@ -146,7 +118,7 @@ mod tests {
 raft2026/11/24 03:20:50 INFO: 8e9e05c52164694d became leader at term 2\n\
 2026-11-24 03:20:51.000001 W | etcdserver: read-only range request took too long; timed out waiting for read index\n\
 raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
-        let s = signals("n1", etcd, AT_03_20_48);
+        let s = signals("n1", etcd, AT_03_20_48, &phrases("etcd"));
         assert_eq!(
             s.len(),
             2,
@@ -159,7 +131,7 @@ raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
 [1] 2026/11/24 03:20:52.500000 [INF] JetStream cluster new metadata leader: n2/chaos\n\
 [1] 2026/11/24 03:20:53.000000 [INF] JetStream cluster new stream leader for '$G > s'\n\
 [1] 2026/11/24 03:20:54.000000 [INF] JetStream cluster new consumer leader for '$G > s > c'";
-        let s = signals("n3", nats, AT_03_20_48);
+        let s = signals("n3", nats, AT_03_20_48, &phrases("nats"));
         assert_eq!(s.len(), 3);
         assert!(s[1].line.contains("new stream leader"));
         assert!(s[2].line.contains("new consumer leader"));
@@ -176,7 +148,7 @@ raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
     fn etcd_json_lines_become_signals() {
         let log = r#"{"level":"info","ts":"2026-11-24T03:20:50.500Z","caller":"raft/node.go:327","msg":"raft.node: dc25 elected leader 322f at term 2"}
 {"level":"info","ts":"2026-11-24T03:20:51.000Z","caller":"embed/etcd.go:305","msg":"starting an etcd server","election-timeout":"1s"}"#;
-        let s = signals("n2", log, AT_03_20_48);
+        let s = signals("n2", log, AT_03_20_48, &phrases("etcd"));
         assert_eq!(s.len(), 1);
         assert_eq!(
             (s[0].time, s[0].line.as_str()),
@@ -191,7 +163,7 @@ raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
     fn garbage_lines_are_skipped_not_fatal() {
         let log =
             "timeout without a date\n2026-13-40 99:99:99 election\n[1 election\nraft election";
-        assert!(signals("n1", log, 0).is_empty());
+        assert!(signals("n1", log, 0, &phrases("etcd")).is_empty());
     }
 
     #[test]

@@ -9,11 +9,13 @@ use std::path::Path;
 use chaos_checkers::history::edn::write_edn;
 use chaos_checkers::history::format::{read_history, Format, ReadError};
 use chaos_checkers::history::{History, Process};
-use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind};
+use chaos_checkers::linear::{self, LinearOptions, LinearReport};
 use chaos_checkers::log::{check_log, LogReport};
 use chaos_checkers::perf::{perf, Perf};
 use chaos_checkers::queue::{check_queue, CheckError, QueueOptions, QueueReport};
 use chaos_checkers::Validity;
+use chaos_workloads::system::RAFT_PHRASES;
+use chaos_workloads::{registry, Checker};
 use serde_json::json;
 
 use super::meta::TestMeta;
@@ -227,31 +229,32 @@ fn refused(source: &str, history: &History, e: CheckError) -> Failure {
     }
 }
 
-/// The checker each workload's history goes to; `source` names the history
-/// in errors.
-pub fn check(workload: &str, history: &History, source: &str) -> Result<Verdict, Failure> {
-    Ok(match workload {
-        "register" => Verdict::Linearizable(
+/// The checker the system's description names for the workload of
+/// `meta`; `source` names the history in errors.
+pub fn check(meta: &TestMeta, history: &History, source: &str) -> Result<Verdict, Failure> {
+    let (_, workload) = registry::workload(&meta.system, &meta.workload).map_err(|e| {
+        Failure::BadInput(format!(
+            "test.json names system {:?} and workload {:?}, which this harness does not run ({e}): was it written by another version?",
+            meta.system, meta.workload
+        ))
+    })?;
+    Ok(match workload.checker {
+        Checker::Linearizable { model, split_keys } => Verdict::Linearizable(
             linear::check(
                 history,
                 &LinearOptions {
-                    model: ModelKind::CasRegister,
-                    split_keys: true,
+                    model,
+                    split_keys,
                     ..Default::default()
                 },
             )
             .map_err(|e| unreadable(source, history, e.index, &e.message))?,
         ),
-        "log" => Verdict::Log(check_log(history).map_err(|e| refused(source, history, e))?),
-        "queue" => Verdict::Queue(
+        Checker::Log => Verdict::Log(check_log(history).map_err(|e| refused(source, history, e))?),
+        Checker::Queue => Verdict::Queue(
             check_queue(history, &QueueOptions::default())
                 .map_err(|e| refused(source, history, e))?,
         ),
-        other => {
-            return Err(Failure::BadInput(format!(
-                "test.json names workload {other:?}, which this harness does not know"
-            )))
-        }
     })
 }
 
@@ -273,11 +276,7 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
     std::fs::write(dir.join("history.edn"), edn)
         .map_err(harness("cannot write history.edn".into()))?;
 
-    let verdict = check(
-        &meta.workload,
-        &history,
-        &history_path.display().to_string(),
-    )?;
+    let verdict = check(meta, &history, &history_path.display().to_string())?;
     let perf = perf(&history, 100);
     let (signals, search) = node_signals(dir, meta, &perf);
     let partial = meta.partial();
@@ -352,6 +351,12 @@ fn node_signals(dir: &Path, meta: &TestMeta, perf: &Perf) -> (Vec<NodeSignal>, S
         );
         return (Vec::new(), search);
     };
+    // A system this harness no longer knows still gets raft's phrases.
+    let phrases: Vec<&str> = match registry::system(&meta.system) {
+        Ok(system) => system.phrases().collect(),
+        Err(_) => RAFT_PHRASES.to_vec(),
+    };
+    search.phrases = phrases.iter().map(|p| p.to_string()).collect();
     let mut signals = Vec::new();
     for name in node_names(dir) {
         let path = format!("nodes/{name}/log");
@@ -359,7 +364,7 @@ fn node_signals(dir: &Path, meta: &TestMeta, perf: &Perf) -> (Vec<NodeSignal>, S
             continue;
         };
         search.logs.push((path, log.lines().count()));
-        signals.extend(report::signals(&name, &log, run_start));
+        signals.extend(report::signals(&name, &log, run_start, &phrases));
     }
     search.matched = signals.len();
     let mut signals = report::near_faults(signals, &perf.faults, SIGNAL_WINDOW_NS);
@@ -406,7 +411,7 @@ fn run_report<'a>(
         ("rate".into(), meta.rate.to_string()),
         ("seed".into(), meta.seed.to_string()),
     ];
-    if meta.workload == "register" {
+    if registry::system(&meta.system).is_ok_and(|s| !s.read_modes.is_empty()) {
         parameters.push(("read".into(), meta.read.clone()));
     }
     RunReport {

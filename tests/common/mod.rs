@@ -18,7 +18,13 @@ pub use crash::*;
 #[allow(unused_imports)] // not every test binary pauses a node
 pub use pause::{run_with_a_pause, PausedRun};
 
-pub const IMAGES: [&str; 3] = ["chaos/base:bookworm", "chaos/etcd:3.4", "chaos/nats:2.9"];
+/// The images `compose/images/build.sh` makes: the base and every system's.
+pub fn images() -> Vec<&'static str> {
+    let systems = chaos_workloads::SYSTEMS.iter().map(|s| s.image.default);
+    std::iter::once("chaos/base:bookworm")
+        .chain(systems)
+        .collect()
+}
 
 /// True if a Docker engine answers; otherwise prints why the test is
 /// skipped. The only reason to skip: every other failure is a failure.
@@ -44,7 +50,7 @@ pub fn docker_or_skip(test: &str) -> bool {
 
 /// Build the images if any is missing (cached: 0.1 s when all are there).
 pub fn ensure_images() {
-    let missing = IMAGES.iter().any(|image| {
+    let missing = images().into_iter().any(|image| {
         !Command::new("docker")
             .args(["image", "inspect", image])
             .stdout(Stdio::null())

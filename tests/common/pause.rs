@@ -6,7 +6,7 @@ use chaos_checkers::history::{History, OpType};
 use chaos_nemeses::Cluster;
 use chaos_workloads::{
     run, shutdown, Client, ClientFactory, Completion, Generator, GeneratorConfig, Invocation, Mix,
-    NodeTarget, Recorder, Stats, WorkerConfig,
+    NodeTarget, OpenError, Recorder, Stats, WorkerConfig,
 };
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -171,7 +171,7 @@ struct WatchOkClient<C> {
 impl<F: ClientFactory> ClientFactory for WatchOk<F> {
     type Client = WatchOkClient<F::Client>;
 
-    async fn open(&self, node: &NodeTarget, process: u64) -> Result<Self::Client, String> {
+    async fn open(&self, node: &NodeTarget, process: u64) -> Result<Self::Client, OpenError> {
         let inner = self.inner.open(node, process).await?;
         Ok(WatchOkClient {
             inner,

@@ -113,6 +113,31 @@ pub trait Client: Send + 'static {
     }
 }
 
+/// Why a client could not be opened. The contract: nothing was sent, so
+/// the op it was opened for certainly had no effect (`fail`, error
+/// `no-client: <reason>`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OpenError(pub String);
+
+impl From<String> for OpenError {
+    fn from(reason: String) -> Self {
+        OpenError(reason)
+    }
+}
+
+impl From<&str> for OpenError {
+    fn from(reason: &str) -> Self {
+        OpenError(reason.to_string())
+    }
+}
+
+impl From<OpenError> for String {
+    fn from(e: OpenError) -> Self {
+        e.0
+    }
+}
+
 /// Opens clients: one per process, bound to the worker's node.
 pub trait ClientFactory: Send + Sync + 'static {
     type Client: Client;
@@ -124,7 +149,7 @@ pub trait ClientFactory: Send + Sync + 'static {
         &self,
         node: &NodeTarget,
         process: u64,
-    ) -> impl Future<Output = Result<Self::Client, String>> + Send;
+    ) -> impl Future<Output = Result<Self::Client, OpenError>> + Send;
 }
 
 /// The error of a completion that did not come within its deadline.

@@ -5,7 +5,7 @@
 //! tests, benchmarks and the harness's own self-check; no real system is
 //! this kind.
 
-use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget};
+use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget, OpenError};
 use crate::rng::Rng;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -69,7 +69,7 @@ pub struct FakeClient {
 impl ClientFactory for FakeRegister {
     type Client = FakeClient;
 
-    async fn open(&self, _node: &NodeTarget, _process: u64) -> Result<FakeClient, String> {
+    async fn open(&self, _node: &NodeTarget, _process: u64) -> Result<FakeClient, OpenError> {
         let mut rng = self.rng.fork(self.opens.fetch_add(1, Ordering::Relaxed));
         if rng.chance(self.faults.refuse_open_percent) {
             return Err("connection refused".into());

@@ -38,6 +38,17 @@ pub struct GeneratorConfig {
     pub op_limit: Option<u64>,
 }
 
+/// Why a generator cannot be made.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum GeneratorError {
+    #[error("the op mix has no function with a weight above 0")]
+    EmptyMix,
+    #[error("the rate must be a number of ops/s above 0, not {0}")]
+    BadRate(f64),
+    #[error("ops per key and active keys must be at least 1 (got {} and {})", .0.ops_per_key, .0.active)]
+    NoKeys(KeySpec),
+}
+
 /// One op handed out, to be invoked now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Planned {
@@ -83,26 +94,19 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(mix: Mix, config: GeneratorConfig) -> Result<Self, String> {
+    pub fn new(mix: Mix, config: GeneratorConfig) -> Result<Self, GeneratorError> {
         if mix.is_empty() {
-            return Err("the op mix has no function with a weight above 0".into());
+            return Err(GeneratorError::EmptyMix);
         }
         let interval = match config.rate {
             None => None,
             Some(r) if r.is_finite() && r > 0.0 => Some(Duration::from_secs_f64(1.0 / r)),
-            Some(r) => {
-                return Err(format!(
-                    "the rate must be a number of ops/s above 0, not {r}"
-                ))
-            }
+            Some(r) => return Err(GeneratorError::BadRate(r)),
         };
         let mut slots = Vec::new();
         if let Some(keys) = config.keys {
             if keys.ops_per_key == 0 || keys.active == 0 {
-                return Err(format!(
-                    "ops per key and active keys must be at least 1 (got {} and {})",
-                    keys.ops_per_key, keys.active
-                ));
+                return Err(GeneratorError::NoKeys(keys));
             }
             slots = (0..keys.active as u64)
                 .map(|key| Slot {

@@ -11,24 +11,31 @@
 //! ```
 
 pub mod client;
-pub mod etcd;
 pub mod fake;
 pub mod final_op;
 pub mod generator;
 pub mod mix;
-pub mod nats;
 pub mod recorder;
+pub mod registry;
 pub mod rng;
 pub mod shutdown;
 pub mod stats;
+pub mod system;
 pub mod worker;
 
-pub use client::{with_timeout, Client, ClientFactory, Completion, Invocation, NodeTarget};
+// The systems under test: each a module with its `SYSTEM` description. A
+// new system is its module and its name here (`docs/extending.md`).
+registry::systems!(etcd, nats);
+
+pub use client::{
+    with_timeout, Client, ClientFactory, Completion, Invocation, NodeTarget, OpenError,
+};
 pub use final_op::{final_invocation, final_op};
-pub use generator::{Generator, GeneratorConfig, KeySpec, Next, Planned};
+pub use generator::{Generator, GeneratorConfig, GeneratorError, KeySpec, Next, Planned};
 pub use mix::Mix;
 pub use recorder::{read_history, RecordHandle, Recorder, RecorderClosed, Stamp};
 pub use rng::Rng;
 pub use shutdown::{shutdown, ShutdownSignal, ShutdownTrigger};
 pub use stats::{Snapshot, Stats};
+pub use system::{Checker, Driver, RunSetup, SetupError, System, Workload};
 pub use worker::{run, RunError, WorkerConfig};

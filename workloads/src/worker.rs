@@ -8,7 +8,9 @@
 //! continues as process `w + concurrency`, then `w + 2 * concurrency`, ...
 //! (so `process % concurrency` always names the worker).
 
-use crate::client::{with_timeout, Client, ClientFactory, Completion, Invocation, NodeTarget};
+use crate::client::{
+    with_timeout, Client, ClientFactory, Completion, Invocation, NodeTarget, OpenError,
+};
 use crate::generator::{Generator, Next, Planned};
 use crate::recorder::{RecordHandle, RecorderClosed};
 use crate::shutdown::ShutdownSignal;
@@ -213,7 +215,7 @@ impl<F: ClientFactory> Worker<F> {
         }
     }
 
-    async fn open(&self, process: u64) -> Result<F::Client, String> {
+    async fn open(&self, process: u64) -> Result<F::Client, OpenError> {
         let open = self.factory.open(&self.node, process);
         match tokio::time::timeout(self.config.op_timeout, open).await {
             Ok(opened) => opened,

@@ -8,67 +8,36 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use chaos_workloads::{registry, System};
+
 use super::DockerError;
 
-/// A system under test that has compose files in `compose/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum System {
-    Etcd,
-    Nats,
-}
-
-impl System {
-    pub const ALL: [System; 2] = [System::Etcd, System::Nats];
-
-    pub fn parse(name: &str) -> Result<System, DockerError> {
-        System::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| {
-                DockerError::BadInput(format!(
-                    "unknown system '{name}': use --system etcd or --system nats"
-                ))
-            })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            System::Etcd => "etcd",
-            System::Nats => "nats",
-        }
-    }
-
-    /// The image its nodes run: the compose file's default, or the override
-    /// the compose file reads from the environment.
-    pub fn image(self) -> String {
-        let (var, default) = match self {
-            System::Etcd => ("ETCD_IMAGE", "chaos/etcd:3.4"),
-            System::Nats => ("NATS_IMAGE", "chaos/nats:2.9"),
-        };
-        std::env::var(var)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| default.to_string())
-    }
-}
-
-/// Node counts we have compose files for.
-pub const NODE_COUNTS: [usize; 2] = [3, 5];
-
 /// A system and a node count: one compose file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Spec {
-    pub system: System,
+    pub system: &'static System,
     pub nodes: usize,
+}
+
+impl std::fmt::Debug for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Spec({})", self.stem())
+    }
 }
 
 impl Spec {
     pub fn new(system: &str, nodes: usize) -> Result<Spec, DockerError> {
-        let system = System::parse(system)?;
-        if !NODE_COUNTS.contains(&nodes) {
+        let system = registry::system(system).map_err(|e| DockerError::BadInput(e.0))?;
+        if !system.clusters.iter().any(|(n, _)| *n == nodes) {
+            let counts: Vec<String> = system
+                .clusters
+                .iter()
+                .map(|(n, _)| format!("--nodes {n}"))
+                .collect();
             return Err(DockerError::BadInput(format!(
-                "no {} cluster with {nodes} nodes: use --nodes 3 or --nodes 5",
-                system.name()
+                "no {} cluster with {nodes} nodes: use {}",
+                system.name,
+                counts.join(" or ")
             )));
         }
         Ok(Spec { system, nodes })
@@ -76,7 +45,7 @@ impl Spec {
 
     /// `etcd-3`: the compose file's stem.
     pub fn stem(self) -> String {
-        format!("{}-{}", self.system.name(), self.nodes)
+        format!("{}-{}", self.system.name, self.nodes)
     }
 
     pub fn file(self, compose_dir: &Path) -> PathBuf {
@@ -85,19 +54,25 @@ impl Spec {
 
     /// The file's default subnet (first three octets), as in compose/README.md.
     pub fn default_net(self) -> &'static str {
-        match (self.system, self.nodes) {
-            (System::Etcd, 3) => "10.213.3",
-            (System::Etcd, _) => "10.213.5",
-            (System::Nats, 3) => "10.213.13",
-            (System::Nats, _) => "10.213.15",
-        }
+        self.system
+            .clusters
+            .iter()
+            .find(|(n, _)| *n == self.nodes)
+            .map_or("10.213.0", |(_, net)| net)
     }
+}
+
+/// A compose file every checkout has: the default system's smallest cluster.
+fn landmark() -> String {
+    let system = registry::default_system();
+    format!("{}-{}.yml", system.name, system.clusters[0].0)
 }
 
 /// The `compose/` folder: explicit, `CHAOS_COMPOSE_DIR`, or found by walking
 /// up from the executable and then from the current directory.
 pub fn compose_dir(explicit: Option<&Path>) -> Result<PathBuf, DockerError> {
-    let is_compose_dir = |dir: &Path| dir.join("etcd-3.yml").is_file();
+    let landmark = landmark();
+    let is_compose_dir = |dir: &Path| dir.join(&landmark).is_file();
     let named = explicit.map(Path::to_path_buf).or_else(|| {
         std::env::var_os("CHAOS_COMPOSE_DIR")
             .filter(|v| !v.is_empty())
@@ -108,7 +83,7 @@ pub fn compose_dir(explicit: Option<&Path>) -> Result<PathBuf, DockerError> {
             Ok(dir)
         } else {
             Err(DockerError::BadInput(format!(
-                "{} has no compose files (etcd-3.yml, ...): point --compose-dir or CHAOS_COMPOSE_DIR at the repository's compose/ folder",
+                "{} has no compose files ({landmark}, ...): point --compose-dir or CHAOS_COMPOSE_DIR at the repository's compose/ folder",
                 dir.display()
             )))
         };
@@ -204,13 +179,41 @@ mod tests {
         assert_eq!(spec.stem(), "nats-5");
         assert_eq!(spec.default_net(), "10.213.15");
         let unknown = Spec::new("redis", 3).unwrap_err();
+        assert_eq!(unknown.to_string(), "--system \"redis\": use etcd or nats");
+        let four = Spec::new("etcd", 4).unwrap_err();
         assert_eq!(
-            unknown.to_string(),
-            "unknown system 'redis': use --system etcd or --system nats"
+            four.to_string(),
+            "no etcd cluster with 4 nodes: use --nodes 3 or --nodes 5"
         );
-        assert!(matches!(
-            Spec::new("etcd", 4),
-            Err(DockerError::BadInput(_))
-        ));
+    }
+
+    /// What the registry says of each system matches its files: a compose
+    /// file per node count with that subnet and image, and a Dockerfile
+    /// that `compose/images/build.sh` tags with the system's image.
+    #[test]
+    fn every_system_has_its_compose_and_image_files() {
+        let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose");
+        for system in chaos_workloads::SYSTEMS {
+            for &(nodes, net) in system.clusters {
+                let spec = Spec::new(system.name, nodes).unwrap();
+                let file = spec.file(&compose);
+                let text = std::fs::read_to_string(&file)
+                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                let image = format!("${{{}:-{}}}", system.image.env, system.image.default);
+                assert!(text.contains(&image), "{} lacks {image}", file.display());
+                let subnet = format!("${{CHAOS_NET:-{net}}}");
+                assert!(text.contains(&subnet), "{} lacks {subnet}", file.display());
+            }
+            let dockerfile = compose.join(format!("images/{}.Dockerfile", system.name));
+            let text = std::fs::read_to_string(&dockerfile)
+                .unwrap_or_else(|e| panic!("{}: {e}", dockerfile.display()));
+            let first = text.lines().next().unwrap_or_default();
+            assert_eq!(
+                first.split_whitespace().nth(1),
+                Some(system.image.default),
+                "{}: the first line names the image build.sh tags",
+                dockerfile.display()
+            );
+        }
     }
 }

@@ -13,8 +13,12 @@ use super::{api_message, api_status, DockerError};
 /// The image of the NET_ADMIN sidecars (iptables, nc, sh).
 pub const BASE_IMAGE: &str = "chaos/base:bookworm";
 
-/// What `compose/images/build.sh` builds.
-const BUILT: [&str; 3] = [BASE_IMAGE, "chaos/etcd:3.4", "chaos/nats:2.9"];
+/// What `compose/images/build.sh` builds: the base and every system's
+/// default image.
+pub fn built() -> Vec<&'static str> {
+    let systems = chaos_workloads::SYSTEMS.iter().map(|s| s.image.default);
+    std::iter::once(BASE_IMAGE).chain(systems).collect()
+}
 
 /// Fail with one line naming the first image that is not present.
 pub async fn require(docker: &Docker, images: &[String]) -> Result<(), DockerError> {
@@ -22,10 +26,19 @@ pub async fn require(docker: &Docker, images: &[String]) -> Result<(), DockerErr
         match docker.inspect_image(image).await {
             Ok(_) => {}
             Err(e) if api_status(&e) == Some(404) => {
-                let hint = if BUILT.contains(&image.as_str()) {
+                let built = built();
+                let hint = if built.contains(&image.as_str()) {
                     "run `chaos images build`".to_string()
                 } else if image.starts_with("chaos/") {
-                    "`chaos images build` makes only chaos/base:bookworm, chaos/etcd:3.4 and chaos/nats:2.9: check ETCD_IMAGE / NATS_IMAGE".to_string()
+                    let overrides: Vec<&str> = chaos_workloads::SYSTEMS
+                        .iter()
+                        .map(|s| s.image.env)
+                        .collect();
+                    format!(
+                        "`chaos images build` makes only {}: check {}",
+                        built.join(", "),
+                        overrides.join(" / ")
+                    )
                 } else {
                     format!("run `docker pull {image}`")
                 };

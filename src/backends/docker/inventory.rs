@@ -8,7 +8,9 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use super::cluster::{discover, DockerNode, Selector};
-use super::compose::{Spec, System};
+use chaos_workloads::registry;
+
+use super::compose::Spec;
 use super::{labels, natural_cmp, DockerError};
 
 /// How the user named a cluster on the command line. All empty: "the one
@@ -87,7 +89,7 @@ impl Target {
     /// The selector this target names, checking what can be checked.
     pub async fn resolve(&self, docker: &Docker) -> Result<Selector, DockerError> {
         if let Some(system) = &self.system {
-            System::parse(system)?;
+            registry::system(system).map_err(|e| DockerError::BadInput(e.0))?;
         }
         if let (Some(system), Some(nodes)) = (&self.system, self.nodes) {
             Spec::new(system, nodes)?;
@@ -112,7 +114,7 @@ impl Target {
             [] => Err(DockerError::BadInput(format!(
                 "no {}chaos cluster is running: start one with `chaos cluster up --system {} --nodes {}`, or name yours with --project or --label",
                 self.system.as_ref().map(|s| format!("{s} ")).unwrap_or_default(),
-                self.system.as_deref().unwrap_or("etcd"),
+                self.system.as_deref().unwrap_or(registry::default_system().name),
                 self.nodes.unwrap_or(3)
             ))),
             many => Err(DockerError::BadInput(format!(

@@ -32,6 +32,9 @@ pub struct Target {
     /// The system's container in each pod; None: the only container that
     /// is not the sidecar.
     pub container: Option<String>,
+    /// The system's process name for pods that do not annotate it
+    /// (`io.chaos/process`); None: the container's name.
+    pub process: Option<String>,
     /// How many pods the selector must match; None: 1 to [`DEFAULT_MAX_NODES`].
     pub expected_nodes: Option<usize>,
     /// The pod this harness runs in (POD_NAME, else HOSTNAME): never acted on.
@@ -54,6 +57,7 @@ impl Target {
             namespace: namespace.into(),
             selector: selector.into(),
             container: None,
+            process: None,
             expected_nodes: None,
             own_pod,
             ready_timeout: Duration::from_secs(180),
@@ -70,7 +74,7 @@ impl Target {
         }
         if self.selector.trim().is_empty() {
             return Err(K8sError::BadInput(
-                "--selector is empty: it would match every pod in the namespace; name the cluster's label, e.g. --selector app=etcd".into(),
+                "--selector is empty: it would match every pod in the namespace; name the cluster's label, e.g. --selector app=my-log".into(),
             ));
         }
         if self.expected_nodes == Some(0) {
@@ -107,7 +111,7 @@ pub struct K8sPod {
     /// The system's container.
     pub container: String,
     /// The system's process name, for `pkill -x` (annotation
-    /// `io.chaos/process`, else the container's name).
+    /// `io.chaos/process`, else the system's, else the container's name).
     pub process: String,
     /// The pod has the partition sidecar ([`SIDECAR`]).
     pub has_sidecar: bool,
@@ -404,6 +408,7 @@ pub fn node(pod: &Pod, target: &Target) -> Result<K8sPod, K8sError> {
         .and_then(|a| a.get(PROCESS_ANNOTATION))
         .filter(|p| !p.trim().is_empty())
         .cloned()
+        .or_else(|| target.process.clone())
         .unwrap_or_else(|| container.clone());
     // `pkill -x` takes a pattern: `.*` would freeze the sidecar too.
     if !process

@@ -53,7 +53,7 @@ impl K8sCluster {
             return Err(ClusterError::Unsupported {
                 fault: fault.into(),
                 reason: format!(
-                    "pod {} has no {SIDECAR} container (see k8s/etcd.yaml for the sidecar to add)",
+                    "pod {} has no {SIDECAR} container (the manifests in k8s/ show the sidecar to add)",
                     pod.name
                 ),
             });

@@ -8,7 +8,6 @@ mod live;
 mod plan;
 mod schedule;
 mod target;
-mod workload;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chaos_nemeses::lease::{self, Lease, LeaseInfo};
 use chaos_nemeses::{Journal, Rng};
-use chaos_workloads::{shutdown, NodeTarget, Recorder, Stats};
+use chaos_workloads::system::{SetupError, Workers};
+use chaos_workloads::{shutdown, NodeTarget, Recorder, RunSetup, Stats, WorkerConfig};
 
 use crate::backends::docker::compose::{compose_dir, Spec};
 use crate::backends::docker::lifecycle::{self, UpOptions};
@@ -25,13 +25,12 @@ use crate::backends::k8s::{K8sCluster, Target};
 use crate::cli::{Backend, RunArgs};
 use crate::error::Failure;
 use crate::results::{self, meta, TestMeta};
-use crate::runid::{civil_from_days, new_run_id};
+use crate::runid::new_run_id;
 
 use live::Console;
 use plan::Plan;
 use schedule::{Active, Schedule};
 pub use target::RunTarget;
-use workload::Shared;
 
 /// Exit code of a run stopped by SIGINT or SIGTERM.
 pub const INTERRUPTED: i32 = 130;
@@ -54,13 +53,10 @@ fn now_nanos() -> u64 {
 
 /// (`20261124T032500Z`, `2026-11-24 03:25Z`) for now.
 fn stamps() -> (String, String) {
-    let secs = now_nanos() / 1_000_000_000;
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let now = jiff::Timestamp::now();
     (
-        format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z"),
-        format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}Z"),
+        now.strftime("%Y%m%dT%H%M%SZ").to_string(),
+        now.strftime("%Y-%m-%d %H:%MZ").to_string(),
     )
 }
 
@@ -95,8 +91,8 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
     TestMeta {
         run_id: new_run_id(),
         test: plan.test.clone(),
-        system: args.system.clone(),
-        workload: args.workload.clone(),
+        system: plan.system.name.to_string(),
+        workload: plan.workload.name.to_string(),
         backend: "docker".into(),
         nodes: args.nodes,
         nemesis: args.nemesis.clone(),
@@ -105,7 +101,7 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
         concurrency: args.concurrency,
         rate: args.rate,
         seed: plan.seed,
-        read: args.read.clone(),
+        read: plan.read_mode.clone(),
         keep_cluster: args.keep_cluster,
         results: dir.display().to_string(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -227,11 +223,12 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
 async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     let (Some(namespace), Some(selector)) = (&args.namespace, &args.selector) else {
         return Err(Failure::BadInput(
-            "--backend k8s needs --namespace NS and --selector LABELS (e.g. --namespace staging --selector app=etcd)".into(),
+            "--backend k8s needs --namespace NS and --selector LABELS (e.g. --namespace staging --selector app=my-log)".into(),
         ));
     };
     let mut target = Target::new(namespace.clone(), selector.clone());
     target.container = args.container.clone();
+    target.process = Some(plan.system.process.to_string());
     target.expected_nodes = Some(args.nodes);
     let mut signals = Signals::new()?;
     let client = K8sCluster::connect().await?;
@@ -305,33 +302,34 @@ async fn run_on<C: RunTarget>(
     signals: &mut Signals,
     console: &Console,
 ) -> Result<i32, Failure> {
-    let workload = plan.workload;
-    let endpoints = cluster.endpoints(workload.client_port()).await?;
+    let system = plan.system;
+    let endpoints = cluster.endpoints(system.client_port).await?;
     let targets: Vec<NodeTarget> = endpoints
         .iter()
         .map(|(name, address)| NodeTarget {
             name: name.clone(),
-            address: workload.address(address),
+            address: system.address(address),
         })
         .collect();
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
     let (mut journal, mut lease) = journal_and_lease(cluster, journal_path, dir, &meta.backend)?;
 
     meta.cluster = Some(cluster.describe());
-    meta.system_version = workload.system_version(&targets).await;
+    meta.system_version = system.version_of(&targets).await;
     meta.endpoints = targets
         .iter()
         .map(|t| format!("{} {}", t.name, t.address))
         .collect();
-    let shared = Shared {
+    let setup = RunSetup {
         seed: plan.seed,
         rate: meta.rate,
         concurrency: meta.concurrency,
         time_limit: plan.time_limit,
         prefix: format!("chaos/{}/", meta.run_id),
+        read_mode: plan.read_mode.clone(),
     };
     let driver = tokio::select! {
-        driver = workload.prepare(&shared, &targets) => driver?,
+        driver = (plan.workload.prepare)(&setup, &targets) => driver.map_err(setup_failure)?,
         _ = signals.recv() => {
             console.say("interrupted while setting up the workload: no ops ran");
             meta.ended = Some(meta::INTERRUPTED.into());
@@ -346,13 +344,18 @@ async fn run_on<C: RunTarget>(
     meta.write(dir)?;
     let stats = Arc::new(Stats::new());
     let (trigger, stop) = shutdown();
-    let workers = driver.start(
-        &shared,
-        targets.clone(),
-        recorder.handle(),
-        stop,
-        stats.clone(),
-    )?;
+    let generator = plan.workload.generator(&setup).map_err(setup_failure)?;
+    let workers = driver
+        .start(
+            generator,
+            Workers {
+                config: WorkerConfig::new(setup.concurrency, targets.clone()),
+                record: recorder.handle(),
+                stop,
+                stats: stats.clone(),
+            },
+        )
+        .map_err(setup_failure)?;
     console.say(&format!(
         "running {} s ({} workers, {} ops/s, seed {}, nemesis {})",
         plan.time_limit.as_secs_f64(),
@@ -446,8 +449,14 @@ async fn run_on<C: RunTarget>(
         };
         match recovered {
             Some(Ok(())) => {
+                let say = |line: &str| console.say(line);
+                let finish = async {
+                    if let Some(f) = plan.workload.final_op {
+                        driver.finish(f, &targets, &handle, &say).await;
+                    }
+                };
                 tokio::select! {
-                    _ = driver.finish(&targets, &handle, console) => {}
+                    _ = finish => {}
                     _ = signals.recv() => {
                         console.say("interrupted during the final reads");
                         interrupted = true;
@@ -464,7 +473,11 @@ async fn run_on<C: RunTarget>(
         }
     }
     if cluster.outlives_run() {
-        driver.remove_data(&targets, console).await;
+        // Bounded by the clients' own timeouts; a failure is said, never fatal.
+        match driver.remove_data(&targets).await {
+            Ok(()) => console.say("removed the run's data from the cluster"),
+            Err(e) => console.say(&format!("clean-up: {e}")),
+        }
     }
     drop(handle);
     recorder
@@ -495,4 +508,12 @@ async fn run_on<C: RunTarget>(
         return Ok(INTERRUPTED);
     }
     Ok(outcome.exit_code())
+}
+
+/// A workload that cannot start: the flags' fault (254) or the cluster's.
+fn setup_failure(e: SetupError) -> Failure {
+    match e {
+        SetupError::BadInput(_) => Failure::BadInput(e.to_string()),
+        SetupError::NotReady(_) => Failure::Harness(e.to_string()),
+    }
 }

@@ -5,10 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chaos_nemeses::PartitionShape;
 
-use super::workload::Workload;
 use crate::cli::RunArgs;
 use crate::error::Failure;
 use crate::units::parse_duration;
+use chaos_workloads::{registry, System, Workload};
 
 /// One fault the nemesis may pick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +21,10 @@ pub enum FaultKind {
 pub struct Plan {
     /// `<system>-<workload>`.
     pub test: String,
-    pub workload: Workload,
+    pub system: &'static System,
+    pub workload: &'static Workload,
+    /// One of the system's read modes, or empty.
+    pub read_mode: String,
     pub faults: Vec<FaultKind>,
     pub interval: Duration,
     pub time_limit: Duration,
@@ -58,7 +61,10 @@ pub fn parse_faults(text: &str) -> Result<Vec<FaultKind>, String> {
 
 pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
     let bad = Failure::BadInput;
-    let workload = Workload::parse(&args.system, &args.workload, &args.read).map_err(bad)?;
+    let system = registry::system(&args.system).map_err(|e| bad(e.0))?;
+    let workload = args.workload.as_deref().unwrap_or(system.workloads[0].name);
+    let (system, workload) = registry::workload(system.name, workload).map_err(|e| bad(e.0))?;
+    let read_mode = registry::read_mode(system, args.read.as_deref()).map_err(|e| bad(e.0))?;
     let faults = parse_faults(&args.nemesis).map_err(bad)?;
     let interval = parse_duration(&args.nemesis_interval)
         .map_err(|e| bad(format!("--nemesis-interval: {e}")))?;
@@ -95,8 +101,10 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         now.as_secs() ^ u64::from(now.subsec_nanos()) << 20
     });
     Ok(Plan {
-        test: format!("{}-{}", args.system, args.workload),
+        test: format!("{}-{}", system.name, workload.name),
+        system,
         workload,
+        read_mode,
         faults,
         interval,
         time_limit,

@@ -47,7 +47,7 @@ use super::connect::{connect, request};
 use super::reading::{Reading, Walked};
 use super::setup::{self, Spec};
 use super::{name_token, PREPARE_BUDGET};
-use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget};
+use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget, OpenError};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,7 +121,7 @@ impl NatsLog {
 impl ClientFactory for NatsLog {
     type Client = NatsLogClient;
 
-    async fn open(&self, node: &NodeTarget, process: u64) -> Result<NatsLogClient, String> {
+    async fn open(&self, node: &NodeTarget, process: u64) -> Result<NatsLogClient, OpenError> {
         let nats = connect(node, &format!("p{process}"), self.connect_timeout).await?;
         Ok(NatsLogClient {
             nats,

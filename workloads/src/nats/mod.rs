@@ -42,9 +42,11 @@ pub mod log;
 pub mod queue;
 mod reading;
 pub mod setup;
+mod system;
 
 pub use log::{NatsLog, NatsLogClient};
 pub use queue::{NatsQueue, NatsQueueClient};
+pub use system::SYSTEM;
 
 use std::time::Duration;
 

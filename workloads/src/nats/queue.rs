@@ -43,7 +43,7 @@ use super::api::{self, PubAck, Retention};
 use super::connect::{connect, request, request_own_inbox};
 use super::setup::{self, Spec};
 use super::{name_token, PREPARE_BUDGET};
-use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget};
+use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget, OpenError};
 use async_nats::{Message, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
@@ -118,7 +118,7 @@ impl NatsQueue {
 impl ClientFactory for NatsQueue {
     type Client = NatsQueueClient;
 
-    async fn open(&self, node: &NodeTarget, process: u64) -> Result<NatsQueueClient, String> {
+    async fn open(&self, node: &NodeTarget, process: u64) -> Result<NatsQueueClient, OpenError> {
         let nats = connect(node, &format!("p{process}"), self.connect_timeout).await?;
         Ok(NatsQueueClient {
             nats,

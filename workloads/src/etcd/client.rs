@@ -34,7 +34,7 @@
 //! the rule is "fail only when sure", and the checker treats an `info` read
 //! as harmless.
 
-use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget};
+use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget, OpenError};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -150,14 +150,14 @@ impl ClientFactory for EtcdRegister {
 
     /// Connects lazily, at the first op: a refusal then shows as that op's
     /// `fail` with error `refused`.
-    async fn open(&self, node: &NodeTarget, _process: u64) -> Result<EtcdClient, String> {
+    async fn open(&self, node: &NodeTarget, _process: u64) -> Result<EtcdClient, OpenError> {
         let address = node
             .address
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
         if address.is_empty() {
-            return Err(format!("node {} has no address", node.name));
+            return Err(format!("node {} has no address", node.name).into());
         }
         Ok(EtcdClient {
             address,
