@@ -689,3 +689,25 @@ async fn a_pod_missing_after_discovery_does_not_stop_later_looks() {
         .expect_err("two of three is not Ready");
     assert!(e.message().contains("2 of 3 pods exist"), "{e}");
 }
+
+/// A pause signals the process the pod's annotation names; without one,
+/// the process the system's description names (`chaos run` passes it);
+/// without that, the container's name.
+#[test]
+fn the_process_is_the_annotations_else_the_systems_else_the_containers() {
+    let mut value = pod(0, "10.0.0.10", "u0", true);
+    value["metadata"]["annotations"]["io.chaos/process"] = json!("etcd-annotated");
+    let mut pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(value).unwrap();
+    let mut target = target();
+    target.process = Some("etcd-described".into());
+    let process = |pod: &_, target: &_| {
+        chaos::backends::k8s::discover::node(pod, target)
+            .unwrap()
+            .process
+    };
+    assert_eq!(process(&pod, &target), "etcd-annotated");
+    pod.metadata.annotations = None;
+    assert_eq!(process(&pod, &target), "etcd-described");
+    target.process = None;
+    assert_eq!(process(&pod, &target), "etcd");
+}
