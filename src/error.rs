@@ -3,17 +3,18 @@
 //! wrong and what to do. Backends (Docker, Kubernetes) and the results folder
 //! all end in it, so a command handles every failure the same way.
 
-use std::fmt;
-
 use chaos_nemeses::ClusterError;
 
 use crate::exit::{BAD_INPUT, HARNESS, LIVE_RUN};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
+    #[error("{0}")]
     BadInput(String),
+    #[error("{0}")]
     Harness(String),
     /// A live run owns the cluster: nothing was done to it (exit 3).
+    #[error("{0}")]
     LiveRun(String),
 }
 
@@ -32,18 +33,6 @@ impl Failure {
         }
     }
 }
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::BadInput(_) | Failure::Harness(_) | Failure::LiveRun(_) => {
-                f.write_str(self.message())
-            }
-        }
-    }
-}
-
-impl std::error::Error for Failure {}
 
 impl From<ClusterError> for Failure {
     fn from(e: ClusterError) -> Failure {

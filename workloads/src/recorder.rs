@@ -36,7 +36,6 @@
 
 use chaos_checkers::history::jsonl::{read_jsonl, write_jsonl};
 use chaos_checkers::history::{History, Op, Process};
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
@@ -59,16 +58,9 @@ pub struct Stamp {
 
 /// The recorder has stopped: it was finished, or writing the history failed.
 /// A run cannot go on without its history.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the history recorder has stopped")]
 pub struct RecorderClosed;
-
-impl fmt::Display for RecorderClosed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the history recorder has stopped")
-    }
-}
-
-impl std::error::Error for RecorderClosed {}
 
 struct Entry {
     op: Op,

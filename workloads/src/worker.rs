@@ -16,7 +16,6 @@ use crate::recorder::{RecordHandle, RecorderClosed};
 use crate::shutdown::ShutdownSignal;
 use crate::stats::Stats;
 use chaos_checkers::history::{Op, OpType, Process};
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -54,28 +53,19 @@ impl WorkerConfig {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The configuration names no node or no worker.
+    #[error("bad worker configuration: {0}")]
     Config(String),
     /// The history could not be written; the run stopped.
+    #[error(transparent)]
     Recorder(RecorderClosed),
     /// A worker panicked (a client bug); its op in flight has no completion,
     /// which readers take as `info`.
+    #[error("a worker panicked: {0}")]
     WorkerPanicked(String),
 }
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Config(m) => write!(f, "bad worker configuration: {m}"),
-            RunError::Recorder(e) => write!(f, "{e}"),
-            RunError::WorkerPanicked(m) => write!(f, "a worker panicked: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for RunError {}
 
 /// Runs the workers until the generator runs dry (op or time limit) or
 /// `shutdown` fires, then returns once every worker has stopped and every
