@@ -18,7 +18,7 @@ fn corpus(file: &str) -> String {
         .join(file);
     assert!(
         path.exists(),
-        "the shared corpus is missing at {}",
+        "the shared corpus is missing at {}: these tests read ../shared/corpus beside the checkout",
         path.display()
     );
     path.display().to_string()

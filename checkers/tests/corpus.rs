@@ -13,7 +13,7 @@ fn corpus() -> PathBuf {
     ));
     assert!(
         dir.join("VERDICTS.tsv").exists(),
-        "the shared corpus is missing at {}",
+        "the shared corpus is missing at {}: these tests read ../shared/corpus beside the checkout",
         dir.display()
     );
     dir

@@ -173,7 +173,9 @@ mod render {
             env!("CARGO_MANIFEST_DIR"),
             "/../shared/corpus/porcupine/jepsen/etcd_000.log"
         );
-        let h = read_history(std::path::Path::new(path), None).unwrap();
+        let h = read_history(std::path::Path::new(path), None).unwrap_or_else(|e| {
+            panic!("{e}: these tests read the shared corpus, ../shared beside the checkout")
+        });
         let l = linear::check(
             &h,
             &LinearOptions {
