@@ -32,11 +32,13 @@ pub enum FaultSpec {
     Kill,
     /// `pause`: one node frozen, thawed when undone.
     Pause,
+    /// `stop`: one node shut down cleanly (SIGTERM), started when undone.
+    Stop,
 }
 
 impl FaultSpec {
     /// The faults that act on one node, in the order help texts list them.
-    pub const ON_ONE_NODE: [FaultSpec; 2] = [FaultSpec::Kill, FaultSpec::Pause];
+    pub const ON_ONE_NODE: [FaultSpec; 3] = [FaultSpec::Kill, FaultSpec::Pause, FaultSpec::Stop];
 
     /// The name on the command line: `partition-halves`, `kill`.
     pub fn name(&self) -> String {
@@ -52,6 +54,7 @@ impl FaultSpec {
             FaultSpec::Partition(_) => "partition",
             FaultSpec::Kill => "kill",
             FaultSpec::Pause => "pause",
+            FaultSpec::Stop => "stop",
         }
     }
 
@@ -111,7 +114,7 @@ impl FaultSpec {
             FaultSpec::Partition(shape) => shape
                 .grudge(nodes, rng)
                 .map(|grudge| Fault::Partition { grudge }),
-            FaultSpec::Kill | FaultSpec::Pause => {
+            FaultSpec::Kill | FaultSpec::Pause | FaultSpec::Stop => {
                 if nodes.is_empty() {
                     return Err(format!("{}: the cluster has no nodes", self.name()));
                 }
@@ -128,6 +131,7 @@ impl FaultSpec {
             FaultSpec::Partition(_) => None,
             FaultSpec::Kill => Some(Fault::Kill { node }),
             FaultSpec::Pause => Some(Fault::Pause { node }),
+            FaultSpec::Stop => Some(Fault::Stop { node }),
         }
     }
 }

@@ -3,18 +3,19 @@ use super::*;
 #[test]
 fn faults_parse_and_unknown_ones_are_named() {
     assert_eq!(
-        FaultSpec::parse_list("partition-halves, kill,pause,none").unwrap(),
+        FaultSpec::parse_list("partition-halves, kill,pause,none,stop").unwrap(),
         vec![
             FaultSpec::Partition(PartitionShape::Halves),
             FaultSpec::Kill,
-            FaultSpec::Pause
+            FaultSpec::Pause,
+            FaultSpec::Stop
         ]
     );
     assert!(FaultSpec::parse_list("none").unwrap().is_empty());
     let e = FaultSpec::parse_list("kill,explode").unwrap_err();
     assert_eq!(
         e,
-        "--nemesis: unknown fault \"explode\" (use partition-<shape>, kill, pause or none)"
+        "--nemesis: unknown fault \"explode\" (use partition-<shape>, kill, pause, stop or none)"
     );
     let e = FaultSpec::parse_list("partition-sideways").unwrap_err();
     assert!(e.starts_with("unknown partition shape 'sideways'"), "{e}");

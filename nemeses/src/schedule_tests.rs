@@ -12,7 +12,8 @@ use std::sync::Mutex;
 use tokio::sync::watch;
 
 /// Records what was done to it; a partition takes [`Self::APPLY_TAKES`].
-/// It has no process faults: the schedule here only partitions.
+/// Of the process faults it has only `stop`/`start`: the others are the
+/// trait's defaults (Unsupported).
 #[derive(Default)]
 struct SlowPartitions {
     events: Mutex<Vec<&'static str>>,
@@ -36,8 +37,8 @@ impl SlowPartitions {
 impl Cluster for SlowPartitions {
     fn supports(fault: &FaultSpec) -> Result<(), String> {
         match fault {
-            FaultSpec::Partition(_) => Ok(()),
-            _ => Err("it only partitions".into()),
+            FaultSpec::Partition(_) | FaultSpec::Stop => Ok(()),
+            _ => Err("it only partitions and stops".into()),
         }
     }
     async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
@@ -47,6 +48,14 @@ impl Cluster for SlowPartitions {
                 address: format!("10.0.0.{i}"),
             })
             .collect())
+    }
+    async fn stop(&self, _: &str) -> Result<(), ClusterError> {
+        self.log("stopped");
+        Ok(())
+    }
+    async fn start(&self, _: &str) -> Result<(), ClusterError> {
+        self.log("started");
+        Ok(())
     }
     async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
         if grudge.nodes().is_empty() {
@@ -346,4 +355,32 @@ fn the_choice_is_one_draw_for_the_fault_then_its_own_draws() {
     )
     .unwrap_err();
     assert_eq!(skipped.spec.name(), "partition-bridge");
+}
+
+#[tokio::test]
+async fn a_stop_fault_is_scheduled_like_any_other() {
+    let mut fixture = Fixture::new("stop-fault");
+    let cluster = SlowPartitions::default();
+    let schedule = Schedule {
+        faults: &[FaultSpec::Stop],
+        interval: Duration::from_millis(10),
+        time_limit: Duration::from_millis(25),
+        nodes: &fixture.nodes,
+    };
+    let stop = Stop::new();
+    schedule
+        .run(
+            &cluster,
+            &mut fixture.journal,
+            &mut Rng::new(7),
+            &fixture.kept,
+            &|| stop.fired(),
+        )
+        .await;
+    assert_eq!(cluster.events(), ["stopped", "started"]);
+    assert!(fixture.journal.outstanding().unwrap().is_empty());
+    assert_eq!(
+        fixture.finish(),
+        ["start-stop", "stop-in-force", "stop-stop"]
+    );
 }

@@ -70,20 +70,8 @@ fn parse(command: &NemesisCommand) -> Result<(&FaultArgs, ByHand), Failure> {
         NemesisCommand::Heal(args) => (args, ByHand::Heal),
         NemesisCommand::Kill(n) => (&n.fault, node(n, FaultSpec::Kill, true, "killed")),
         NemesisCommand::Restart(n) => (&n.fault, node(n, FaultSpec::Kill, false, "restarted")),
-        NemesisCommand::Stop(n) => {
-            let fault = Fault::Stop {
-                node: n.node.clone(),
-            };
-            let (apply, done) = (true, "stopped");
-            (&n.fault, ByHand::Node { fault, apply, done })
-        }
-        NemesisCommand::Start(n) => {
-            let fault = Fault::Stop {
-                node: n.node.clone(),
-            };
-            let (apply, done) = (false, "started");
-            (&n.fault, ByHand::Node { fault, apply, done })
-        }
+        NemesisCommand::Stop(n) => (&n.fault, node(n, FaultSpec::Stop, true, "stopped")),
+        NemesisCommand::Start(n) => (&n.fault, node(n, FaultSpec::Stop, false, "started")),
         NemesisCommand::Pause(n) => (&n.fault, node(n, FaultSpec::Pause, true, "paused")),
         NemesisCommand::Resume(n) => (&n.fault, node(n, FaultSpec::Pause, false, "resumed")),
     })

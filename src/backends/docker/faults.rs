@@ -236,7 +236,9 @@ fn addresses<'a>(
 impl Cluster for DockerCluster {
     fn supports(fault: &FaultSpec) -> Result<(), String> {
         match fault {
-            FaultSpec::Partition(_) | FaultSpec::Kill | FaultSpec::Pause => Ok(()),
+            FaultSpec::Partition(_) | FaultSpec::Kill | FaultSpec::Pause | FaultSpec::Stop => {
+                Ok(())
+            }
             _ => Err("the Docker backend does not implement it".into()),
         }
     }

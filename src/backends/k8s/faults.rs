@@ -295,7 +295,9 @@ impl Cluster for K8sCluster {
     /// are found, and a pod without answers Unsupported.
     fn supports(fault: &FaultSpec) -> Result<(), String> {
         match fault {
-            FaultSpec::Partition(_) | FaultSpec::Kill | FaultSpec::Pause => Ok(()),
+            FaultSpec::Partition(_) | FaultSpec::Kill | FaultSpec::Pause | FaultSpec::Stop => {
+                Ok(())
+            }
             _ => Err("the Kubernetes backend does not implement it".into()),
         }
     }
