@@ -187,8 +187,22 @@ pub struct NemesisArgs {
 /// The cluster and journal of a fault given by hand.
 #[derive(Args, Debug, Clone)]
 pub struct FaultArgs {
+    /// docker: the cluster named by the flags below (or the one running);
+    /// k8s: existing pods, with --namespace and --selector.
+    #[arg(long, value_enum, default_value = "docker")]
+    pub backend: Backend,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// k8s: the namespace of the cluster; the command acts nowhere else.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// k8s: the label selector of its pods, e.g. app=etcd.
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// k8s: the system's container in those pods (default: the only one
+    /// besides the chaos-sidecar).
+    #[arg(long)]
+    pub container: Option<String>,
     /// The fault journal: every fault is written here before it is applied.
     #[arg(long, default_value = "results/journal.jsonl")]
     pub journal: PathBuf,
@@ -301,9 +315,12 @@ pub struct RunArgs {
     /// any other number of pods.
     #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
     pub nodes: usize,
-    /// Faults to pick from, comma-separated: partition-<shape> (halves,
-    /// random-halves, one, majorities-ring, bridge), kill, pause; or none.
-    #[arg(long, default_value = "partition-halves,kill")]
+    // The faults listed come from the fault vocabulary (chaos_nemeses).
+    #[arg(
+        long,
+        default_value = "partition-halves,kill",
+        help = format!("Faults to pick from, comma-separated: {}; or none.", chaos_nemeses::FaultSpec::listing())
+    )]
     pub nemesis: String,
     /// Quiet for this long, then one fault held this long, and again.
     #[arg(long, default_value = "10s", allow_hyphen_values = true)]

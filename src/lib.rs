@@ -7,7 +7,6 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod exit;
-pub mod nemesis;
 pub mod report;
 pub mod results;
 pub mod runid;

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use chaos::backends::k8s::permissions::required;
 use chaos::backends::k8s::{K8sCluster, K8sError, Target, SIDECAR};
+use chaos::commands::nemesis::{by_hand, ByHand};
 use chaos_nemeses::iptables::{rules, APPLY};
-use chaos_nemeses::{grudge, Cluster, ClusterError};
+use chaos_nemeses::journal::Action;
+use chaos_nemeses::{grudge, Cluster, ClusterError, Fault, Journal};
 use http::{Request, Response};
 use kube::client::Body;
 use serde_json::{json, Value};
@@ -710,4 +712,108 @@ fn the_process_is_the_annotations_else_the_systems_else_the_containers() {
     assert_eq!(process(&pod, &target), "etcd-described");
     target.process = None;
     assert_eq!(process(&pod, &target), "etcd");
+}
+
+#[tokio::test]
+async fn chaos_nemesis_kills_and_restarts_a_pod_through_the_journal() {
+    // `chaos nemesis kill etcd-1 --backend k8s ...` then `restart`, past
+    // the point where the command has found the pods and taken its lease:
+    // the same journaled apply and undo as a run's.
+    let mut gets = 0;
+    let (cluster, seen) = discovered(Box::new(move |s| {
+        if is_list(s) {
+            return ok(three());
+        }
+        match (s.method.as_str(), s.path()) {
+            ("GET", "/api/v1/namespaces/staging/pods/etcd-1") => {
+                gets += 1;
+                match gets {
+                    1 => ok(pod(1, "10.0.0.11", "u1", true)),
+                    2 => status(404, "NotFound", "pods \"etcd-1\" not found"),
+                    _ => ok(pod(1, "10.0.0.31", "u1b", true)),
+                }
+            }
+            ("GET", "/api/v1/namespaces/staging/pods/etcd-1/log") => text("bye\n"),
+            ("DELETE", "/api/v1/namespaces/staging/pods/etcd-1") => {
+                ok(pod(1, "10.0.0.11", "u1", true))
+            }
+            _ => status(500, "Unexpected", "unexpected request"),
+        }
+    }))
+    .await;
+    let dir = std::env::temp_dir().join(format!("chaos-k8s-nemesis-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("journal.jsonl");
+    let mut journal = Journal::open(&path, &cluster.run_id()).unwrap();
+    let kill = Fault::Kill {
+        node: "etcd-1".into(),
+    };
+    let name = cluster.name();
+
+    let by = |apply, done| ByHand::Node {
+        fault: kill.clone(),
+        apply,
+        done,
+    };
+    let code = by_hand(&cluster, &name, &mut journal, &by(true, "killed"))
+        .await
+        .expect("kill");
+    assert_eq!(code, 0);
+    let after_kill = seen.lock().unwrap().len();
+    let code = by_hand(&cluster, &name, &mut journal, &by(false, "restarted"))
+        .await
+        .expect("restart");
+    assert_eq!(code, 0);
+
+    let seen = seen.lock().unwrap().clone();
+    let deletes: Vec<&Seen> = seen.iter().filter(|s| s.method == "DELETE").collect();
+    assert_eq!(deletes.len(), 1, "one pod deleted");
+    assert_eq!(deletes[0].path(), "/api/v1/namespaces/staging/pods/etcd-1");
+    let options: Value = serde_json::from_slice(&deletes[0].body).unwrap();
+    assert_eq!(options["gracePeriodSeconds"], 0, "{options}");
+    // The restart deletes nothing: it waits until the pod is Ready.
+    let restart = &seen[after_kill..];
+    assert!(!restart.is_empty());
+    assert!(restart.iter().all(|s| s.method == "GET"), "{restart:?}");
+    assert!(restart
+        .iter()
+        .any(|s| s.path() == "/api/v1/namespaces/staging/pods/etcd-1"));
+    assert_covered(&seen);
+
+    // Journaled like a run's fault: applied, then healed, nothing left.
+    let entries = Journal::read(&path).unwrap();
+    let actions: Vec<(Action, &Fault)> = entries.iter().map(|e| (e.action, &e.fault)).collect();
+    assert_eq!(actions, [(Action::Apply, &kill), (Action::Heal, &kill)]);
+    assert!(entries.iter().all(|e| e.run == "k8s:staging:app=etcd"));
+    assert!(journal.outstanding().unwrap().is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn chaos_nemesis_refuses_a_node_the_cluster_lacks_before_the_journal() {
+    let (cluster, seen) = discovered(Box::new(|_| ok(three()))).await;
+    let dir = std::env::temp_dir().join(format!("chaos-k8s-nemesis-n9-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("journal.jsonl");
+    let mut journal = Journal::open(&path, &cluster.run_id()).unwrap();
+    let action = ByHand::Node {
+        fault: Fault::Pause {
+            node: "etcd-9".into(),
+        },
+        apply: true,
+        done: "paused",
+    };
+    let e = by_hand(&cluster, &cluster.name(), &mut journal, &action)
+        .await
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 254);
+    assert_eq!(
+        e.message(),
+        "no node named etcd-9 in this cluster (nodes: etcd-0, etcd-1, etcd-2)"
+    );
+    assert!(Journal::read(&path).unwrap().is_empty());
+    assert!(seen.lock().unwrap().iter().all(|s| !s.upgrade), "no exec");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,4 +1,4 @@
-//! `chaos run` and `chaos heal` refuse bad flags with one line and 254
+//! `chaos run`, `chaos heal` and `chaos nemesis` refuse bad flags with one line and 254
 //! before they create a results folder or talk to any backend; a Kubernetes
 //! run with no API server to talk to is one line and 255. No cluster needed.
 
@@ -116,4 +116,24 @@ fn a_kubernetes_run_without_an_api_server_says_how_to_configure_one() {
     let out = chaos_env(&["heal", "--backend", "k8s", "--namespace", "staging"], &[]);
     assert_eq!(out.status.code(), Some(254));
     assert!(one_line(&out).contains("needs --namespace NS and --selector LABELS"));
+
+    // `chaos nemesis` takes the same flags, and says the same.
+    let nemesis = ["nemesis", "kill", "etcd-0", "--backend", "k8s"];
+    let out = chaos_env(&[&nemesis[..], &["--namespace", "staging"]].concat(), &[]);
+    assert_eq!(out.status.code(), Some(254));
+    assert!(one_line(&out).contains("needs --namespace NS and --selector LABELS"));
+    let out = chaos_env(
+        &[
+            &nemesis[..],
+            &["--namespace", "staging", "--selector", "app=etcd"],
+        ]
+        .concat(),
+        &[
+            ("KUBECONFIG", empty.to_str().unwrap()),
+            ("HOME", empty.to_str().unwrap()),
+            ("KUBERNETES_SERVICE_HOST", ""),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(one_line(&out).contains("cannot configure a Kubernetes client"));
 }

@@ -11,7 +11,8 @@
 
 use std::path::Path;
 
-use chaos_nemeses::{Fault, PartitionShape, Rng as FaultRng};
+use chaos_nemeses::schedule::{self, Skipped};
+use chaos_nemeses::FaultSpec;
 use chaos_workloads::{registry, Generator, GeneratorConfig, Next};
 use serde_json::{json, Value};
 
@@ -63,38 +64,18 @@ fn workload_ops(seed: u64) -> Value {
     })
 }
 
-/// The schedule's choices, as `chaos run` makes them: one fault of the
-/// list, then its nodes, from the run's fault RNG.
+/// The schedule's choices, made by the schedule's own draw from the
+/// run's fault RNG: one fault of the list, then its nodes.
 fn fault_schedule(seed: u64) -> Value {
     let names: Vec<String> = NODES.iter().map(|n| n.to_string()).collect();
-    let mut rng = FaultRng::new(seed ^ 0x6e65_6d65_7369_7321);
-    let mut out = Vec::new();
-    while out.len() < FAULTS {
-        let item = NEMESIS[rng.below(NEMESIS.len())];
-        let fault = match item {
-            "kill" => Fault::Kill {
-                node: names[rng.below(names.len())].clone(),
-            },
-            "pause" => Fault::Pause {
-                node: names[rng.below(names.len())].clone(),
-            },
-            partition => {
-                let shape: PartitionShape = partition
-                    .strip_prefix("partition-")
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                match shape.grudge(&names, &mut rng) {
-                    Ok(grudge) => Fault::Partition { grudge },
-                    Err(e) => {
-                        out.push(json!({"skipped": item, "why": e}));
-                        continue;
-                    }
-                }
-            }
-        };
-        out.push(json!(fault.to_string()));
-    }
+    let faults = FaultSpec::parse_list(&NEMESIS.join(",")).expect("every fault parses");
+    let mut rng = schedule::rng_for(seed);
+    let out: Vec<Value> = (0..FAULTS)
+        .map(|_| match schedule::choose(&faults, &names, &mut rng) {
+            Ok(fault) => json!(fault.to_string()),
+            Err(Skipped { spec, why }) => json!({"skipped": spec.name(), "why": why}),
+        })
+        .collect();
     json!(out)
 }
 

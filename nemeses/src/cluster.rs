@@ -17,8 +17,8 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fault::{Fault, FaultSpec};
 use crate::grudge::{Grudge, NodeName};
-use crate::journal::Fault;
 
 /// One member of the cluster under test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,41 +88,81 @@ impl std::error::Error for ClusterError {}
 /// Process faults come in pairs: `kill`/`restart`, `stop`/`start`,
 /// `pause`/`resume`; network faults are `partition`/`heal`. A method naming a
 /// node not in [`Cluster::nodes`] returns [`ClusterError::UnknownNode`].
+///
+/// Only [`Cluster::nodes`], [`Cluster::is_up`] and [`Cluster::supports`] are
+/// required: every fault method a backend lacks answers
+/// [`ClusterError::Unsupported`], so a new backend writes the faults it can
+/// carry out and a new fault's methods need writing only in the backends
+/// that can. [`Cluster::supports`] says which, before any cluster is up.
 pub trait Cluster: Send + Sync {
+    /// Can this kind of backend carry out `fault`? Asked before anything
+    /// starts (no cluster exists yet), so that `chaos run` refuses a
+    /// `--nemesis` naming a fault the backend lacks instead of finding out
+    /// mid-run; `Err` says why not. Match [`FaultSpec`] with a catch-all
+    /// arm refusing the rest: a fault added later is then refused until the
+    /// backend implements it.
+    fn supports(fault: &FaultSpec) -> Result<(), String>
+    where
+        Self: Sized;
+
     /// The nodes of the cluster, with their current addresses. Async because a
     /// backend may have to ask (a restarted pod can come back with a new IP).
     fn nodes(&self) -> impl Future<Output = Result<Vec<Node>, ClusterError>> + Send;
 
     /// Crash the node: SIGKILL, no chance to flush or say goodbye.
-    fn kill(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn kill(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = node;
+        lacks("kill")
+    }
 
     /// Start a killed node again, with the data it had on disk.
-    fn restart(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn restart(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = node;
+        lacks("restart")
+    }
 
     /// Shut the node down cleanly (SIGTERM, wait for it to exit).
-    fn stop(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn stop(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = node;
+        lacks("stop")
+    }
 
     /// Start a stopped node again.
-    fn start(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn start(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = node;
+        lacks("start")
+    }
 
     /// Freeze every process of the node (SIGSTOP / cgroup freezer): it keeps
     /// its sockets open but answers nothing — a long GC pause, a stuck VM.
-    fn pause(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn pause(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = node;
+        lacks("pause")
+    }
 
     /// Thaw a paused node.
-    fn resume(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn resume(&self, node: &str) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = node;
+        lacks("resume")
+    }
 
     /// Make the network match `grudge`: every node drops incoming packets from
     /// the nodes in its grudge set. Replaces any partition installed before
     /// (the grudge is the whole truth afterwards); an empty grudge heals.
     /// Rules go into chains of our own, labelled with the run id, and never
     /// cut the harness's own path to the nodes.
-    fn partition(&self, grudge: &Grudge) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn partition(&self, grudge: &Grudge) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = grudge;
+        lacks("partition")
+    }
 
     /// Remove exactly the partition rules this harness added, nothing else.
     /// Succeeds when there is nothing to remove. Process faults are not
-    /// touched: undo those with `restart`, `start` and `resume`.
-    fn heal(&self) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    /// touched: undo those with `restart`, `start` and `resume`. Returns one
+    /// line per node whose rules were removed, for a heal's report.
+    fn heal(&self) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
+        async { Err(unsupported("heal")) }
+    }
 
     /// Is the node running and not paused? Says nothing about whether the
     /// service inside is ready, nor whether the network lets anyone reach it.
@@ -142,6 +182,32 @@ pub trait Cluster: Send + Sync {
             })
         }
     }
+}
+
+/// What a fault method a backend does not implement answers.
+fn unsupported(fault: &str) -> ClusterError {
+    ClusterError::Unsupported {
+        fault: fault.into(),
+        reason: "this backend does not implement it".into(),
+    }
+}
+
+async fn lacks(fault: &'static str) -> Result<(), ClusterError> {
+    Err(unsupported(fault))
+}
+
+/// The first of `faults` that backend `C` cannot carry out, as the one line
+/// `chaos run` refuses it with (`backend` is its `--backend` name).
+pub fn check_supported<C: Cluster>(backend: &str, faults: &[FaultSpec]) -> Result<(), String> {
+    for fault in faults {
+        if let Err(why) = C::supports(fault) {
+            return Err(format!(
+                "--backend {backend} cannot {verb} ({why}): leave {fault} out of --nemesis",
+                verb = fault.verb()
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -44,7 +44,14 @@ impl Memory {
     }
 }
 
+/// It has no freezer: `pause` and `resume` are the trait's defaults.
 impl Cluster for Memory {
+    fn supports(fault: &FaultSpec) -> Result<(), String> {
+        match fault {
+            FaultSpec::Pause => Err("the memory backend has no freezer".into()),
+            _ => Ok(()),
+        }
+    }
     async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
         Ok(self.nodes.clone())
     }
@@ -60,15 +67,6 @@ impl Cluster for Memory {
     async fn start(&self, node: &str) -> Result<(), ClusterError> {
         self.set(node, State::Up).await
     }
-    async fn pause(&self, _node: &str) -> Result<(), ClusterError> {
-        Err(ClusterError::Unsupported {
-            fault: "pause".into(),
-            reason: "the memory backend has no freezer".into(),
-        })
-    }
-    async fn resume(&self, node: &str) -> Result<(), ClusterError> {
-        self.set(node, State::Up).await
-    }
     async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
         for node in grudge.nodes() {
             ClusterError::find(&self.nodes, node)?;
@@ -76,9 +74,9 @@ impl Cluster for Memory {
         *self.grudge.lock().unwrap() = grudge.clone();
         Ok(())
     }
-    async fn heal(&self) -> Result<(), ClusterError> {
+    async fn heal(&self) -> Result<Vec<String>, ClusterError> {
         *self.grudge.lock().unwrap() = Grudge::new();
-        Ok(())
+        Ok(Vec::new())
     }
     async fn is_up(&self, node: &str) -> Result<bool, ClusterError> {
         ClusterError::find(&self.nodes, node)?;
@@ -161,7 +159,7 @@ fn errors_say_what_went_wrong_and_what_to_do() {
     );
     assert_eq!(
         block_on(cluster.pause("n1")).unwrap_err().to_string(),
-        "this cluster cannot pause: the memory backend has no freezer; choose a nemesis without pause"
+        "this cluster cannot pause: this backend does not implement it; choose a nemesis without pause"
     );
     assert_eq!(
         ClusterError::Backend("docker start n1: no such container".into()).to_string(),
@@ -172,5 +170,22 @@ fn errors_say_what_went_wrong_and_what_to_do() {
     assert!(matches!(
         block_on(cluster.partition(&g)),
         Err(ClusterError::UnknownNode { .. })
+    ));
+}
+
+#[test]
+fn a_fault_the_backend_lacks_is_refused_in_one_line_before_anything_starts() {
+    let faults = FaultSpec::parse_list("partition-halves,pause").unwrap();
+    assert_eq!(
+        check_supported::<Memory>("memory", &faults).unwrap_err(),
+        "--backend memory cannot pause (the memory backend has no freezer): leave pause out of --nemesis"
+    );
+    let fine = FaultSpec::parse_list("partition-one,kill").unwrap();
+    assert_eq!(check_supported::<Memory>("memory", &fine), Ok(()));
+    // What it would have met at run time: the trait's default answer.
+    let cluster = Memory::new(3);
+    assert!(matches!(
+        block_on(cluster.resume("n1")),
+        Err(ClusterError::Unsupported { .. })
     ));
 }

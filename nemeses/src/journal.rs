@@ -21,53 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::grudge::{Grudge, NodeName};
-
-/// A fault as the journal records it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Fault {
-    Partition { grudge: Grudge },
-    Pause { node: NodeName },
-    Kill { node: NodeName },
-    Stop { node: NodeName },
-}
-
-impl Fault {
-    /// The fault's name in the history: `start-<verb>`, `<verb>-in-force`.
-    pub fn verb(&self) -> &'static str {
-        match self {
-            Fault::Partition { .. } => "partition",
-            Fault::Pause { .. } => "pause",
-            Fault::Kill { .. } => "kill",
-            Fault::Stop { .. } => "stop",
-        }
-    }
-
-    /// Two faults in the same slot cannot both be in force: a node is either
-    /// paused or not, and the network holds one partition at a time (a new
-    /// one replaces the old, as `Cluster::partition` does).
-    fn same_slot(&self, other: &Fault) -> bool {
-        match (self, other) {
-            (Fault::Partition { .. }, Fault::Partition { .. }) => true,
-            (Fault::Pause { node: a }, Fault::Pause { node: b })
-            | (Fault::Kill { node: a }, Fault::Kill { node: b })
-            | (Fault::Stop { node: a }, Fault::Stop { node: b }) => a == b,
-            _ => false,
-        }
-    }
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Partition { grudge } => write!(f, "partition {grudge}"),
-            Fault::Pause { node } => write!(f, "pause {node}"),
-            Fault::Kill { node } => write!(f, "kill {node}"),
-            Fault::Stop { node } => write!(f, "stop {node}"),
-        }
-    }
-}
+/// The journal records faults in their one runtime form.
+pub use crate::fault::Fault;
 
 /// Whether an entry puts a fault in force or takes it away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::grudge::Grudge;
 
 /// A fresh directory per test, removed when the guard drops.
 struct TempDir(PathBuf);

@@ -1,13 +1,19 @@
-//! Faults for the chaos harness.
+//! Faults for the chaos harness, as data.
 //!
+//! * [`fault`]: the fault vocabulary: [`FaultSpec`], a fault as the command
+//!   line names it, and [`Fault`], one instance of it on a cluster's nodes.
 //! * [`grudge`]: who refuses to hear from whom, and the partition shapes
 //!   (halves, one, majorities-ring, bridge, ...) as pure functions of the
 //!   node list and a seed.
 //! * [`cluster`]: the [`Cluster`] trait every backend (Docker, Kubernetes)
-//!   implements to kill, pause, stop and partition nodes.
+//!   implements to kill, pause, stop and partition nodes; a fault it lacks
+//!   answers "unsupported".
 //! * [`journal`]: the append-only, fsynced record of every fault, written
 //!   before the fault is applied, so `chaos heal` can undo what a crashed run
-//!   left behind.
+//!   left behind; [`nemesis`]: applying and undoing under that rule.
+//! * [`schedule`]: the seeded schedule that fires faults during a run, and
+//!   the heal at its end; [`event`]: what it reports, and the names its ops
+//!   carry in the history.
 //! * [`lease`]: which live run owns which cluster, and where its journal
 //!   is, so a heal never acts under a live run and always finds a dead
 //!   one's journal.
@@ -15,13 +21,21 @@
 //! * [`iptables`]: the partition rules and scripts every backend runs.
 
 pub mod cluster;
+pub mod event;
+pub mod fault;
 pub mod grudge;
 pub mod iptables;
 pub mod journal;
 pub mod lease;
+pub mod nemesis;
 pub mod rng;
+pub mod schedule;
 
-pub use cluster::{Cluster, ClusterError, Node};
+pub use cluster::{check_supported, Cluster, ClusterError, Node};
+pub use event::{Event, NemesisOp, Sink, Step};
+pub use fault::{Fault, FaultSpec};
 pub use grudge::{Grudge, NodeName, PartitionShape};
-pub use journal::{Fault, Journal, JournalError};
+pub use journal::{Journal, JournalError};
+pub use nemesis::NemesisError;
 pub use rng::Rng;
+pub use schedule::Schedule;

@@ -1,154 +1,205 @@
-//! `chaos nemesis ...`: one fault by hand, journaled like a run's. Mostly
-//! for operators and for the tests (a partition held by a process that is
-//! then killed -9 is exactly what `chaos heal` exists for).
+//! `chaos nemesis ...`: one fault by hand, journaled like a run's, on
+//! either backend: the command opens the cluster (Docker containers, or
+//! Kubernetes pods by namespace and selector) and takes the run lease, then
+//! [`by_hand`] does the rest through the same `Cluster` interface and the
+//! same journaled apply and undo as `chaos run`. Mostly for operators and
+//! for the tests (a partition held by a process that is then killed -9 is
+//! exactly what `chaos heal` exists for).
 
 use std::path::Path;
 use std::time::Duration;
 
 use chaos_nemeses::journal::Entry;
 use chaos_nemeses::lease::{self, Lease, LeaseError, LeaseInfo};
-use chaos_nemeses::{ClusterError, Fault, Grudge, Journal, PartitionShape, Rng};
+use chaos_nemeses::nemesis::{self, NemesisError};
+use chaos_nemeses::{
+    Cluster, ClusterError, Fault, FaultSpec, Grudge, Journal, PartitionShape, Rng,
+};
 
-use crate::backends::docker::inventory::Target;
-use crate::backends::docker::{engine, DockerCluster, DockerError};
-use crate::cli::{FaultArgs, NemesisArgs, NemesisCommand, NodeFaultArgs};
-use crate::nemesis::{self, NemesisError};
+use crate::backends::docker::inventory::Target as DockerTarget;
+use crate::backends::docker::{engine, DockerCluster};
+use crate::backends::k8s::{K8sCluster, Target as K8sTarget};
+use crate::cli::{Backend, FaultArgs, NemesisArgs, NemesisCommand, NodeFaultArgs};
+use crate::error::Failure;
 use crate::units::parse_duration;
 
 pub fn run(args: &NemesisArgs) -> i32 {
     super::block_on(command(args))
 }
 
-fn nemesis_error(e: NemesisError) -> DockerError {
-    match e {
-        NemesisError::Journal(e) => DockerError::Harness(e.to_string()),
-        NemesisError::Cluster(e) => e.into(),
-    }
+/// What one `chaos nemesis` command does once its cluster is open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ByHand {
+    /// Partition the network into `shape` (nodes drawn with `seed`); with
+    /// `hold`, heal it after that long (or at Ctrl-C / SIGTERM).
+    Partition {
+        shape: PartitionShape,
+        seed: u64,
+        hold: Option<Duration>,
+    },
+    /// Remove the partition in force: our chain on every node, nothing else.
+    Heal,
+    /// Apply (`apply`) or undo a fault on one node, then say `done`
+    /// (`killed`, `restarted`, ...).
+    Node {
+        fault: Fault,
+        apply: bool,
+        done: &'static str,
+    },
 }
 
-async fn open(args: &FaultArgs) -> Result<(DockerCluster, Journal, Lease), DockerError> {
-    let docker = engine::connect().await?;
-    let selector = Target::from(&args.target).resolve(&docker).await?;
-    let cluster = DockerCluster::open(docker, selector).await?;
-    if let Some(dir) = args.journal.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            DockerError::Harness(format!(
-                "cannot create {} for the fault journal: {e}: pass --journal with a writable path",
-                dir.display()
-            ))
-        })?;
-    }
-    // A fault by hand on a live run's cluster would be one its run neither
-    // scheduled nor reports; and while this command holds a fault (--hold),
-    // its lease keeps a plain `chaos heal` off it.
-    let info = LeaseInfo::here(
-        cluster.run_id(),
-        "docker",
-        cluster.name(),
-        &args.journal,
-        Path::new("."),
-    );
-    let lease = match Lease::take(&lease::default_dir(), &info) {
-        Ok(lease) => lease,
-        Err(LeaseError::Taken { holder }) => {
-            return Err(DockerError::LiveRun(format!(
-                "left alone: {holder} is live and owns {}: stop it first",
-                cluster.name()
-            )))
-        }
-        Err(e) => return Err(DockerError::Harness(e.to_string())),
+/// The flags, checked before any backend is asked: one line and 254 for a
+/// mistake.
+fn parse(command: &NemesisCommand) -> Result<(&FaultArgs, ByHand), Failure> {
+    let node = |n: &NodeFaultArgs, spec: FaultSpec, apply: bool, done| {
+        let fault = spec.on(n.node.clone()).expect("a fault on one node");
+        ByHand::Node { fault, apply, done }
     };
-    let journal = Journal::open(&args.journal, cluster.run_id())
-        .map_err(|e| DockerError::Harness(e.to_string()))?;
-    Ok((cluster, journal, lease))
-}
-
-async fn command(args: &NemesisArgs) -> Result<i32, DockerError> {
-    match &args.command {
+    Ok(match command {
         NemesisCommand::Partition(p) => {
-            let shape: PartitionShape = p.shape.parse().map_err(DockerError::BadInput)?;
+            let shape: PartitionShape = p.shape.parse().map_err(Failure::BadInput)?;
             let hold = p
                 .hold
                 .as_deref()
                 .map(parse_duration)
                 .transpose()
-                .map_err(|e| DockerError::BadInput(format!("--hold: {e}")))?;
-            let (cluster, mut journal, _lease) = open(&p.fault).await?;
-            let names: Vec<String> = cluster.cached_nodes().into_iter().map(|n| n.name).collect();
-            let grudge = shape
-                .grudge(&names, &mut Rng::new(p.seed))
-                .map_err(DockerError::BadInput)?;
-            let fault = Fault::Partition {
-                grudge: grudge.clone(),
+                .map_err(|e| Failure::BadInput(format!("--hold: {e}")))?;
+            let seed = p.seed;
+            (&p.fault, ByHand::Partition { shape, seed, hold })
+        }
+        NemesisCommand::Heal(args) => (args, ByHand::Heal),
+        NemesisCommand::Kill(n) => (&n.fault, node(n, FaultSpec::Kill, true, "killed")),
+        NemesisCommand::Restart(n) => (&n.fault, node(n, FaultSpec::Kill, false, "restarted")),
+        NemesisCommand::Stop(n) => (&n.fault, node(n, FaultSpec::Stop, true, "stopped")),
+        NemesisCommand::Start(n) => (&n.fault, node(n, FaultSpec::Stop, false, "started")),
+        NemesisCommand::Pause(n) => (&n.fault, node(n, FaultSpec::Pause, true, "paused")),
+        NemesisCommand::Resume(n) => (&n.fault, node(n, FaultSpec::Pause, false, "resumed")),
+    })
+}
+
+async fn command(args: &NemesisArgs) -> Result<i32, Failure> {
+    let (target, action) = parse(&args.command)?;
+    match target.backend {
+        Backend::Docker => {
+            let docker = engine::connect().await?;
+            let selector = DockerTarget::from(&target.target).resolve(&docker).await?;
+            let cluster = DockerCluster::open(docker, selector).await?;
+            let name = cluster.name().to_string();
+            let (mut journal, _lease) =
+                journal_and_lease(cluster.run_id(), "docker", &name, target)?;
+            by_hand(&cluster, &name, &mut journal, &action).await
+        }
+        Backend::K8s => {
+            let (Some(namespace), Some(selector)) = (&target.namespace, &target.selector) else {
+                return Err(Failure::BadInput(
+                    "--backend k8s needs --namespace NS and --selector LABELS (e.g. --namespace staging --selector app=etcd)".into(),
+                ));
             };
-            nemesis::apply(&cluster, &mut journal, &fault)
-                .await
-                .map_err(nemesis_error)?;
-            println!("partitioned {}: {}", cluster.name(), one_line(&grudge));
-            if let Some(hold) = hold {
-                hold_then_heal(&cluster, &mut journal, &fault, hold).await?;
-            }
-            Ok(0)
-        }
-        NemesisCommand::Heal(args) => {
-            let (cluster, mut journal, _lease) = open(args).await?;
-            let outstanding = journal
-                .outstanding()
-                .map_err(|e| DockerError::Harness(e.to_string()))?;
-            let fault = last_partition(&outstanding).unwrap_or(Fault::Partition {
-                grudge: Grudge::new(),
-            });
-            let lines = cluster.heal_nodes(false).await?;
-            journal
-                .record_heal(&fault)
-                .map_err(|e| DockerError::Harness(e.to_string()))?;
-            if lines.is_empty() {
-                println!("{}: no partition to heal", cluster.name());
-            }
-            for line in lines {
-                println!("{line}");
-            }
-            Ok(0)
-        }
-        NemesisCommand::Kill(n) => node_fault(n, |node| Fault::Kill { node }, true, "killed").await,
-        NemesisCommand::Restart(n) => {
-            node_fault(n, |node| Fault::Kill { node }, false, "restarted").await
-        }
-        NemesisCommand::Stop(n) => {
-            node_fault(n, |node| Fault::Stop { node }, true, "stopped").await
-        }
-        NemesisCommand::Start(n) => {
-            node_fault(n, |node| Fault::Stop { node }, false, "started").await
-        }
-        NemesisCommand::Pause(n) => {
-            node_fault(n, |node| Fault::Pause { node }, true, "paused").await
-        }
-        NemesisCommand::Resume(n) => {
-            node_fault(n, |node| Fault::Pause { node }, false, "resumed").await
+            let mut k8s = K8sTarget::new(namespace.clone(), selector.clone());
+            k8s.container = target.container.clone();
+            let client = K8sCluster::connect().await?;
+            let cluster = K8sCluster::discover(client, k8s).await?;
+            let name = cluster.name();
+            let (mut journal, _lease) = journal_and_lease(&cluster.run_id(), "k8s", &name, target)?;
+            by_hand(&cluster, &name, &mut journal, &action).await
         }
     }
 }
 
-/// Apply (or, with `apply` false, undo) a fault on one node.
-async fn node_fault(
-    args: &NodeFaultArgs,
-    fault: impl Fn(String) -> Fault,
-    apply: bool,
-    done: &str,
-) -> Result<i32, DockerError> {
-    let (cluster, mut journal, _lease) = open(&args.fault).await?;
-    // A node name that does not exist must not reach the journal: `chaos
-    // heal` would then trip over it forever.
-    let nodes = chaos_nemeses::Cluster::nodes(&cluster).await?;
-    ClusterError::find(&nodes, &args.node)?;
-    let fault = fault(args.node.clone());
-    let result = if apply {
-        nemesis::apply(&cluster, &mut journal, &fault).await
-    } else {
-        nemesis::undo(&cluster, &mut journal, &fault).await
+/// The journal, and the lease on the cluster for as long as this command
+/// runs. A fault by hand on a live run's cluster would be one its run
+/// neither scheduled nor reports (refused, exit 3); and while this command
+/// holds a fault (--hold), its lease keeps a plain `chaos heal` off it.
+fn journal_and_lease(
+    run: &str,
+    backend: &str,
+    name: &str,
+    args: &FaultArgs,
+) -> Result<(Journal, Lease), Failure> {
+    if let Some(dir) = args.journal.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure::Harness(format!(
+                "cannot create {} for the fault journal: {e}: pass --journal with a writable path",
+                dir.display()
+            ))
+        })?;
+    }
+    let info = LeaseInfo::here(run, backend, name, &args.journal, Path::new("."));
+    let lease = match Lease::take(&lease::default_dir(), &info) {
+        Ok(lease) => lease,
+        Err(LeaseError::Taken { holder }) => {
+            return Err(Failure::LiveRun(format!(
+                "left alone: {holder} is live and owns {name}: stop it first"
+            )))
+        }
+        Err(e) => return Err(Failure::Harness(e.to_string())),
     };
-    result.map_err(nemesis_error)?;
-    println!("{done} {} of {}", args.node, cluster.name());
+    let journal = Journal::open(&args.journal, run).map_err(|e| Failure::Harness(e.to_string()))?;
+    Ok((journal, lease))
+}
+
+fn failure(e: NemesisError) -> Failure {
+    match e {
+        NemesisError::Journal(e) => Failure::Harness(e.to_string()),
+        NemesisError::Cluster(e) => e.into(),
+    }
+}
+
+/// Does `action` to `cluster` (called `name` in what it prints), journaled
+/// in `journal`: the part of `chaos nemesis` that is the same on every
+/// backend. Prints one line saying what it did.
+pub async fn by_hand<C: Cluster>(
+    cluster: &C,
+    name: &str,
+    journal: &mut Journal,
+    action: &ByHand,
+) -> Result<i32, Failure> {
+    match action {
+        ByHand::Partition { shape, seed, hold } => {
+            let names: Vec<String> = cluster.nodes().await?.into_iter().map(|n| n.name).collect();
+            let grudge = shape
+                .grudge(&names, &mut Rng::new(*seed))
+                .map_err(Failure::BadInput)?;
+            let fault = Fault::Partition { grudge };
+            nemesis::apply(cluster, journal, &fault)
+                .await
+                .map_err(failure)?;
+            println!("partitioned {name}: {}", fault.target());
+            if let Some(hold) = hold {
+                hold_then_heal(cluster, name, journal, &fault, *hold).await?;
+            }
+        }
+        ByHand::Heal => {
+            let outstanding = journal
+                .outstanding()
+                .map_err(|e| Failure::Harness(e.to_string()))?;
+            let fault = last_partition(&outstanding).unwrap_or(Fault::Partition {
+                grudge: Grudge::new(),
+            });
+            let lines = nemesis::undo(cluster, journal, &fault)
+                .await
+                .map_err(failure)?;
+            if lines.is_empty() {
+                println!("{name}: no partition to heal");
+            }
+            for line in lines {
+                println!("{line}");
+            }
+        }
+        ByHand::Node { fault, apply, done } => {
+            // A node name that does not exist must not reach the journal:
+            // `chaos heal` would then trip over it forever.
+            let nodes = cluster.nodes().await?;
+            ClusterError::find(&nodes, &fault.target())?;
+            if *apply {
+                nemesis::apply(cluster, journal, fault).await
+            } else {
+                nemesis::undo(cluster, journal, fault).await.map(|_| ())
+            }
+            .map_err(failure)?;
+            println!("{done} {} of {name}", fault.target());
+        }
+    }
     Ok(0)
 }
 
@@ -161,21 +212,18 @@ fn last_partition(outstanding: &[Entry]) -> Option<Fault> {
         .cloned()
 }
 
-fn one_line(grudge: &Grudge) -> String {
-    grudge.to_string().replace('\n', "; ")
-}
-
 /// Keep the partition for `hold`, or until Ctrl-C / SIGTERM, then heal it.
 /// A SIGKILL skips the heal: that is what the journal and `chaos heal` are for.
-async fn hold_then_heal(
-    cluster: &DockerCluster,
+async fn hold_then_heal<C: Cluster>(
+    cluster: &C,
+    name: &str,
     journal: &mut Journal,
     fault: &Fault,
     hold: Duration,
-) -> Result<(), DockerError> {
+) -> Result<(), Failure> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())
-        .map_err(|e| DockerError::Harness(format!("cannot watch for SIGTERM: {e}")))?;
+        .map_err(|e| Failure::Harness(format!("cannot watch for SIGTERM: {e}")))?;
     println!("holding for {} s (Ctrl-C heals now)", hold.as_secs_f64());
     tokio::select! {
         _ = tokio::time::sleep(hold) => {}
@@ -184,7 +232,7 @@ async fn hold_then_heal(
     }
     nemesis::undo(cluster, journal, fault)
         .await
-        .map_err(nemesis_error)?;
-    println!("healed {}", cluster.name());
+        .map_err(failure)?;
+    println!("healed {name}");
     Ok(())
 }

@@ -10,6 +10,7 @@ use chaos_checkers::log::LogReport;
 use chaos_checkers::perf::{FaultWindow, Perf};
 use chaos_checkers::queue::QueueReport;
 use chaos_checkers::Validity;
+use chaos_nemeses::Step;
 use std::fmt::Write;
 
 /// One checker's verdict and what it found.
@@ -313,8 +314,8 @@ pub(super) fn during(op: &OpSummary, faults: &[FaultWindow]) -> String {
 /// `n1,n2 | n3`), (`kill`, `n2`), with the partition's `shape` when known
 /// (`partition halves`). A Jepsen `:start` names no fault: it is `fault`.
 pub(super) fn fault(w: &FaultWindow, shape: Option<&str>) -> (String, String) {
-    let verb = match w.f.strip_prefix("start-") {
-        Some(verb) if !verb.is_empty() => verb.to_string(),
+    let verb = match Step::parse(&w.f) {
+        Some((Step::Start, verb)) => verb.to_string(),
         _ if w.f == "start" => "fault".to_string(),
         _ => w.f.clone(),
     };
@@ -478,8 +479,7 @@ fn timeline(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
 fn how_it_went(history: &History, w: &FaultWindow) -> String {
     let base = history.ops.iter().map(|op| op.time).min().unwrap_or(0);
     let mut notes = Vec::new();
-    if let Some(verb) = w.f.strip_prefix("start-") {
-        let stop = format!("stop-{verb}");
+    if let Some((Step::Start, verb)) = Step::parse(&w.f) {
         let after_start = history
             .ops
             .iter()
@@ -488,25 +488,27 @@ fn how_it_went(history: &History, w: &FaultWindow) -> String {
             .skip(1);
         for op in after_start {
             let error = op.error.as_deref().unwrap_or("no reason recorded");
-            if op.f == stop {
-                if op.error.is_some() {
-                    notes.push(format!("undoing it failed: {error}"));
+            let step = match Step::parse(&op.f) {
+                Some((step, of)) if of == verb => step,
+                _ => continue,
+            };
+            match step {
+                Step::Stop => {
+                    if op.error.is_some() {
+                        notes.push(format!("undoing it failed: {error}"));
+                    }
+                    break;
                 }
-                break;
-            }
-            match op.f.strip_prefix(verb) {
-                Some("-in-force") => {
-                    notes.push(match op.value.get("ms").and_then(|ms| ms.as_u64()) {
-                        Some(ms) => format!("in force after {}", duration(ms * 1_000_000)),
-                        None => "in force".to_string(),
-                    })
-                }
-                Some("-failed") => notes.push(format!("never in force: {error}")),
-                Some("-lost") => notes.push(format!(
+                Step::InForce => notes.push(match op.value.get("ms").and_then(|ms| ms.as_u64()) {
+                    Some(ms) => format!("in force after {}", duration(ms * 1_000_000)),
+                    None => "in force".to_string(),
+                }),
+                Step::Failed => notes.push(format!("never in force: {error}")),
+                Step::Lost => notes.push(format!(
                     "undone by something else by {}",
                     offset(op.time - base)
                 )),
-                _ => {}
+                Step::Start => {}
             }
         }
     }

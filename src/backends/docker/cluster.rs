@@ -135,6 +135,8 @@ pub struct DockerCluster {
     name: String,
     run_id: String,
     managed: bool,
+    /// Heals look on every node, not only where a sidecar of ours is.
+    heal_everywhere: bool,
     nodes: Mutex<Vec<DockerNode>>,
     /// The partition in force, as this process installed it: a node started
     /// again under it gets its rules back (its netns is new and empty).
@@ -169,6 +171,7 @@ impl DockerCluster {
             name,
             run_id,
             managed,
+            heal_everywhere: false,
             nodes: Mutex::new(nodes),
             grudge: Mutex::new(Grudge::new()),
             sessions: Sessions::default(),
@@ -196,6 +199,20 @@ impl DockerCluster {
     /// Did `chaos cluster up` start it (so `down` may remove it)?
     pub fn is_managed(&self) -> bool {
         self.managed
+    }
+
+    /// This handle's heals (see [`DockerCluster::heal_nodes`]) look for our
+    /// rules on every node, starting a sidecar where none is: for
+    /// `chaos heal`, when the journal says we partitioned this cluster but
+    /// a sidecar may have gone since. A run's own heals look only where
+    /// its sidecars are.
+    pub fn healing_everywhere(mut self) -> DockerCluster {
+        self.heal_everywhere = true;
+        self
+    }
+
+    pub(crate) fn heals_everywhere(&self) -> bool {
+        self.heal_everywhere
     }
 
     /// The nodes as last seen, without asking Docker.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
 use chaos_nemeses::iptables::share_in_force;
-use chaos_nemeses::{Cluster, ClusterError, Fault, Grudge, Node};
+use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Node};
 use futures_util::future::join_all;
 
 use super::cluster::{as_nodes, DockerCluster, DockerNode};
@@ -234,6 +234,15 @@ fn addresses<'a>(
 }
 
 impl Cluster for DockerCluster {
+    fn supports(fault: &FaultSpec) -> Result<(), String> {
+        match fault {
+            FaultSpec::Partition(_) | FaultSpec::Kill | FaultSpec::Pause | FaultSpec::Stop => {
+                Ok(())
+            }
+            _ => Err("the Docker backend does not implement it".into()),
+        }
+    }
+
     async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
         Ok(as_nodes(&self.refresh().await?))
     }
@@ -326,9 +335,8 @@ impl Cluster for DockerCluster {
         }
     }
 
-    async fn heal(&self) -> Result<(), ClusterError> {
-        self.heal_nodes(false).await?;
-        Ok(())
+    async fn heal(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.heal_nodes(self.heals_everywhere()).await?)
     }
 
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
@@ -341,6 +349,10 @@ impl Cluster for DockerCluster {
             Fault::Pause { node } => Ok(self.node(node).await?.state == "paused"),
             // Killed or stopped: in force while the container is not running.
             Fault::Kill { node } | Fault::Stop { node } => Ok(!self.node(node).await?.has_netns()),
+            other => Err(ClusterError::Unsupported {
+                fault: format!("watch a {}", other.verb()),
+                reason: "the Docker backend cannot look at it".into(),
+            }),
         }
     }
 }

@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use bollard::Docker;
 use chaos_nemeses::journal::Entry;
 use chaos_nemeses::lease::{self, Found};
+use chaos_nemeses::nemesis::{self, NemesisError};
 use chaos_nemeses::{Cluster, Journal, JournalError};
 
 use super::cluster::{DockerCluster, Selector};
 use super::inventory::{known_clusters, our_clusters};
 use super::sidecar;
 use super::DockerError;
-use crate::nemesis::undo_fault;
 use crate::runid::new_run_id;
 
 /// Which clusters `chaos heal` may touch. Both empty: all of ours, and every
@@ -259,7 +259,9 @@ async fn heal_journal(
         }
         let entries: Vec<&Entry> = outstanding.iter().filter(|e| e.run == run).collect();
         let cluster = match DockerCluster::open(docker.clone(), Selector::for_run(run)).await {
-            Ok(cluster) => cluster,
+            // The journal says we partitioned it: look on every node, even
+            // one whose sidecar has gone.
+            Ok(cluster) => cluster.healing_everywhere(),
             Err(DockerError::BadInput(_)) if scope.project.is_none() => {
                 for entry in entries {
                     report.lines.push(format!(
@@ -277,28 +279,18 @@ async fn heal_journal(
             continue;
         }
         for entry in entries.into_iter().rev() {
-            let fault = &entry.fault;
-            let undone = match fault {
-                // The journal says we partitioned this cluster: look on
-                // every node, even one whose sidecar has gone.
-                chaos_nemeses::Fault::Partition { .. } => {
-                    cluster.heal_nodes(true).await.map(|lines| {
-                        report.lines.extend(lines);
-                    })
-                }
-                _ => undo_fault(&cluster, fault).await.map_err(DockerError::from),
-            };
-            match undone {
-                Ok(()) => {
+            match nemesis::undo(&cluster, &mut journal, &entry.fault).await {
+                Ok(removed) => {
+                    report.lines.extend(removed);
                     report.lines.push(format!(
                         "undid {} on {} (run {run}, journal entry {})",
                         one_line_fault(entry),
                         cluster.name(),
                         entry.seq
                     ));
-                    journal.record_heal(fault).map_err(journal_error)?;
                 }
-                Err(e) => report
+                Err(NemesisError::Journal(e)) => return Err(journal_error(e)),
+                Err(NemesisError::Cluster(e)) => report
                     .errors
                     .push(format!("cannot undo {}: {e}", one_line_fault(entry))),
             }

@@ -25,7 +25,7 @@ use chaos_nemeses::iptables::{
     check_outcome, heal_outcome, rules, share_in_force, shown_rules, APPLY, CHAIN, CHECK, HEAL,
     SHOW,
 };
-use chaos_nemeses::{Cluster, ClusterError, Fault, Grudge, Node};
+use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Node};
 use futures_util::future::join_all;
 
 use super::discover::{as_nodes, K8sPod};
@@ -290,6 +290,18 @@ fn addresses<'a>(
 }
 
 impl Cluster for K8sCluster {
+    /// Partitions and pauses also need the sidecar in the pods (and a
+    /// shared process namespace for pauses): that is known once the pods
+    /// are found, and a pod without answers Unsupported.
+    fn supports(fault: &FaultSpec) -> Result<(), String> {
+        match fault {
+            FaultSpec::Partition(_) | FaultSpec::Kill | FaultSpec::Pause | FaultSpec::Stop => {
+                Ok(())
+            }
+            _ => Err("the Kubernetes backend does not implement it".into()),
+        }
+    }
+
     async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
         Ok(as_nodes(&self.refresh().await?))
     }
@@ -346,9 +358,8 @@ impl Cluster for K8sCluster {
         self.install(grudge).await
     }
 
-    async fn heal(&self) -> Result<(), ClusterError> {
-        self.heal_nodes().await?;
-        Ok(())
+    async fn heal(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.heal_nodes().await?)
     }
 
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
@@ -373,6 +384,10 @@ impl Cluster for K8sCluster {
             // A kill or stop here is over once the StatefulSet's replacement
             // is Ready (see `replace`): nothing is held that could be lost.
             Fault::Kill { .. } | Fault::Stop { .. } => Ok(true),
+            other => Err(ClusterError::Unsupported {
+                fault: format!("watch a {}", other.verb()),
+                reason: "the Kubernetes backend cannot look at it".into(),
+            }),
         }
     }
 }

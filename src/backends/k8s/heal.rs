@@ -7,10 +7,10 @@
 
 use std::path::Path;
 
-use chaos_nemeses::{Cluster, ClusterError, Fault, Journal};
+use chaos_nemeses::nemesis::{self, NemesisError};
+use chaos_nemeses::{Cluster, ClusterError, Journal};
 
 use super::{K8sCluster, K8sError};
-use crate::nemesis::undo_fault;
 use crate::runid::new_run_id;
 
 /// One line per thing undone; the failures (heal goes on past each).
@@ -29,22 +29,17 @@ pub async fn heal(
             .map_err(|e| K8sError::BadInput(e.to_string()))?;
         for entry in outstanding.iter().rev().filter(|e| e.run == run) {
             let what = entry.fault.to_string().replace('\n', "; ");
-            let undone = match &entry.fault {
-                Fault::Partition { .. } => cluster.heal_nodes().await.map(|l| lines.extend(l)),
-                fault => undo_fault(cluster, fault).await.map_err(K8sError::from),
-            };
-            match undone {
-                Ok(()) => {
+            match nemesis::undo(cluster, &mut journal, &entry.fault).await {
+                Ok(removed) => {
+                    lines.extend(removed);
                     lines.push(format!(
                         "undid {what} on {} (journal entry {})",
                         cluster.name(),
                         entry.seq
                     ));
-                    journal
-                        .record_heal(&entry.fault)
-                        .map_err(|e| K8sError::Harness(e.to_string()))?;
                 }
-                Err(e) => errors.push(format!("cannot undo {what}: {e}")),
+                Err(NemesisError::Journal(e)) => return Err(K8sError::Harness(e.to_string())),
+                Err(NemesisError::Cluster(e)) => errors.push(format!("cannot undo {what}: {e}")),
             }
         }
     }

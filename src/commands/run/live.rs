@@ -13,7 +13,21 @@ use std::time::{Duration, Instant};
 
 use chaos_workloads::{Snapshot, Stats};
 
-use super::schedule::Active;
+/// The fault in force, for the status line.
+#[derive(Default)]
+pub struct Active(Mutex<Option<String>>);
+
+impl Active {
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().map(|a| a.clone()).unwrap_or(None)
+    }
+
+    pub fn set(&self, fault: Option<String>) {
+        if let Ok(mut a) = self.0.lock() {
+            *a = fault;
+        }
+    }
+}
 
 /// Clears the terminal line the cursor is on.
 const CLEAR_LINE: &str = "\r\x1b[2K";

@@ -4,9 +4,9 @@
 //! is checked and reported on (`results::analyse`, the same code as
 //! `chaos report DIR`) and the cluster taken down.
 
+mod events;
 mod live;
 mod plan;
-mod schedule;
 mod target;
 
 use std::path::Path;
@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chaos_nemeses::lease::{self, Lease, LeaseInfo};
-use chaos_nemeses::{Journal, Rng};
+use chaos_nemeses::schedule::{self, Schedule};
+use chaos_nemeses::Journal;
 use chaos_workloads::system::{SetupError, Workers};
 use chaos_workloads::{shutdown, NodeTarget, Recorder, RunSetup, Stats, WorkerConfig};
 
@@ -27,9 +28,9 @@ use crate::error::Failure;
 use crate::results::{self, meta, TestMeta};
 use crate::runid::new_run_id;
 
-use live::Console;
+use events::RunEvents;
+use live::{Active, Console};
 use plan::Plan;
-use schedule::{Active, Schedule};
 pub use target::RunTarget;
 
 /// Exit code of a run stopped by SIGINT or SIGTERM.
@@ -370,26 +371,23 @@ async fn run_on<C: RunTarget>(
     ));
 
     let handle = recorder.handle();
-    let mut rng = Rng::new(plan.seed ^ 0x6e65_6d65_7369_7321);
+    let mut rng = schedule::rng_for(plan.seed);
     let active = Active::default();
+    let events = RunEvents {
+        handle: &handle,
+        console,
+        active: &active,
+    };
     let schedule = Schedule {
         faults: &plan.faults,
         interval: plan.interval,
         time_limit: plan.time_limit,
-        names: &names,
+        nodes: &names,
     };
     let mut interrupted = {
         let (stop_faults, faults_stop) = shutdown();
-        let nemesis = schedule::nemesis_loop(
-            cluster,
-            &mut journal,
-            &handle,
-            &schedule,
-            &mut rng,
-            &active,
-            console,
-            &faults_stop,
-        );
+        let faults_stopped = || faults_stop.fired();
+        let nemesis = schedule.run(cluster, &mut journal, &mut rng, &events, &faults_stopped);
         tokio::pin!(nemesis);
         let ticker = live::ticker(console, &stats, &active, plan.time_limit);
         let interrupted = tokio::select! {
@@ -419,7 +417,7 @@ async fn run_on<C: RunTarget>(
         Ok(Err(e)) => console.say(&format!("workers: {e}")),
         Err(e) => console.say(&format!("workers: {e}")),
     }
-    schedule::heal_all(cluster, &mut journal, &handle, console).await;
+    schedule::heal_all(cluster, &mut journal, &cluster.journal_id(), &events).await;
     // The lease goes with the run (when `lease` is dropped) only if
     // nothing of it is left in force; otherwise it keeps naming the
     // journal for `chaos heal`.

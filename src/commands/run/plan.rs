@@ -3,20 +3,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chaos_nemeses::PartitionShape;
+use chaos_nemeses::{check_supported, FaultSpec};
 
-use crate::cli::RunArgs;
+use crate::backends::docker::DockerCluster;
+use crate::backends::k8s::K8sCluster;
+use crate::cli::{Backend, RunArgs};
 use crate::error::Failure;
 use crate::units::parse_duration;
 use chaos_workloads::{registry, System, Workload};
-
-/// One fault the nemesis may pick.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultKind {
-    Partition(PartitionShape),
-    Kill,
-    Pause,
-}
 
 pub struct Plan {
     /// `<system>-<workload>`.
@@ -25,38 +19,10 @@ pub struct Plan {
     pub workload: &'static Workload,
     /// One of the system's read modes, or empty.
     pub read_mode: String,
-    pub faults: Vec<FaultKind>,
+    pub faults: Vec<FaultSpec>,
     pub interval: Duration,
     pub time_limit: Duration,
     pub seed: u64,
-}
-
-pub fn parse_faults(text: &str) -> Result<Vec<FaultKind>, String> {
-    let mut out = Vec::new();
-    for (i, item) in text.split(',').map(str::trim).enumerate() {
-        let kind = match item {
-            // `a,,b` or a trailing comma is a typo, not "no fault here".
-            "" => {
-                return Err(format!(
-                    "--nemesis {text:?}: item {} is empty; list faults separated by single commas, e.g. partition-halves,kill",
-                    i + 1
-                ))
-            }
-            "none" => continue,
-            "kill" => FaultKind::Kill,
-            "pause" => FaultKind::Pause,
-            other => match other.strip_prefix("partition-") {
-                Some(shape) => FaultKind::Partition(shape.parse()?),
-                None => {
-                    return Err(format!(
-                        "--nemesis: unknown fault {other:?} (use partition-<shape>, kill, pause or none)"
-                    ))
-                }
-            },
-        };
-        out.push(kind);
-    }
-    Ok(out)
 }
 
 pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
@@ -65,7 +31,14 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
     let workload = args.workload.as_deref().unwrap_or(system.workloads[0].name);
     let (system, workload) = registry::workload(system.name, workload).map_err(|e| bad(e.0))?;
     let read_mode = registry::read_mode(system, args.read.as_deref()).map_err(|e| bad(e.0))?;
-    let faults = parse_faults(&args.nemesis).map_err(bad)?;
+    let faults = FaultSpec::parse_list(&args.nemesis).map_err(bad)?;
+    // Before the cluster is up: a fault the backend lacks would otherwise
+    // surface only as `<fault>-failed` ops, minutes into the run.
+    match args.backend {
+        Backend::Docker => check_supported::<DockerCluster>("docker", &faults),
+        Backend::K8s => check_supported::<K8sCluster>("k8s", &faults),
+    }
+    .map_err(bad)?;
     let interval = parse_duration(&args.nemesis_interval)
         .map_err(|e| bad(format!("--nemesis-interval: {e}")))?;
     if interval.is_zero() && !faults.is_empty() {
@@ -110,33 +83,4 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         time_limit,
         seed,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn faults_parse_and_unknown_ones_are_named() {
-        assert_eq!(
-            parse_faults("partition-halves, kill,pause,none").unwrap(),
-            vec![
-                FaultKind::Partition(PartitionShape::Halves),
-                FaultKind::Kill,
-                FaultKind::Pause
-            ]
-        );
-        assert!(parse_faults("none").unwrap().is_empty());
-        let e = parse_faults("kill,explode").unwrap_err();
-        assert!(e.contains("\"explode\""), "{e}");
-        assert!(parse_faults("partition-sideways").is_err());
-    }
-
-    #[test]
-    fn empty_items_are_errors() {
-        for text in ["partition-halves,,kill", "kill,", ",kill", ""] {
-            let e = parse_faults(text).unwrap_err();
-            assert!(e.contains("is empty"), "{text:?}: {e}");
-        }
-    }
 }

@@ -1,10 +1,14 @@
 //! Faults under the journal's rule: written down (and fsynced) before they
-//! are applied, their heal written down after it succeeded. Backend-neutral:
-//! anything implementing `Cluster` works.
+//! are applied, their heal written down after it succeeded. Every way a
+//! fault is applied or undone goes through here (`chaos run`'s schedule,
+//! `chaos nemesis`, `chaos heal`, on every backend), so all of them undo a
+//! fault the same way.
 
 use std::fmt;
 
-use chaos_nemeses::{Cluster, ClusterError, Fault, Journal, JournalError};
+use crate::cluster::{Cluster, ClusterError};
+use crate::fault::Fault;
+use crate::journal::{Journal, JournalError};
 
 /// Why a journaled fault failed.
 #[derive(Debug)]
@@ -25,7 +29,14 @@ impl fmt::Display for NemesisError {
     }
 }
 
-impl std::error::Error for NemesisError {}
+impl std::error::Error for NemesisError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NemesisError::Journal(e) => Some(e),
+            NemesisError::Cluster(e) => Some(e),
+        }
+    }
+}
 
 impl From<JournalError> for NemesisError {
     fn from(e: JournalError) -> Self {
@@ -39,26 +50,6 @@ impl From<ClusterError> for NemesisError {
     }
 }
 
-/// Put `fault` in force on `cluster`.
-pub async fn apply_fault<C: Cluster>(cluster: &C, fault: &Fault) -> Result<(), ClusterError> {
-    match fault {
-        Fault::Partition { grudge } => cluster.partition(grudge).await,
-        Fault::Pause { node } => cluster.pause(node).await,
-        Fault::Kill { node } => cluster.kill(node).await,
-        Fault::Stop { node } => cluster.stop(node).await,
-    }
-}
-
-/// Take `fault` away: heal, resume, restart, start.
-pub async fn undo_fault<C: Cluster>(cluster: &C, fault: &Fault) -> Result<(), ClusterError> {
-    match fault {
-        Fault::Partition { .. } => cluster.heal().await,
-        Fault::Pause { node } => cluster.resume(node).await,
-        Fault::Kill { node } => cluster.restart(node).await,
-        Fault::Stop { node } => cluster.start(node).await,
-    }
-}
-
 /// Journal first, then apply.
 pub async fn apply<C: Cluster>(
     cluster: &C,
@@ -66,17 +57,18 @@ pub async fn apply<C: Cluster>(
     fault: &Fault,
 ) -> Result<(), NemesisError> {
     journal.record_apply(fault)?;
-    apply_fault(cluster, fault).await?;
+    fault.apply_to(cluster).await?;
     Ok(())
 }
 
-/// Undo, then journal.
+/// Undo, then journal. Returns what the undo removed, one line each (see
+/// [`Fault::undo_on`]).
 pub async fn undo<C: Cluster>(
     cluster: &C,
     journal: &mut Journal,
     fault: &Fault,
-) -> Result<(), NemesisError> {
-    undo_fault(cluster, fault).await?;
+) -> Result<Vec<String>, NemesisError> {
+    let lines = fault.undo_on(cluster).await?;
     journal.record_heal(fault)?;
-    Ok(())
+    Ok(lines)
 }
