@@ -12,7 +12,6 @@
 //! whatever the journal says is outstanding without knowing how far a crashed
 //! run got.
 
-use std::fmt;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
@@ -31,19 +30,35 @@ pub struct Node {
 }
 
 /// Why a cluster operation failed. Every message says what to do next.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClusterError {
     /// A node name that is not in this cluster.
+    #[error("{}", unknown_node(node, known))]
     UnknownNode {
         node: NodeName,
         known: Vec<NodeName>,
     },
     /// The backend cannot inject this fault at all (e.g. no permission to
     /// change firewall rules). `fault` is the verb: "pause", "partition", ...
+    #[error("this cluster cannot {fault}: {reason}; choose a nemesis without {fault}")]
     Unsupported { fault: String, reason: String },
     /// The backend tried and failed; the message comes from the backend and
     /// should name the object and the command that failed.
+    #[error("cluster backend failed: {0}")]
     Backend(String),
+}
+
+fn unknown_node(node: &str, known: &[NodeName]) -> String {
+    if known.is_empty() {
+        format!(
+            "no node named {node}: this cluster has no nodes; check that the cluster is running"
+        )
+    } else {
+        format!(
+            "no node named {node} in this cluster (nodes: {})",
+            known.join(", ")
+        )
+    }
 }
 
 impl ClusterError {
@@ -59,29 +74,6 @@ impl ClusterError {
             })
     }
 }
-
-impl fmt::Display for ClusterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClusterError::UnknownNode { node, known } if known.is_empty() => write!(
-                f,
-                "no node named {node}: this cluster has no nodes; check that the cluster is running"
-            ),
-            ClusterError::UnknownNode { node, known } => write!(
-                f,
-                "no node named {node} in this cluster (nodes: {})",
-                known.join(", ")
-            ),
-            ClusterError::Unsupported { fault, reason } => write!(
-                f,
-                "this cluster cannot {fault}: {reason}; choose a nemesis without {fault}"
-            ),
-            ClusterError::Backend(message) => write!(f, "cluster backend failed: {message}"),
-        }
-    }
-}
-
-impl std::error::Error for ClusterError {}
 
 /// What the nemeses need from a cluster backend.
 ///

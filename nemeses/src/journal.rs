@@ -14,7 +14,6 @@
 //! the file cuts it off before appending. A bad line anywhere else means the
 //! file was damaged or edited, and is an error naming the line.
 
-use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -44,56 +43,33 @@ pub struct Entry {
 }
 
 /// Why the journal could not be read or written.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    #[error("cannot {doing} the fault journal {}: {error}", path.display())]
     Io {
         path: PathBuf,
         doing: &'static str,
+        #[source]
         error: io::Error,
     },
     /// A complete line (not the torn last one) that is not a journal entry.
+    #[error(
+        "fault journal {} line {line} is not a journal entry: {reason}. The file was \
+         damaged or edited: fix or delete that line, then run `chaos heal` again",
+        path.display()
+    )]
     Corrupt {
         path: PathBuf,
         line: usize,
         reason: String,
     },
     /// Another process holds the journal open for writing.
+    #[error(
+        "fault journal {} is in use by another chaos process; wait for it to finish \
+         (or stop it) before starting another run or `chaos heal`",
+        path.display()
+    )]
     Busy { path: PathBuf },
-}
-
-impl fmt::Display for JournalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JournalError::Io { path, doing, error } => {
-                write!(
-                    f,
-                    "cannot {doing} the fault journal {}: {error}",
-                    path.display()
-                )
-            }
-            JournalError::Corrupt { path, line, reason } => write!(
-                f,
-                "fault journal {} line {line} is not a journal entry: {reason}. The file was \
-                 damaged or edited: fix or delete that line, then run `chaos heal` again",
-                path.display()
-            ),
-            JournalError::Busy { path } => write!(
-                f,
-                "fault journal {} is in use by another chaos process; wait for it to finish \
-                 (or stop it) before starting another run or `chaos heal`",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for JournalError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            JournalError::Io { error, .. } => Some(error),
-            _ => None,
-        }
-    }
 }
 
 /// The faults in force after replaying `entries` in order: an apply puts a

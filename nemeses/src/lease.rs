@@ -14,7 +14,6 @@
 //! cannot be checked from here: it counts as alive unless the user says it
 //! is not (`--force`).
 
-use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -127,40 +126,25 @@ impl Found {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
+    #[error(
+        "cannot {doing} the run lease {}: {error} (set CHAOS_STATE_DIR to a writable folder)",
+        path.display()
+    )]
     Io {
         path: PathBuf,
         doing: &'static str,
+        #[source]
         error: io::Error,
     },
     /// A lease file that is not a lease.
+    #[error("run lease {} is damaged ({reason}): delete it if no run of it is going", path.display())]
     Corrupt { path: PathBuf, reason: String },
     /// Another live process already holds a lease for this run id.
+    #[error("{holder} already holds this run id: give another")]
     Taken { holder: String },
 }
-
-impl fmt::Display for LeaseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LeaseError::Io { path, doing, error } => write!(
-                f,
-                "cannot {doing} the run lease {}: {error} (set CHAOS_STATE_DIR to a writable folder)",
-                path.display()
-            ),
-            LeaseError::Corrupt { path, reason } => write!(
-                f,
-                "run lease {} is damaged ({reason}): delete it if no run of it is going",
-                path.display()
-            ),
-            LeaseError::Taken { holder } => {
-                write!(f, "{holder} already holds this run id: give another")
-            }
-        }
-    }
-}
-
-impl std::error::Error for LeaseError {}
 
 /// The folder leases live in: `$CHAOS_STATE_DIR/runs`, else under
 /// `$XDG_STATE_HOME` or `~/.local/state` (`chaos/runs`).

@@ -4,50 +4,20 @@
 //! `chaos nemesis`, `chaos heal`, on every backend), so all of them undo a
 //! fault the same way.
 
-use std::fmt;
-
 use crate::cluster::{Cluster, ClusterError};
 use crate::fault::Fault;
 use crate::journal::{Journal, JournalError};
 
 /// Why a journaled fault failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum NemesisError {
     /// The journal could not be written: the fault was not applied.
-    Journal(JournalError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     /// The backend failed; for an apply, the journal already claims the
     /// fault, which is safe (healing what never happened is harmless).
-    Cluster(ClusterError),
-}
-
-impl fmt::Display for NemesisError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NemesisError::Journal(e) => e.fmt(f),
-            NemesisError::Cluster(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for NemesisError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            NemesisError::Journal(e) => Some(e),
-            NemesisError::Cluster(e) => Some(e),
-        }
-    }
-}
-
-impl From<JournalError> for NemesisError {
-    fn from(e: JournalError) -> Self {
-        NemesisError::Journal(e)
-    }
-}
-
-impl From<ClusterError> for NemesisError {
-    fn from(e: ClusterError) -> Self {
-        NemesisError::Cluster(e)
-    }
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// Journal first, then apply.
