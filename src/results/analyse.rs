@@ -14,6 +14,7 @@ use chaos_checkers::log::{check_log, LogReport};
 use chaos_checkers::perf::{perf, Perf};
 use chaos_checkers::queue::{check_queue, CheckError, QueueOptions, QueueReport};
 use chaos_checkers::Validity;
+use chaos_nemeses::event::Step;
 use chaos_workloads::system::RAFT_PHRASES;
 use chaos_workloads::{registry, Checker};
 use serde_json::json;
@@ -155,7 +156,10 @@ fn lost_faults(history: &History) -> Vec<String> {
     history
         .ops
         .iter()
-        .filter(|op| op.process == Process::Nemesis && op.f.ends_with("-lost"))
+        .filter(|op| {
+            op.process == Process::Nemesis
+                && matches!(Step::parse(&op.f), Some((Step::Lost, _)))
+        })
         .map(|op| op.error.clone().unwrap_or_else(|| op.f.clone()))
         .collect()
 }
