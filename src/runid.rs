@@ -42,7 +42,22 @@ pub(crate) fn utc_stamp(secs: u64) -> String {
         .ok()
         .and_then(|s| jiff::Timestamp::from_second(s).ok())
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    at.strftime("%Y%m%d-%H%M%S").to_string()
+    let t = utc(at);
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The UTC date and time of `at`. Formatted by hand where used: a few
+/// fixed layouts do not need a strftime engine in the binary.
+pub(crate) fn utc(at: jiff::Timestamp) -> jiff::civil::DateTime {
+    jiff::tz::Offset::UTC.to_datetime(at)
 }
 
 #[cfg(test)]

@@ -157,8 +157,7 @@ fn lost_faults(history: &History) -> Vec<String> {
         .ops
         .iter()
         .filter(|op| {
-            op.process == Process::Nemesis
-                && matches!(Step::parse(&op.f), Some((Step::Lost, _)))
+            op.process == Process::Nemesis && matches!(Step::parse(&op.f), Some((Step::Lost, _)))
         })
         .map(|op| op.error.clone().unwrap_or_else(|| op.f.clone()))
         .collect()

@@ -44,9 +44,17 @@ pub struct Console {
 
 /// `2026-11-24T03:25:07.123Z`.
 fn utc_now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    let t = crate::runid::utc(jiff::Timestamp::now());
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.subsec_nanosecond() / 1_000_000
+    )
 }
 
 impl Console {

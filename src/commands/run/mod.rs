@@ -41,10 +41,11 @@ pub fn run(args: &RunArgs) -> i32 {
 
 /// (`20261124T032500Z`, `2026-11-24 03:25Z`) for now.
 fn stamps() -> (String, String) {
-    let now = jiff::Timestamp::now();
+    let t = crate::runid::utc(jiff::Timestamp::now());
+    let (y, mo, d, h, mi) = (t.year(), t.month(), t.day(), t.hour(), t.minute());
     (
-        now.strftime("%Y%m%dT%H%M%SZ").to_string(),
-        now.strftime("%Y-%m-%d %H:%MZ").to_string(),
+        format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{:02}Z", t.second()),
+        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}Z"),
     )
 }
 
