@@ -62,6 +62,11 @@ pub struct CheckArgs {
     /// Initial value of every register or key, as JSON (default null).
     #[arg(long, default_value = "null")]
     pub initial: String,
+    /// What an ok read of nil means (register, cas-register, kv,
+    /// multi-register models): `value`, it read nil; `any`, it tells nothing
+    /// and matches any state, as Jepsen's Knossos reads it.
+    #[arg(long, default_value = "value", value_name = "value|any")]
+    pub nil_read: String,
     /// Check the whole history as one search instead of key by key.
     #[arg(long)]
     pub no_split: bool,

@@ -409,3 +409,54 @@ fn a_kv_initial_that_is_not_a_string_is_refused_as_an_argument() {
     );
     assert!(!err.contains("op 0"), "{err}");
 }
+
+/// A Jepsen history as Knossos reads it: printed as a list, nemesis ops
+/// among the client's, and a read whose client wrote nil for "not known".
+#[test]
+fn a_jepsen_list_with_a_nil_read_hints_at_nil_read_any() {
+    let history = TempHistory::new(
+        "jepsen.edn",
+        "({:process 0, :type :invoke, :f :write, :value 1}\n \
+         {:process :nemesis, :type :info, :f :start, :value nil}\n \
+         {:process 0, :type :ok, :f :write, :value 1}\n \
+         {:process :nemesis, :type :info, :f :start, :value [:isolated {\"n1\" #{\"n2\"}}]}\n \
+         {:process 1, :type :invoke, :f :read, :value nil}\n \
+         {:process 1, :type :ok, :f :read, :value nil})\n",
+    );
+    let out = chaos(&["check", history.path(), "--model", "register"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let hints: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("--nil-read any"))
+        .collect();
+    assert_eq!(hints.len(), 1, "{text}");
+    assert!(hints[0].contains("Knossos"), "{text}");
+
+    let out = chaos(&[
+        "check",
+        history.path(),
+        "--model",
+        "register",
+        "--nil-read",
+        "any",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(": valid"), "{}", stdout(&out));
+
+    let err = refused(&["check", history.path(), "--nil-read", "maybe"]);
+    assert!(err.contains("unknown --nil-read \"maybe\""), "{err}");
+}
+
+/// The hint is for nil reads only: a read of a value nobody wrote has none.
+#[test]
+fn a_failing_read_of_a_value_has_no_nil_read_hint() {
+    let history = TempHistory::new(
+        "read7.edn",
+        "{:process 1, :type :invoke, :f :read, :value nil}\n\
+         {:process 1, :type :ok, :f :read, :value 7}\n",
+    );
+    let out = chaos(&["check", history.path()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("--nil-read"), "{}", stdout(&out));
+}

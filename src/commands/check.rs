@@ -5,7 +5,8 @@ use crate::exit::{fail, BAD_INPUT};
 use crate::units::{parse_bytes, parse_duration};
 use chaos_checkers::history::format::{read_history, Format, ReadError};
 use chaos_checkers::history::History;
-use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind, OpSummary};
+use chaos_checkers::linear::nil_read::is_nil_read;
+use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind, NilRead, OpSummary};
 use chaos_checkers::{log, queue, Validity};
 use serde::Serialize;
 use serde_json::Value;
@@ -192,6 +193,7 @@ fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<Check
         memory_budget_per_key: parse_bytes(&args.memory_budget)
             .map_err(|e| format!("--memory-budget: {e}"))?,
         all_keys: args.all_keys,
+        nil_read: args.nil_read.parse()?,
     };
     if options.model == ModelKind::Kv && !matches!(options.initial, Value::Null | Value::String(_))
     {
@@ -208,7 +210,7 @@ fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<Check
         ReadError::at_op(name, history, e.index, &message).to_string()
     })?;
     emit(args, &report, report.validity, || {
-        linear_summary(name, &report)
+        linear_summary(name, &report, options.nil_read)
     })
 }
 
@@ -260,7 +262,7 @@ fn op_line(op: &OpSummary) -> String {
     )
 }
 
-fn linear_summary(name: &str, report: &LinearReport) -> String {
+fn linear_summary(name: &str, report: &LinearReport, nil_read: NilRead) -> String {
     let stopped = match report.keys_stopped {
         0 => String::new(),
         n => format!(", {n} stopped"),
@@ -295,6 +297,10 @@ fn linear_summary(name: &str, report: &LinearReport) -> String {
                 key.key,
                 op_line(&failure.op)
             );
+            if nil_read == NilRead::Value && is_nil_read(report.model, &failure.op) {
+                out += "    a read of nil: Jepsen's Knossos reads it as \"not known\", \
+                        matching any state; to check it so, pass --nil-read any\n";
+            }
             match &failure.reason {
                 // Decided without a search reaching the op: no state, no prefix.
                 Some(why) => out += &format!("    {why}\n"),

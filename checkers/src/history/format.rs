@@ -18,7 +18,8 @@ use std::str::FromStr;
 pub enum Format {
     /// One JSON object per line: our own `history.jsonl`.
     Jsonl,
-    /// Jepsen's `history.edn`: one map per line, or one vector of maps.
+    /// Jepsen's `history.edn`: maps one after another (one per line), or
+    /// one vector or list of maps.
     Edn,
     /// Raw Jepsen log output; only the `jepsen.util - ` op lines are read.
     JepsenLog,
@@ -107,24 +108,28 @@ pub(crate) const JEPSEN_LOG_MARKER: &str = "jepsen.util - ";
 /// (including when there is no content at all).
 ///
 /// The first line that is neither blank nor an EDN `;` comment decides:
-/// `{"` is JSONL, `{:` is EDN, a `jepsen.util - ` op line is a Jepsen log,
-/// and `#jepsen` or a `[` that opens a vector of maps is EDN. Otherwise a
-/// Jepsen log is recognised by an op line anywhere, because real logs begin
-/// with lines from other loggers.
+/// `{"` is JSONL, `{:` is EDN (the key may be on the next line), a
+/// `jepsen.util - ` op line is a Jepsen log, and a tagged map such as
+/// `#jepsen.history.Op{`, or a `[` or `(` that opens a sequence of maps, is
+/// EDN. Otherwise a Jepsen log is recognised by an op line anywhere,
+/// because real logs begin with lines from other loggers.
 pub fn detect(text: &str) -> Option<Format> {
-    let (_, first) = first_significant_line(text)?;
+    let (line, first) = first_significant_line(text)?;
     // Before the log marker: an op's value may well quote a log line.
     if let Some(inside) = first.strip_prefix('{') {
         match inside.trim_start().bytes().next() {
             Some(b'"') => return Some(Format::Jsonl),
             Some(b':') => return Some(Format::Edn),
+            // `{` alone on its line: an EDN map whose first key is on the
+            // next one (JSONL holds one whole object per line).
+            None if next_line_starts_with(text, line, ':') => return Some(Format::Edn),
             _ => {}
         }
     }
     if first.contains(JEPSEN_LOG_MARKER) {
         return Some(Format::JepsenLog);
     }
-    if first.starts_with("#jepsen") || opens_vector_of_maps(first) {
+    if first.starts_with("#jepsen") || tagged_map(first) || opens_sequence_of_maps(first) {
         return Some(Format::Edn);
     }
     text.contains(JEPSEN_LOG_MARKER)
@@ -132,15 +137,40 @@ pub fn detect(text: &str) -> Option<Format> {
 }
 
 // A log line may start with a bracketed timestamp, so a bare `[` is not
-// enough: the vector must hold maps, or be alone on its line.
-fn opens_vector_of_maps(line: &str) -> bool {
-    match line.strip_prefix('[') {
+// enough: the vector (or list) must hold maps, or be alone on its line.
+fn opens_sequence_of_maps(line: &str) -> bool {
+    match line.strip_prefix('[').or_else(|| line.strip_prefix('(')) {
         Some(rest) => matches!(
             rest.trim_start().bytes().next(),
-            None | Some(b'{' | b'#' | b']')
+            None | Some(b'{' | b'#' | b']' | b')')
         ),
         None => false,
     }
+}
+
+/// A record such as `#knossos.op.Op{:process 0 ...}`: a tag, then a map.
+fn tagged_map(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix('#') else {
+        return false;
+    };
+    let tag_end = rest
+        .find(|c: char| c.is_whitespace() || c == '{')
+        .unwrap_or(rest.len());
+    let (tag, after) = rest.split_at(tag_end);
+    let symbol = tag.chars().next().is_some_and(|c| c.is_alphabetic())
+        && tag
+            .chars()
+            .all(|c| c.is_alphanumeric() || ".-_/*+!?<>=".contains(c));
+    symbol && after.trim_start().starts_with('{')
+}
+
+/// Whether the first non-blank line after line `line` starts with `c`.
+fn next_line_starts_with(text: &str, line: usize, c: char) -> bool {
+    text.lines()
+        .skip(line)
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .is_some_and(|l| l.starts_with(c))
 }
 
 /// The first line (numbered from 1, trimmed) that is not blank or a comment.
@@ -186,7 +216,7 @@ fn undetected(text: &str, source: &str) -> Result<History, ReadError> {
         line,
         format!(
             "cannot tell the history format from {}; expected JSONL (lines starting with {{\"), \
-             EDN (starting with {{:, [ or #jepsen) or a Jepsen log (lines containing \"{}\"); \
+             EDN (starting with {{:, [, ( or #jepsen) or a Jepsen log (lines containing \"{}\"); \
              name the format with --format jsonl, --format edn or --format jepsen-log",
             shorten(first),
             JEPSEN_LOG_MARKER.trim_end()
@@ -387,6 +417,19 @@ mod tests {
             ("[1 2 3]", None),
             ("{\"f\":\"INFO jepsen.util - 1\"}", Some(Format::Jsonl)),
             ("{:value \"INFO jepsen.util - 1\"}", Some(Format::Edn)),
+            ("({:type :ok} {:type :ok})", Some(Format::Edn)),
+            ("(\n{:type :ok}\n)", Some(Format::Edn)),
+            ("(#jepsen.history.Op{:type :ok})", Some(Format::Edn)),
+            ("()", Some(Format::Edn)),
+            ("{:type :invoke} {:type :ok}", Some(Format::Edn)),
+            ("{\n  :type :ok}", Some(Format::Edn)),
+            ("#knossos.op.Op{:process 0}", Some(Format::Edn)),
+            ("#knossos.op.Op {:process 0}", Some(Format::Edn)),
+            ("(1 2 3)", None),
+            ("(defn f [])", None),
+            ("{\n\"type\": \"ok\"}", None),
+            ("# a heading", None),
+            ("#1{:a 1}", None),
         ];
         for (text, expected) in cases {
             assert_eq!(detect(text), expected, "{text:?}");

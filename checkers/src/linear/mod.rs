@@ -9,12 +9,14 @@ mod evidence;
 mod intern;
 mod model;
 pub mod models;
+pub mod nil_read;
 mod search;
 mod split;
 
 pub use evidence::{Failure, OpSummary};
 pub use intern::Interner;
 pub use model::Model;
+pub use nil_read::NilRead;
 
 use crate::history::{History, PairError};
 use crate::verdict::Validity;
@@ -98,6 +100,10 @@ pub struct LinearOptions {
     /// then are stopped once past a small budget (`STOP_GRACE`) and
     /// reported as not decided; cheaper keys are still decided.
     pub all_keys: bool,
+    /// What an ok read of nil tells (register, cas-register, kv and
+    /// multi-register): that it read nil (the default), or, as Knossos
+    /// reads Jepsen's histories, nothing at all.
+    pub nil_read: NilRead,
 }
 
 /// Configurations a key may still explore after another key was found
@@ -118,6 +124,7 @@ impl Default for LinearOptions {
             time_budget_per_key: Duration::from_secs(60),
             memory_budget_per_key: 2 << 30,
             all_keys: false,
+            nil_read: NilRead::Value,
         }
     }
 }
@@ -188,16 +195,26 @@ impl From<PairError> for CheckError {
 pub fn check(history: &History, options: &LinearOptions) -> Result<LinearReport, CheckError> {
     use models::*;
     let initial = options.initial.clone();
+    let nil_read = options.nil_read;
     match options.model {
         ModelKind::Register => run(
             &Register {
                 initial,
                 cas: false,
+                nil_read,
             },
             history,
             options,
         ),
-        ModelKind::CasRegister => run(&Register { initial, cas: true }, history, options),
+        ModelKind::CasRegister => run(
+            &Register {
+                initial,
+                cas: true,
+                nil_read,
+            },
+            history,
+            options,
+        ),
         ModelKind::Kv => {
             let initial = match initial {
                 Value::Null => String::new(),
@@ -211,9 +228,9 @@ pub fn check(history: &History, options: &LinearOptions) -> Result<LinearReport,
                     })
                 }
             };
-            run(&Kv::new(&initial), history, options)
+            run(&Kv::new(&initial, nil_read), history, options)
         }
-        ModelKind::MultiRegister => run(&MultiRegister { initial }, history, options),
+        ModelKind::MultiRegister => run(&MultiRegister { initial, nil_read }, history, options),
         ModelKind::Set => run(&Set, history, options),
         ModelKind::FifoQueue => run(&FifoQueue, history, options),
     }

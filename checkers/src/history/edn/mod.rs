@@ -1,7 +1,8 @@
 //! Jepsen's `history.edn`: a small EDN reader, and a writer of op maps.
 //!
-//! A history is either a sequence of op maps (Jepsen writes one per line) or
-//! a single vector of them. Newer Jepsen writes ops as records,
+//! A history is either a sequence of op maps (Jepsen writes one per line,
+//! but any whitespace between them will do) or a single vector or list of
+//! them. Newer Jepsen writes ops as records,
 //! `#jepsen.history.Op{...}`; any tagged literal is read as the value it tags.
 //!
 //! EDN is richer than JSON, so values lose a little on the way in: keywords
@@ -45,14 +46,16 @@ impl EdnError {
     /// likely cut short (its writer died mid-op).
     fn cut_short(mut self) -> Self {
         const CUT: &str = "it was cut short, e.g. its writer died while writing it";
-        if self.message.contains("close the history vector") {
+        let at_end = self.message.ends_with("found the end of the input");
+        let wrapper = [("vector", ']'), ("list", ')')]
+            .into_iter()
+            .find(|(what, _)| self.message.contains(&format!("close the history {what}")));
+        if let (true, Some((what, close))) = (at_end, wrapper) {
             self.message += &format!(
-                "; the file ends before the history vector does: {CUT}; \
-                 add the closing `]` (or restore the whole file) and try again"
+                "; the file ends before the history {what} does: {CUT}; \
+                 add the closing `{close}` (or restore the whole file) and try again"
             );
-        } else if self.message.ends_with("found the end of the input")
-            || self.message.starts_with("unterminated string")
-        {
+        } else if at_end || self.message.starts_with("unterminated string") {
             self.message += &format!(
                 "; the file ends inside this op: {CUT}; \
                  delete the unfinished op (or restore the whole file) and try again"
@@ -66,7 +69,8 @@ impl EdnError {
     }
 }
 
-/// Reads a history of op maps: one per line, or a single vector of them.
+/// Reads a history of op maps: one after another, or a single vector or
+/// list of them.
 ///
 /// A missing `:index` is the op's position in the file and a missing `:time`
 /// is the index; either way the order of the file is the real-time order.
@@ -82,16 +86,25 @@ fn read_ops(text: &str) -> Result<(Vec<Op>, Vec<usize>), EdnError> {
     let mut ops = Vec::new();
     let mut lines = Vec::new();
     p.skip_ws()?;
-    if p.peek() == Some(b'[') {
+    // A vector, or a list (what printing a Clojure sequence gives): the same.
+    let wrapped = match p.peek() {
+        Some(b'[') => Some((b']', "history vector")),
+        Some(b'(') => Some((b')', "history list")),
+        _ => None,
+    };
+    if let Some((close, what)) = wrapped {
         let open_line = p.line;
         p.pos += 1;
-        while !p.at_close(b']', "history vector", open_line)? {
+        while !p.at_close(close, what, open_line)? {
             lines.push(p.line);
             ops.push(p.op(ops.len())?);
         }
         p.skip_ws()?;
         if !p.at_end() {
-            return p.err("unexpected content after the `]` that closes the history vector");
+            return p.err(format!(
+                "unexpected content after the `{}` that closes the {what}",
+                close as char
+            ));
         }
     } else {
         while !p.at_end() {

@@ -59,6 +59,80 @@ fn vector_form_reads_like_line_form() {
 }
 
 #[test]
+fn a_list_and_bare_maps_read_like_a_vector() {
+    let vector = "[{:index 0, :type :invoke, :process 0, :f :read}\n \
+                  {:index 1, :type :ok, :process 0, :f :read, :value 3}]";
+    let expected = read(vector).unwrap();
+    assert_eq!(expected.ops.len(), 2);
+    let list = "; printed as a Clojure seq\n({:index 0, :type :invoke, :process 0, :f :read}\n \
+                #jepsen.history.Op{:index 1, :type :ok, :process 0, :f :read, :value 3})\n";
+    let bare_one_line = "{:index 0, :type :invoke, :process 0, :f :read} \
+                         {:index 1, :type :ok, :process 0, :f :read, :value 3}";
+    let bare_pretty = "{:index 0,\n :type :invoke,\n :process 0,\n :f :read}\n\
+                       {:index 1,\n :type :ok,\n :process 0,\n :f :read,\n :value 3}\n";
+    for text in [list, bare_one_line, bare_pretty] {
+        assert_eq!(read(text).unwrap(), expected, "{text:?}");
+        assert_eq!(
+            crate::history::format::parse_history(text, None, "h").unwrap(),
+            expected,
+            "detected as EDN: {text:?}"
+        );
+    }
+    assert_eq!(read(list).unwrap().lines, vec![2, 3]);
+    assert_eq!(read(bare_pretty).unwrap().lines, vec![1, 5]);
+    assert_eq!(read("()").unwrap(), History::default());
+}
+
+#[test]
+fn a_list_cut_short_or_followed_by_more_says_so() {
+    let op = "{:process 0, :type :invoke, :f :read}";
+    assert_eq!(
+        error(&format!("({op}\n")),
+        "history.edn:2: expected `)` to close the history list opened on line 1, found the end \
+         of the input; the file ends before the history list does: it was cut short, e.g. its \
+         writer died while writing it; add the closing `)` (or restore the whole file) and try again"
+    );
+    assert_eq!(
+        error(&format!("({op})\n{op}")),
+        "history.edn:2: unexpected content after the `)` that closes the history list"
+    );
+    // A closing bracket of the wrong kind is not a history cut short.
+    assert_eq!(
+        error(&format!("[{op})")),
+        "history.edn:1: expected `]` to close the history vector opened on line 1, found `)`"
+    );
+}
+
+/// Jepsen's nemesis writes `:process :nemesis` ops, an `:info` for its
+/// invocation and another for its completion, with `f`s a client may use
+/// too: none of them is a client op, so none pairs with a client's.
+#[test]
+fn nemesis_ops_are_never_client_ops() {
+    let text = "({:process :nemesis, :type :info, :f :write, :value 9}\n\
+                 {:process 0, :type :invoke, :f :read, :value nil}\n\
+                 {:process :nemesis, :type :info, :f :write, :value 9}\n\
+                 {:process 0, :type :ok, :f :read, :value 9})";
+    let history = read(text).unwrap();
+    let processes: Vec<Process> = history.ops.iter().map(|op| op.process).collect();
+    assert_eq!(
+        processes,
+        [
+            Process::Nemesis,
+            Process::Client(0),
+            Process::Nemesis,
+            Process::Client(0)
+        ]
+    );
+    assert!(!history.ops[0].is_client() && history.ops[1].is_client());
+    let pairs = history.pairs().unwrap();
+    assert_eq!(pairs.len(), 1);
+    assert_eq!(
+        (pairs[0].position, pairs[0].completion_position),
+        (1, Some(3))
+    );
+}
+
+#[test]
 fn converts_values_to_json() {
     assert_eq!(value("nil"), Value::Null);
     assert_eq!(value(":timed-out"), json!("timed-out"));

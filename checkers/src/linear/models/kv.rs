@@ -4,21 +4,26 @@
 //! that were not split by key. Keys absent from the state hold the initial value.
 
 use super::text::{Chunk, Text};
-use super::{argument, observed, unknown_f};
+use super::{argument, unknown_f};
 use crate::history::Pair;
 use crate::linear::intern::Interner;
 use crate::linear::model::Model;
+use crate::linear::nil_read::{read_value, NilRead};
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
 pub struct Kv {
     initial: Text,
+    nil_read: NilRead,
 }
 
 impl Kv {
-    pub fn new(initial: &str) -> Self {
+    /// Keys hold `initial` before their first write; a get of nil reads
+    /// as `nil_read` says (under `NilRead::Value`, as the empty string).
+    pub fn new(initial: &str, nil_read: NilRead) -> Self {
         Kv {
             initial: Text::of(&Chunk::new(initial)),
+            nil_read,
         }
     }
 }
@@ -74,7 +79,7 @@ impl Model for Kv {
     fn prepare(&self, pair: &Pair<'_>, values: &mut Interner) -> Result<Option<KvOp>, String> {
         let key = values.intern(pair.invoke.key.as_ref().unwrap_or(&Value::Null));
         match pair.invoke.f.as_str() {
-            "get" | "read" => observed(pair)
+            "get" | "read" => read_value(pair, self.nil_read)
                 .map(|v| Ok(KvOp::Get(key, Chunk::observed(text(v)?))))
                 .transpose(),
             "put" | "write" => Ok(Some(KvOp::Put(key, chunk(argument(pair))?))),
@@ -158,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_key_state_shows_as_its_string() {
-        let kv = Kv::new("");
+        let kv = Kv::new("", NilRead::Value);
         let mut values = Interner::default();
         let key = values.intern(&Value::String("0".into()));
         let other = values.intern(&Value::String("1".into()));

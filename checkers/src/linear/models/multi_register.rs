@@ -1,18 +1,21 @@
 //! Many registers read and written together in transactions, as in Knossos.
 //!
 //! An op is `txn` whose value lists micro-ops `[f k v]`, `f` being `r` or `w`
-//! (`read`/`write` too). A read in an ok txn observed `v`; an indeterminate
-//! txn's reads observed nothing and only its writes matter.
+//! (`read`/`write` too). A read in an ok txn observed `v` (a nil `v` tells
+//! nothing under `NilRead::Any`); an indeterminate txn's reads observed
+//! nothing and only its writes matter.
 
 use super::{argument, observed, unknown_f};
 use crate::history::Pair;
 use crate::linear::intern::Interner;
 use crate::linear::model::Model;
+use crate::linear::nil_read::NilRead;
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
 pub struct MultiRegister {
     pub initial: Value,
+    pub nil_read: NilRead,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -73,7 +76,7 @@ impl Model for MultiRegister {
             let k = values.intern(k);
             if write {
                 txn.push(Micro::Write(k, values.intern(v)));
-            } else if known.is_some() {
+            } else if known.is_some() && !(v.is_null() && self.nil_read == NilRead::Any) {
                 txn.push(Micro::Read(k, values.intern(v)));
             }
         }

@@ -1,15 +1,17 @@
 //! A single register: read and write, and compare-and-set when enabled.
 
-use super::{argument, observed, unknown_f};
+use super::{argument, unknown_f};
 use crate::history::Pair;
 use crate::linear::intern::Interner;
 use crate::linear::model::Model;
+use crate::linear::nil_read::{read_value, NilRead};
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
 pub struct Register {
     pub initial: Value,
     pub cas: bool,
+    pub nil_read: NilRead,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -43,8 +45,11 @@ impl Model for Register {
         values: &mut Interner,
     ) -> Result<Option<RegisterOp>, String> {
         match pair.invoke.f.as_str() {
-            // A read that did not complete observed nothing and changed nothing.
-            "read" => Ok(observed(pair).map(|v| RegisterOp::Read(values.intern(v)))),
+            // A read that did not complete observed nothing and changed nothing
+            // (nor, under `NilRead::Any`, did one that returned nil).
+            "read" => {
+                Ok(read_value(pair, self.nil_read).map(|v| RegisterOp::Read(values.intern(v))))
+            }
             "write" => Ok(Some(RegisterOp::Write(values.intern(argument(pair))))),
             "cas" if self.cas => match argument(pair) {
                 Value::Array(ft) if ft.len() == 2 => Ok(Some(RegisterOp::Cas {
