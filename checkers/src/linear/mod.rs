@@ -5,11 +5,15 @@
 //! gets a time and memory budget. A key whose search runs out of budget is
 //! `unknown`, never `valid`.
 
+#[cfg(test)]
+mod differential;
 mod evidence;
 mod intern;
 mod model;
 pub mod models;
 pub mod nil_read;
+#[cfg(test)]
+mod reference;
 mod search;
 mod split;
 

@@ -1,7 +1,17 @@
-//! Synthetic register histories, linearizable by construction, for benchmarks
+//! Synthetic histories, for benchmarks, scale and property tests.
+//!
+//! Here: register histories, linearizable by construction, for benchmarks
 //! and scale tests: clients in groups, each group working one key at a time
 //! (as Jepsen's independent generator does), ops taking effect atomically at
-//! a random moment of their span, some timing out (info).
+//! a random moment of their span, some timing out (info). In `simulate`:
+//! small histories of any model's object under random concurrency, crashes,
+//! failures and, on request, anomalies, for property and differential tests.
+
+mod objects;
+mod simulate;
+
+pub use objects::{simulate_model, Kv, MultiRegister, Queue, Register, Set};
+pub use simulate::{simulate, Object, Simulation};
 
 use crate::history::{History, Op, OpType, Process};
 use serde_json::{json, Value};
