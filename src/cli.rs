@@ -33,6 +33,7 @@ pub enum Command {
     Run(RunArgs),
     /// Rebuild report.md, report.html and results.json from a results folder
     /// (after a crash, or with a newer harness). Exits like `chaos check`.
+    /// With --index, rebuild the index of all the runs in a folder of runs.
     Report(ReportArgs),
 }
 
@@ -362,8 +363,13 @@ pub struct RunArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
-    /// One run's folder: results/<test>/<time> (or results/latest).
+    /// One run's folder: results/<test>/<time> (or results/latest); with
+    /// --index, the folder of runs (what `chaos run --results` names).
     pub dir: PathBuf,
+    /// Rebuild DIR/index.md and DIR/index.html, the list of every run in
+    /// DIR (newest first, verdicts over time), instead of one run's report.
+    #[arg(long)]
+    pub index: bool,
 }
 
 /// A count or a seed, with a message that says what was expected (Rust's

@@ -94,6 +94,14 @@ fn chaos_run_etcd_register_under_partitions() {
         "{results_json}"
     );
     assert!(stdout(&out).contains("report.md"), "{}", stdout(&out));
+    // The folder's index of runs lists this one, linked to its report.
+    let index = std::fs::read_to_string(results.join("index.md")).unwrap();
+    let folder = dir.strip_prefix(&results).unwrap().display().to_string();
+    assert!(
+        index.contains("| **PASS** | ") && index.contains(&format!("[report]({folder}/report.md)")),
+        "{index}"
+    );
+    assert!(results.join("index.html").is_file());
     assert_nothing_left(&run);
 
     // `chaos report DIR` makes the same verdict and reports from the folder.
@@ -181,6 +189,11 @@ fn interrupt_a_run(tag: &str, signal: i32, extra: &[&str]) -> (std::process::Out
     );
     assert!(dir.join("history.edn").is_file());
     assert!(stdout(&out).contains("[partial]"), "{}", stdout(&out));
+    let index = std::fs::read_to_string(results.join("index.md")).unwrap();
+    assert!(
+        index.contains("(interrupted)"),
+        "the index marks it: {index}"
+    );
     (out, dir)
 }
 

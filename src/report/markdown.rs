@@ -2,6 +2,7 @@
 //! reports ops people already keep (run metadata, throughput and latency,
 //! durability evidence, fault timeline, node log signals, assessment).
 
+use super::availability::availability;
 use super::examples;
 use super::units::{duration, offset};
 use chaos_checkers::history::{History, OpType, Process};
@@ -565,34 +566,6 @@ fn signals(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
     writeln!(out)
 }
 
-/// (ok, completed) for completions inside and outside fault windows.
-fn availability(history: &History, faults: &[FaultWindow]) -> [(usize, usize); 2] {
-    let start = history.ops.iter().map(|op| op.time).min().unwrap_or(0);
-    let mut counts = [(0, 0); 2];
-    for op in history
-        .ops
-        .iter()
-        .filter(|op| op.is_client() && op.kind != OpType::Invoke)
-    {
-        let t = op.time - start;
-        let during = faults
-            .iter()
-            .any(|w| w.start <= t && w.end.is_none_or(|e| t < e));
-        let slot = &mut counts[during as usize];
-        slot.1 += 1;
-        slot.0 += (op.kind == OpType::Ok) as usize;
-    }
-    counts
-}
-
-fn percent((ok, all): (usize, usize)) -> String {
-    if all == 0 {
-        "no operations".to_string()
-    } else {
-        format!("{:.1}% ok of {all}", 100.0 * ok as f64 / all as f64)
-    }
-}
-
 fn assessment(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
     writeln!(out, "### Assessment")?;
     let v = overall(run);
@@ -618,12 +591,12 @@ fn assessment(out: &mut String, run: &RunReport<'_>) -> std::fmt::Result {
         property(run, true),
         verdict_word(v)
     )?;
-    let [outside, during] = availability(run.history, &run.perf.faults);
+    let a = availability(run.history, &run.perf.faults);
     writeln!(
         out,
         "- **Availability**: outside faults {}; during faults {}.",
-        percent(outside),
-        percent(during)
+        a.outside_faults.percent(),
+        a.during_faults.percent()
     )
 }
 

@@ -292,6 +292,7 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
         "partial": partial,
         "faults_lost": lost,
         "perf": perf,
+        "availability": report::availability(&history, &perf.faults),
     });
     results[section] = value;
     write(

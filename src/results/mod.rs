@@ -1,8 +1,10 @@
 //! The results folder of one run, `results/<test>/<UTC time>/`: where it
 //! goes, what it holds (`meta`: `test.json`), and how its verdict and reports
-//! are made from it (`analyse`).
+//! are made from it (`analyse`); and the index of all the runs in a results
+//! folder (`index`).
 
 pub mod analyse;
+pub mod index;
 pub mod meta;
 
 use std::path::{Path, PathBuf};

@@ -79,10 +79,13 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
 
 async fn command(args: &RunArgs) -> Result<i32, Failure> {
     let plan = plan::plan(args)?;
-    match args.backend {
+    let code = match args.backend {
         Backend::Docker => on_docker(args, &plan).await,
         Backend::K8s => on_kubernetes(args, &plan).await,
-    }
+    };
+    // The folder's index of runs, whatever became of this one.
+    results::index::refresh(&args.results);
+    code
 }
 
 /// The results folder and its first `test.json`: before anything can fail
