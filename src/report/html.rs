@@ -5,40 +5,47 @@
 //! code), which keeps the two reports identical in content.
 
 use super::markdown::{markdown, RunReport};
-use super::svg;
+use super::plot::{self, Plot};
 use chaos_checkers::linear::Failure;
-use chaos_checkers::perf::Perf;
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}\
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}\
 code{background:#f3f3f3;padding:0 3px}figure{margin:1em 0}";
 
-pub fn html(run: &RunReport<'_>, failures: &[&Failure]) -> String {
-    let mut body = to_html(&markdown(run));
-    body.push_str(&plots(run.perf, failures));
+pub fn html(run: &RunReport<'_>, failures: &[&Failure], plots: &[Plot]) -> String {
+    let mut body = to_html(&markdown(run), plots);
+    body.push_str(&anomalies(failures));
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
         escape(&run.title)
     )
 }
 
-fn plots(perf: &Perf, failures: &[&Failure]) -> String {
-    let mut out = String::from("<h3>Plots</h3>");
-    let figure = |svg: String, caption: &str| {
-        format!("<figure>{svg}<figcaption>{caption}</figcaption></figure>")
-    };
-    out += &figure(
-        svg::throughput(perf),
-        "Completions per second: ok (green), fail (red), info (grey); faults shaded.",
-    );
-    out += &figure(
-        svg::latency(perf),
-        "Slowest completion in each slice of time; faults shaded.",
-    );
+/// Each op that cannot be linearized, drawn among the ops around it.
+fn anomalies(failures: &[&Failure]) -> String {
+    if failures.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<h3>Anomalies</h3>");
     for failure in failures {
-        out += &figure(svg::anomaly(failure), "The op that cannot be linearized (red) with the ops concurrent with it; dashed: outcome unknown.");
+        out += &format!(
+            "<figure>{}<figcaption>The op that cannot be linearized (red) with the ops concurrent with it; dashed: outcome unknown.</figcaption></figure>",
+            plot::anomaly(failure)
+        );
     }
     out
+}
+
+/// An image line of the Markdown (`![alt](latency.svg)`) becomes the plot
+/// itself, inline, so the page stands alone.
+fn figure(line: &str, plots: &[Plot]) -> Option<String> {
+    let (alt, rest) = line.strip_prefix("![")?.split_once("](")?;
+    let file = rest.strip_suffix(')')?;
+    let plot = plots.iter().find(|p| p.file == file)?;
+    Some(format!(
+        "<figure>{}<figcaption>{alt} (<a href=\"{file}\">{file}</a>)</figcaption></figure>",
+        plot.svg.trim_end()
+    ))
 }
 
 fn escape(text: &str) -> String {
@@ -85,7 +92,7 @@ fn table_row(line: &str, cell: &str) -> String {
     format!("<tr>{}</tr>", cells.join(""))
 }
 
-fn to_html(markdown: &str) -> String {
+fn to_html(markdown: &str, plots: &[Plot]) -> String {
     let mut out = String::new();
     let mut depth = 0usize; // open <ul> levels
     let mut in_table = false;
@@ -119,6 +126,8 @@ fn to_html(markdown: &str) -> String {
             out += &format!("<h2>{}</h2>", inline(h));
         } else if line.starts_with("|---") {
             continue;
+        } else if line.starts_with("![") {
+            out += &figure(&line, plots).unwrap_or_default();
         } else if line.starts_with('|') {
             let cell = if in_table { "td" } else { "th" };
             if !in_table {
@@ -144,7 +153,7 @@ mod tests {
     #[test]
     fn the_markdown_subset_becomes_html() {
         let md = "## Run\n\n### Metadata\n- Command: `chaos run`\n- Artifacts:\n  - `history.jsonl`\n\n| a | b |\n|---|---|\n| 1 \\| 2 | **3** |\n\nText & more.\n";
-        let html = to_html(md);
+        let html = to_html(md, &[]);
         assert_eq!(
             html,
             "<h2>Run</h2><h3>Metadata</h3><ul><li>Command: <code>chaos run</code></li><li>Artifacts:</li><ul><li><code>history.jsonl</code></li></ul></ul>\
@@ -155,7 +164,7 @@ mod tests {
     #[test]
     fn angle_brackets_in_values_are_escaped() {
         assert_eq!(
-            to_html("- value `<script>`"),
+            to_html("- value `<script>`", &[]),
             "<ul><li>value <code>&lt;script&gt;</code></li></ul>"
         );
     }
@@ -201,12 +210,8 @@ mod render {
             partition_shape: None,
         };
         let failures: Vec<_> = l.keys.iter().filter_map(|k| k.failure.as_ref()).collect();
-        let page = html(&run, &failures);
-        assert_eq!(
-            page.matches("<svg").count(),
-            3,
-            "throughput, latency, anomaly"
-        );
+        let page = html(&run, &failures, &plots(&h, &p));
+        assert_eq!(page.matches("<svg").count(), 3, "latency, rate, anomaly");
         assert_eq!(page.matches("</svg>").count(), 3);
         assert!(page.contains("#e63946"), "the culprit is drawn in red");
         let culprit = format!("op {}:", failures[0].op.index);

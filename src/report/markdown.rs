@@ -4,6 +4,7 @@
 
 use super::availability::availability;
 use super::examples;
+use super::plot::PLOTS;
 use super::units::{duration, offset};
 use chaos_checkers::history::{History, OpType, Process};
 use chaos_checkers::linear::{LinearReport, OpSummary};
@@ -246,7 +247,12 @@ fn throughput(out: &mut String, perf: &Perf) -> std::fmt::Result {
             .join(" | ");
         writeln!(out, "| {f} | {} | {cells} |", l.count)?;
     }
-    writeln!(out)
+    writeln!(out)?;
+    // The plots beside the report, where Markdown renders images.
+    for (file, alt) in PLOTS {
+        writeln!(out, "![{alt}]({file})\n")?;
+    }
+    Ok(())
 }
 
 fn verdict_word(v: Validity) -> &'static str {

@@ -5,8 +5,8 @@ mod examples;
 mod html;
 mod index;
 mod markdown;
+mod plot;
 mod signals;
-mod svg;
 mod units;
 mod xml;
 
@@ -14,6 +14,6 @@ pub use availability::{availability, Availability, Share};
 pub use html::html;
 pub use index::{index_html, index_markdown, Ending, IndexEntry, RunRow};
 pub use markdown::{markdown, Evidence, NodeSignal, RunReport, SignalSearch};
+pub use plot::{anomaly, plots, Plot, PLOTS};
 pub use signals::{near_faults, signals};
-pub use svg::{anomaly, latency, throughput};
 pub use units::{duration, offset};

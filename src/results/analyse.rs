@@ -314,13 +314,17 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
         md = format!("> PARTIAL: {}.\n\n{md}", partial_reason(meta));
     }
     write(&dir.join("report.md"), &md)?;
+    let plots = report::plots(&history, &perf);
+    for plot in &plots {
+        write(&dir.join(plot.file), &plot.svg)?;
+    }
     let failures: Vec<_> = match &verdict {
         Verdict::Linearizable(r) => r.keys.iter().filter_map(|k| k.failure.as_ref()).collect(),
         _ => Vec::new(),
     };
     write(
         &dir.join("report.html"),
-        &report::html(&run_report, &failures),
+        &report::html(&run_report, &failures, &plots),
     )?;
     Ok(Outcome {
         verdict,
