@@ -164,12 +164,13 @@ fn main() {
         }
     }
     if invalid {
-        let read = planned
-            .iter_mut()
-            .filter(|p| p.f == "read" && p.outcome == "ok")
-            .nth(ops as usize / 2)
-            .expect("a read");
-        read.value = json!(424242);
+        let reads: Vec<usize> = (0..planned.len())
+            .filter(|&i| planned[i].f == "read" && planned[i].outcome == "ok")
+            .collect();
+        match reads.get(reads.len() / 2) {
+            Some(&middle) => planned[middle].value = json!(424242),
+            None => eprintln!("no ok read to make invalid: the history stays valid"),
+        }
     }
 
     let mut events: Vec<(u64, String)> = Vec::new();

@@ -1,147 +1,108 @@
-//! `report.html`: the run report with its plots, one self-contained file.
-//!
-//! The text is the markdown report turned into HTML. Only the subset that
-//! `markdown` writes is understood (headings, nested bullets, tables, bold,
-//! code), which keeps the two reports identical in content.
+//! `report.html`: the report's model laid out as one page that stands
+//! alone: the plots inline where the Markdown shows them as images, the
+//! notices on top, and each op that cannot be linearized drawn.
 
-use super::markdown::{markdown, RunReport};
+use std::fmt::Write;
+
+use super::model::text::{Block, Item, Line, Span};
+use super::model::Report;
 use super::plot::{self, Plot};
-use chaos_checkers::linear::Failure;
+use super::xml::escape;
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}\
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}\
-code{background:#f3f3f3;padding:0 3px}figure{margin:1em 0}";
+code{background:#f3f3f3;padding:0 3px}figure{margin:1em 0}svg{max-width:100%;height:auto}\
+blockquote{border-left:4px solid #e9c46a;margin:1em 0;padding:0.2em 1em;background:#fffbea}";
 
-pub fn html(run: &RunReport<'_>, failures: &[&Failure], plots: &[Plot]) -> String {
-    let mut body = to_html(&markdown(run), plots);
-    body.push_str(&anomalies(failures));
+/// The page of `report`, with `plots` (the files `report.md` refers to).
+pub fn render(report: &Report<'_>, plots: &[Plot]) -> String {
+    let mut body = String::new();
+    for notice in &report.notices {
+        let _ = write!(body, "<blockquote><p>{}</p></blockquote>", escape(notice));
+    }
+    let _ = write!(body, "<h2>{}</h2>", escape(&report.heading()));
+    for section in &report.sections {
+        let _ = write!(body, "<h3>{}</h3>", escape(&section.heading));
+        for block in &section.blocks {
+            body += &match block {
+                Block::List { items } => list(items),
+                Block::Table { head, rows } => table(head, rows),
+                Block::Paragraph { line: l } => format!("<p>{}</p>", line(l)),
+                Block::Plot { file, alt } => figure(file, alt, plots),
+            };
+        }
+    }
+    body += &anomalies(report);
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
-        escape(&run.title)
+        escape(&report.title)
     )
 }
 
+fn line(line: &Line) -> String {
+    line.0
+        .iter()
+        .map(|span| match span {
+            Span::Text(t) => escape(t),
+            Span::Strong(t) => format!("<strong>{}</strong>", escape(t)),
+            Span::Code(t) => format!("<code>{}</code>", escape(t)),
+        })
+        .collect()
+}
+
+fn list(items: &[Item]) -> String {
+    let mut out = String::from("<ul>");
+    for item in items {
+        out += &format!("<li>{}", line(&item.line));
+        if !item.items.is_empty() {
+            out += &list(&item.items);
+        }
+        out += "</li>";
+    }
+    out + "</ul>"
+}
+
+fn table(head: &[String], rows: &[Vec<Line>]) -> String {
+    let mut out = String::from("<table><tr>");
+    for h in head {
+        out += &format!("<th>{}</th>", escape(h));
+    }
+    out += "</tr>";
+    for row in rows {
+        out += "<tr>";
+        for cell in row {
+            out += &format!("<td>{}</td>", line(cell));
+        }
+        out += "</tr>";
+    }
+    out + "</table>"
+}
+
+/// The plot itself, inline, captioned with what it shows and its file.
+fn figure(file: &str, alt: &str, plots: &[Plot]) -> String {
+    match plots.iter().find(|p| p.file == file) {
+        Some(plot) => format!(
+            "<figure>{}<figcaption>{} (<a href=\"{}\">{}</a>)</figcaption></figure>",
+            plot.svg.trim_end(),
+            escape(alt),
+            escape(file),
+            escape(file)
+        ),
+        None => String::new(),
+    }
+}
+
 /// Each op that cannot be linearized, drawn among the ops around it.
-fn anomalies(failures: &[&Failure]) -> String {
-    if failures.is_empty() {
+fn anomalies(report: &Report<'_>) -> String {
+    if report.anomalies.is_empty() {
         return String::new();
     }
     let mut out = String::from("<h3>Anomalies</h3>");
-    for failure in failures {
+    for failure in &report.anomalies {
         out += &format!(
             "<figure>{}<figcaption>The op that cannot be linearized (red) with the ops concurrent with it; dashed: outcome unknown.</figcaption></figure>",
             plot::anomaly(failure)
         );
-    }
-    out
-}
-
-/// An image line of the Markdown (`![alt](latency.svg)`) becomes the plot
-/// itself, inline, so the page stands alone.
-fn figure(line: &str, plots: &[Plot]) -> Option<String> {
-    let (alt, rest) = line.strip_prefix("![")?.split_once("](")?;
-    let file = rest.strip_suffix(')')?;
-    let plot = plots.iter().find(|p| p.file == file)?;
-    Some(format!(
-        "<figure>{}<figcaption>{alt} (<a href=\"{file}\">{file}</a>)</figcaption></figure>",
-        plot.svg.trim_end()
-    ))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// `**bold**` and `` `code` `` inside a line already escaped.
-fn inline(text: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in text.split('`').enumerate() {
-        if i % 2 == 1 {
-            out += &format!("<code>{part}</code>");
-        } else {
-            for (j, piece) in part.split("**").enumerate() {
-                out += &if j % 2 == 1 {
-                    format!("<strong>{piece}</strong>")
-                } else {
-                    piece.to_string()
-                };
-            }
-        }
-    }
-    out
-}
-
-fn table_row(line: &str, cell: &str) -> String {
-    // Cells are split on `|` not preceded by a backslash (an escaped pipe).
-    let inner = line
-        .trim()
-        .trim_start_matches('|')
-        .trim_end_matches('|')
-        .replace("\\|", "\u{0}");
-    let cells: Vec<String> = inner
-        .split('|')
-        .map(|c| {
-            format!(
-                "<{cell}>{}</{cell}>",
-                inline(c.trim()).replace('\u{0}', "|")
-            )
-        })
-        .collect();
-    format!("<tr>{}</tr>", cells.join(""))
-}
-
-fn to_html(markdown: &str, plots: &[Plot]) -> String {
-    let mut out = String::new();
-    let mut depth = 0usize; // open <ul> levels
-    let mut in_table = false;
-    for raw in markdown.lines() {
-        let line = escape(raw);
-        let bullet = line
-            .trim_start()
-            .strip_prefix("- ")
-            .map(|rest| ((line.len() - line.trim_start().len()) / 2 + 1, rest));
-        if bullet.is_none() {
-            out += &"</ul>".repeat(depth);
-            depth = 0;
-        }
-        if !line.starts_with('|') && in_table {
-            out += "</table>";
-            in_table = false;
-        }
-        if let Some((level, rest)) = bullet {
-            while depth < level {
-                out += "<ul>";
-                depth += 1;
-            }
-            while depth > level {
-                out += "</ul>";
-                depth -= 1;
-            }
-            out += &format!("<li>{}</li>", inline(rest));
-        } else if let Some(h) = line.strip_prefix("### ") {
-            out += &format!("<h3>{}</h3>", inline(h));
-        } else if let Some(h) = line.strip_prefix("## ") {
-            out += &format!("<h2>{}</h2>", inline(h));
-        } else if line.starts_with("|---") {
-            continue;
-        } else if line.starts_with("![") {
-            out += &figure(&line, plots).unwrap_or_default();
-        } else if line.starts_with('|') {
-            let cell = if in_table { "td" } else { "th" };
-            if !in_table {
-                out += "<table>";
-                in_table = true;
-            }
-            out += &table_row(&line, cell);
-        } else if !line.trim().is_empty() {
-            out += &format!("<p>{}</p>", inline(&line));
-        }
-    }
-    out += &"</ul>".repeat(depth);
-    if in_table {
-        out += "</table>";
     }
     out
 }
@@ -151,27 +112,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_markdown_subset_becomes_html() {
-        let md = "## Run\n\n### Metadata\n- Command: `chaos run`\n- Artifacts:\n  - `history.jsonl`\n\n| a | b |\n|---|---|\n| 1 \\| 2 | **3** |\n\nText & more.\n";
-        let html = to_html(md, &[]);
+    fn lines_lists_and_tables_become_html_with_values_escaped() {
+        let items = vec![Item {
+            line: Line::rich("Command: `chaos run <x>` & **3**"),
+            items: vec![Item::rich("`history.jsonl`")],
+        }];
         assert_eq!(
-            html,
-            "<h2>Run</h2><h3>Metadata</h3><ul><li>Command: <code>chaos run</code></li><li>Artifacts:</li><ul><li><code>history.jsonl</code></li></ul></ul>\
-<table><tr><th>a</th><th>b</th></tr><tr><td>1 | 2</td><td><strong>3</strong></td></tr></table><p>Text &amp; more.</p>"
+            list(&items),
+            "<ul><li>Command: <code>chaos run &lt;x&gt;</code> &amp; <strong>3</strong><ul><li><code>history.jsonl</code></li></ul></li></ul>"
         );
-    }
-
-    #[test]
-    fn angle_brackets_in_values_are_escaped() {
         assert_eq!(
-            to_html("- value `<script>`", &[]),
-            "<ul><li>value <code>&lt;script&gt;</code></li></ul>"
+            table(&["a".into(), "b".into()], &[vec![Line::plain("1 | 2"), Line::rich("**3**")]]),
+            "<table><tr><th>a</th><th>b</th></tr><tr><td>1 | 2</td><td><strong>3</strong></td></tr></table>"
         );
     }
 }
 
 #[cfg(test)]
 mod render {
+    use super::render;
     use crate::report::*;
     use chaos_checkers::history::format::read_history;
     use chaos_checkers::linear::{self, LinearOptions};
@@ -210,7 +169,7 @@ mod render {
             partition_shape: None,
         };
         let failures: Vec<_> = l.keys.iter().filter_map(|k| k.failure.as_ref()).collect();
-        let page = html(&run, &failures, &plots(&h, &p));
+        let page = render(&Report::build(&run), &plots(&h, &p));
         assert_eq!(page.matches("<svg").count(), 3, "latency, rate, anomaly");
         assert_eq!(page.matches("</svg>").count(), 3);
         assert!(page.contains("#e63946"), "the culprit is drawn in red");

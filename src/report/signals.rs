@@ -3,7 +3,7 @@
 //! (etcd 3.4's capnslog and raft lines, NATS 2.9) and placed on the run's
 //! clock; containers log in UTC.
 
-use super::markdown::NodeSignal;
+use super::input::NodeSignal;
 use chaos_checkers::perf::FaultWindow;
 
 /// Signal lines of one node's log: those holding one of `phrases` (lower

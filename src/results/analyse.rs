@@ -286,45 +286,46 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
     let lost = lost_faults(&history);
     let validity = capped(verdict.validity(), &lost);
 
-    let (section, value) = verdict.json();
-    let mut results = json!({
-        "valid": validity.as_str(),
-        "partial": partial,
-        "faults_lost": lost,
-        "perf": perf,
-        "availability": report::availability(&history, &perf.faults),
-    });
-    results[section] = value;
-    write(
-        &dir.join("results.json"),
-        &(serde_json::to_string_pretty(&results).unwrap_or_default() + "\n"),
-    )?;
-
     let found = Found {
         artifacts: artifacts(dir),
         signals,
         search,
     };
     let run_report = run_report(meta, &history, &perf, &verdict, found);
-    let mut md = report::markdown(&run_report);
-    for why in lost.iter().rev() {
-        md = format!("> UNKNOWN, whatever the checker says below: {why}.\n\n{md}");
-    }
+    let mut model = report::Report::build(&run_report);
     if partial {
-        md = format!("> PARTIAL: {}.\n\n{md}", partial_reason(meta));
+        model
+            .notices
+            .push(format!("PARTIAL: {}.", partial_reason(meta)));
     }
-    write(&dir.join("report.md"), &md)?;
+    for why in &lost {
+        model
+            .notices
+            .push(format!("UNKNOWN, whatever the checker says below: {why}."));
+    }
+
+    let (section, value) = verdict.json();
+    let mut results = json!({
+        "valid": validity.as_str(),
+        "partial": partial,
+        "faults_lost": lost,
+        "perf": perf,
+        "availability": model.availability,
+        "report": model,
+    });
+    results[section] = value;
+    write(
+        &dir.join("results.json"),
+        &(serde_json::to_string_pretty(&results).unwrap_or_default() + "\n"),
+    )?;
+    write(&dir.join("report.md"), &report::render_markdown(&model))?;
     let plots = report::plots(&history, &perf);
     for plot in &plots {
         write(&dir.join(plot.file), &plot.svg)?;
     }
-    let failures: Vec<_> = match &verdict {
-        Verdict::Linearizable(r) => r.keys.iter().filter_map(|k| k.failure.as_ref()).collect(),
-        _ => Vec::new(),
-    };
     write(
         &dir.join("report.html"),
-        &report::html(&run_report, &failures, &plots),
+        &report::render_html(&model, &plots),
     )?;
     Ok(Outcome {
         verdict,

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use chaos_checkers::perf::FaultWindow;
 
-use crate::report::markdown::fault;
+use crate::report::model::fault;
 use crate::report::units::{duration, offset};
 use crate::report::xml::escape;
 

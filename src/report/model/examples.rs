@@ -5,7 +5,6 @@
 //! without opening the history. And whether a queue's loss is certain.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use chaos_checkers::history::{History, Pair};
 use chaos_checkers::linear::OpSummary;
@@ -13,17 +12,20 @@ use chaos_checkers::log::{LogExample, LogReport};
 use chaos_checkers::perf::FaultWindow;
 use chaos_checkers::queue::{QueueExample, QueueReport};
 
-use super::markdown::{during, op, EXAMPLES};
+use super::ops::{during, op};
+use super::text::Item;
+
+/// How many examples of one kind a report spells out.
+pub const EXAMPLES: usize = 3;
 
 /// Says why a loss is or is not certain: a dequeue that ended `info` may
 /// have taken an element (and acknowledged it) without our seeing it.
-pub fn loss_certainty(out: &mut String, r: &QueueReport) -> std::fmt::Result {
+pub fn loss_certainty(r: &QueueReport) -> Option<Item> {
     if r.lost.is_empty() {
-        return Ok(());
+        return None;
     }
-    writeln!(
-        out,
-        "- Loss {}: {} lost, {} dequeue(s) and {} drain(s) ended indeterminate and could have taken {}",
+    Some(Item::rich(&format!(
+        "Loss {}: {} lost, {} dequeue(s) and {} drain(s) ended indeterminate and could have taken {}",
         if r.loss_is_certain() { "certain" } else { "not certain" },
         r.lost.count,
         r.indeterminate_dequeues,
@@ -33,19 +35,14 @@ pub fn loss_certainty(out: &mut String, r: &QueueReport) -> std::fmt::Result {
         } else {
             format!("at most {}", r.indeterminate_dequeues)
         }
-    )
+    )))
 }
 
 /// Up to [`EXAMPLES`] elements of each anomaly, most damning kind first.
-pub fn queue_examples(
-    out: &mut String,
-    r: &QueueReport,
-    history: &History,
-    faults: &[FaultWindow],
-) -> std::fmt::Result {
+pub fn queue_examples(r: &QueueReport, history: &History, faults: &[FaultWindow]) -> Vec<Item> {
     let Ok(pairs) = history.pairs() else {
         // The checker paired this history already; nothing to add if not.
-        return Ok(());
+        return Vec::new();
     };
     let by_index = index_pairs(&pairs);
     let kinds: [(&str, &[QueueExample]); 4] = [
@@ -54,29 +51,28 @@ pub fn queue_examples(
         ("failed but dequeued", &r.failed_but_dequeued.examples),
         ("lost", &r.lost.examples),
     ];
+    let mut items = Vec::new();
     for (kind, examples) in kinds {
         for e in examples.iter().take(EXAMPLES) {
-            writeln!(out, "  - {kind}: element `{}`", e.element)?;
+            let mut item = Item::rich(&format!("{kind}: element `{}`", e.element));
             for enqueue in &e.enqueues {
-                describe(out, "enqueued by", enqueue.index, &by_index, faults)?;
+                item.items
+                    .push(describe("enqueued by", enqueue.index, &by_index, faults));
             }
             for &dequeue in &e.dequeued_by {
-                describe(out, "returned by", dequeue, &by_index, faults)?;
+                item.items
+                    .push(describe("returned by", dequeue, &by_index, faults));
             }
+            items.push(item);
         }
     }
-    Ok(())
+    items
 }
 
 /// Up to [`EXAMPLES`] of each anomaly, most damning kind first.
-pub fn log_examples(
-    out: &mut String,
-    r: &LogReport,
-    history: &History,
-    faults: &[FaultWindow],
-) -> std::fmt::Result {
+pub fn log_examples(r: &LogReport, history: &History, faults: &[FaultWindow]) -> Vec<Item> {
     let Ok(pairs) = history.pairs() else {
-        return Ok(());
+        return Vec::new();
     };
     let by_index = index_pairs(&pairs);
     let a = &r.anomalies;
@@ -91,6 +87,7 @@ pub fn log_examples(
         ("poll-skip", &a.poll_skip.examples),
         ("unseen", &a.unseen.examples),
     ];
+    let mut items = Vec::new();
     for (kind, examples) in kinds {
         for e in examples.iter().take(EXAMPLES) {
             let what = match (&e.value, e.values.as_slice()) {
@@ -98,14 +95,17 @@ pub fn log_examples(
                 (None, []) => "offsets".to_string(),
                 (None, values) => format!("values {}", list(values)),
             };
-            writeln!(out, "  - {kind}: {what} at offset(s) {}", list(&e.offsets))?;
-            describe(out, "shown by", e.index, &by_index, faults)?;
+            let mut item = Item::rich(&format!("{kind}: {what} at offset(s) {}", list(&e.offsets)));
+            item.items
+                .push(describe("shown by", e.index, &by_index, faults));
             if let Some(related) = e.related {
-                describe(out, "against", related, &by_index, faults)?;
+                item.items
+                    .push(describe("against", related, &by_index, faults));
             }
+            items.push(item);
         }
     }
-    Ok(())
+    items
 }
 
 fn list<T: std::fmt::Display>(items: &[T]) -> String {
@@ -126,29 +126,28 @@ fn index_pairs<'p, 'h>(pairs: &'p [Pair<'h>]) -> HashMap<u64, &'p Pair<'h>> {
 }
 
 fn describe(
-    out: &mut String,
     what: &str,
     index: u64,
     by_index: &HashMap<u64, &Pair<'_>>,
     faults: &[FaultWindow],
-) -> std::fmt::Result {
+) -> Item {
     match by_index.get(&index) {
         Some(pair) => {
             let summary = OpSummary::of(pair);
-            writeln!(
-                out,
-                "    - {what} {}{}",
+            Item::rich(&format!(
+                "{what} {}{}",
                 op(&summary),
                 during(&summary, faults)
-            )
+            ))
         }
-        None => writeln!(out, "    - {what} op {index}"),
+        None => Item::rich(&format!("{what} op {index}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::markdown;
     use chaos_checkers::history::{Op, OpType, Process};
     use chaos_checkers::queue::{check_queue, QueueOptions};
     use serde_json::{json, Value};
@@ -194,8 +193,7 @@ mod tests {
             start: 50_000_000,
             end: Some(5_050_000_000),
         }];
-        let mut out = String::new();
-        queue_examples(&mut out, &report, &h, &faults).unwrap();
+        let out = markdown::list(&queue_examples(&report, &h, &faults), 1);
         assert!(out.contains("  - duplicated: element `7`\n"), "{out}");
         assert!(
             out.contains("    - enqueued by op 0 (process 0 on n1: enqueue 7 → ok 7, at +0.0s)\n"),
@@ -229,9 +227,7 @@ mod tests {
             entries.push((101, 1, Ok, "drain", json!([]), "n1"));
             let h = history(&entries);
             let report = check_queue(&h, &QueueOptions::default()).unwrap();
-            let mut out = String::new();
-            loss_certainty(&mut out, &report).unwrap();
-            out
+            markdown::list(&loss_certainty(&report).into_iter().collect::<Vec<_>>(), 0)
         };
         assert_eq!(
             lost_two(1),
@@ -257,8 +253,7 @@ mod tests {
             (101, 1, Ok, "final-read", json!([[1, 2]]), "n2"),
         ]);
         let report = chaos_checkers::log::check_log(&h).unwrap();
-        let mut out = String::new();
-        log_examples(&mut out, &report, &h, &[]).unwrap();
+        let out = markdown::list(&log_examples(&report, &h, &[]), 1);
         assert_eq!(
             out,
             "  - lost-write: value `1` at offset(s) `0`\n    - shown by op 0 (process 0 on n1: append 1 → ok [0,1], at +0.0s)\n"
