@@ -20,7 +20,7 @@ pub struct Cli {
 pub enum Command {
     /// Check recorded histories: exit 0 valid, 1 invalid, 2 unknown, 254 bad input.
     Check(CheckArgs),
-    /// Build the images our clusters run on (compose/images/build.sh).
+    /// Build the images our clusters run on and chaos/harness (compose/images/build.sh).
     Images(ImagesArgs),
     /// Start, inspect and remove Docker clusters: up, down, status, logs.
     Cluster(ClusterArgs),
@@ -100,7 +100,8 @@ pub struct ImagesArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ImagesCommand {
-    /// Build the base image and every system's image from Debian packages (needs root).
+    /// Build the base image and every system's image from Debian packages,
+    /// and chaos/harness with this binary (needs root).
     Build {
         /// Rebuild them all even if present.
         #[arg(long)]

@@ -8,11 +8,14 @@
 #   one image per system, from compose/images/<system>.Dockerfile (FROM the
 #   base + the system's Debian packages), tagged with the first word after
 #   "# " on the file's first line: chaos/etcd:3.4, chaos/nats:2.9, ...
+#   with --harness BINARY: chaos/harness:latest (and :<version>), from
+#   compose/harness/Dockerfile: the base + BINARY (stripped) + compose/
 #
-# Idempotent: images already present are kept; --force rebuilds them all.
+# Idempotent: images already present are kept (the harness while it holds
+# the same BINARY); --force rebuilds them all.
 # Needs root (debootstrap) and a reachable Debian mirror; pulls nothing.
 #
-# usage: compose/images/build.sh [--force] [--verbose]
+# usage: compose/images/build.sh [--force] [--verbose] [--harness BINARY]
 #   CHAOS_DEBIAN_MIRROR  mirror to debootstrap from (default: the host's apt
 #                        sources for bookworm, else http://deb.debian.org/debian)
 #   TMPDIR               where the temporary rootfs goes (default /var/tmp)
@@ -24,13 +27,18 @@ BASE_IMAGE=chaos/base:bookworm
 PACKAGES=iptables,iproute2,procps,curl,netcat-openbsd,ca-certificates,iputils-ping
 LABEL_MANAGED=io.chaos.managed=true
 
-force=0 verbose=0
-for arg in "$@"; do
+force=0 verbose=0 harness_binary=""
+while [[ $# -gt 0 ]]; do
+  arg=$1; shift
   case "$arg" in
     --force|-f) force=1 ;;
     --verbose|-v) verbose=1 ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "chaos images: error: unknown argument '$arg' (usage: build.sh [--force] [--verbose])" >&2; exit 254 ;;
+    --harness)
+      [[ $# -gt 0 ]] || { echo "chaos images: error: --harness needs the chaos binary to put in chaos/harness" >&2; exit 254; }
+      harness_binary=$1; shift
+      [[ -x $harness_binary ]] || { echo "chaos images: error: --harness $harness_binary: not an executable file" >&2; exit 254; } ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "chaos images: error: unknown argument '$arg' (usage: build.sh [--force] [--verbose] [--harness BINARY])" >&2; exit 254 ;;
   esac
 done
 
@@ -47,7 +55,7 @@ if ! flock -n 9; then
   flock 9
 fi
 
-workdir="" log="" child=""
+workdir="" context="" log="" child=""
 stop_child() { # the step running now, with everything it started (its own session)
   [[ -n $child ]] && kill -0 "$child" 2>/dev/null || return 0
   kill -TERM -- "-$child" 2>/dev/null || kill -TERM "$child" 2>/dev/null || true
@@ -69,6 +77,7 @@ cleanup() {
     done < <(awk -v d="$workdir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
     rm -rf --one-file-system "$workdir" 2>/dev/null || true
   fi
+  [[ -z "$context" ]] || rm -rf "$context" 2>/dev/null || true
   if [[ -n "$log" && -f "$log" ]]; then
     if [[ $rc -eq 0 ]]; then rm -f "$log"; else echo "chaos images: full log kept in $log" >&2; fi
   fi
@@ -117,8 +126,17 @@ all_present() {
   local pair
   for pair in "${system_images[@]}"; do present "${pair%:*}" || return 1; done
 }
-if [[ $force -eq 0 ]] && all_present; then
-  say "images present: $BASE_IMAGE ${system_images[*]%:*} (nothing to do; --force rebuilds)"
+# chaos/harness holds one binary: it is current while its label names the
+# binary's digest.
+HARNESS_IMAGE=chaos/harness:latest
+harness_digest=""
+[[ -z $harness_binary ]] || harness_digest=$(sha256sum "$harness_binary" | awk '{ print $1 }')
+harness_current() {
+  [[ -z $harness_binary ]] && return 0
+  [[ $(docker image inspect --format '{{ index .Config.Labels "io.chaos.binary" }}' "$HARNESS_IMAGE" 2>/dev/null) == "$harness_digest" ]]
+}
+if [[ $force -eq 0 ]] && all_present && harness_current; then
+  say "images present: $BASE_IMAGE ${system_images[*]%:*}${harness_binary:+ $HARNESS_IMAGE} (nothing to do; --force rebuilds)"
   exit 0
 fi
 
@@ -255,6 +273,36 @@ for pair in "${system_images[@]}"; do
     say "$image present"
   fi
 done
+# --- chaos/harness ----------------------------------------------------------
+build_harness() {
+  local t0=$SECONDS version
+  version=$("$harness_binary" --version 2>/dev/null | awk '{ print $2 }')
+  [[ -n $version ]] || die "$harness_binary --version printed no version: is it the chaos binary?"
+  context=$(mktemp -d "${TMPDIR:-/var/tmp}/chaos-harness.XXXXXX")
+  # The binary without its debug sections (a release build keeps line
+  # tables: 125 MB, 15 MB stripped); as it is if strip is missing.
+  strip -o "$context/chaos" "$harness_binary" 2>/dev/null || cp "$harness_binary" "$context/chaos"
+  cp -r "$HERE/.." "$context/compose"
+  say "docker build $HARNESS_IMAGE ($harness_binary, chaos $version) ..."
+  run_step "docker build of $HARNESS_IMAGE" env DOCKER_BUILDKIT=0 docker build --pull=false \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$LABEL_MANAGED" --label io.chaos.image=harness \
+    --label "io.chaos.binary=$harness_digest" \
+    -t "$HARNESS_IMAGE" -t "chaos/harness:$version" -f "$HERE/../harness/Dockerfile" "$context"
+  rm -rf "$context"; context=""
+  # A binary built against a newer C library than bookworm's would not start.
+  local said
+  said=$(docker run --rm "$HARNESS_IMAGE" --version 2>&1) ||
+    die "$HARNESS_IMAGE does not run its binary ($said): build chaos on Debian bookworm (or older) and try again"
+  say "$HARNESS_IMAGE built in $((SECONDS - t0)) s: $said"
+}
+if [[ -n $harness_binary ]]; then
+  if [[ $force -eq 1 || $base_built -eq 1 ]] || ! harness_current; then
+    build_harness
+  else
+    say "$HARNESS_IMAGE present (same binary)"
+  fi
+fi
+
 # the classic builder leaves dangling layers when a tag moves; drop ours
 docker image prune -f --filter "label=$LABEL_MANAGED" >/dev/null 2>&1 || true
 

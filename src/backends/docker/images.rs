@@ -57,15 +57,34 @@ pub async fn require(docker: &Docker, images: &[String]) -> Result<(), DockerErr
     Ok(())
 }
 
-/// `chaos images build`: run `compose/images/build.sh`, its output going
-/// straight to the terminal (a cold build takes a minute or two). Returns the
-/// script's exit code (0, 1 on failure, 254 on a bad argument).
+/// The nightly job's image: the `chaos` binary on the base, with the
+/// compose files (`compose/harness/Dockerfile`); also the partition sidecar
+/// of the Kubernetes clusters.
+pub const HARNESS_IMAGE: &str = "chaos/harness:latest";
+
+/// The images a run needs (the base and every system's), as `chaos run`
+/// builds them when missing.
 pub fn build(compose_dir: &Path, force: bool) -> Result<i32, DockerError> {
+    build_all(compose_dir, force, None)
+}
+
+/// `chaos images build`: run `compose/images/build.sh`, its output going
+/// straight to the terminal (a cold build takes a minute or two), with
+/// `harness` (a `chaos` binary) also put into [`HARNESS_IMAGE`]. Returns the
+/// script's exit code (0, 1 on failure, 254 on a bad argument).
+pub fn build_all(
+    compose_dir: &Path,
+    force: bool,
+    harness: Option<&Path>,
+) -> Result<i32, DockerError> {
     let script = compose_dir.join("images").join("build.sh");
     let mut cmd = std::process::Command::new("bash");
     cmd.arg(&script);
     if force {
         cmd.arg("--force");
+    }
+    if let Some(binary) = harness {
+        cmd.arg("--harness").arg(binary);
     }
     let status = cmd.status().map_err(|e| {
         DockerError::Harness(format!(
