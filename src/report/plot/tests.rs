@@ -274,3 +274,91 @@ fn no_text_runs_off_an_edge() {
         }
     }
 }
+
+/// A write, a cas that times out (info, a second), and during it a read
+/// that returns a value never written: the read cannot be linearized.
+fn impossible_read() -> chaos_checkers::linear::Failure {
+    let ms = 1_000_000;
+    let mut ops = vec![
+        op(0, 0, OpType::Invoke, "write"),
+        op(2 * ms, 0, OpType::Ok, "write"),
+        op(3 * ms, 1, OpType::Invoke, "cas"),
+        op(4 * ms, 2, OpType::Invoke, "read"),
+        op(5 * ms, 2, OpType::Ok, "read"),
+        op(1_003 * ms, 1, OpType::Info, "cas"),
+    ];
+    let values = [
+        json!(1),
+        json!(1),
+        json!([1, 2]),
+        Value::Null,
+        json!(7),
+        json!([1, 2]),
+    ];
+    for (i, (o, v)) in ops.iter_mut().zip(values).enumerate() {
+        o.index = i as u64;
+        o.value = v;
+        o.key = Some(json!("k"));
+    }
+    let report = chaos_checkers::linear::check(
+        &History::new(ops),
+        &chaos_checkers::linear::LinearOptions {
+            model: chaos_checkers::linear::ModelKind::CasRegister,
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    report.keys[0]
+        .failure
+        .clone()
+        .expect("the read of 7 is invalid")
+}
+
+#[test]
+fn the_anomaly_gives_every_op_a_readable_bar_even_beside_a_long_timeout() {
+    let failure = impossible_read();
+    assert_eq!(failure.op.index, 3);
+    let svg = anomaly(&failure);
+    let doc = parse(&svg);
+    let bars = class(&doc, "op");
+    assert_eq!(bars.len(), 3, "the write, the cas and the read: {svg}");
+    for bar in &bars {
+        assert!(number(bar, "width") >= 24.0, "{bar:?}");
+    }
+    let culprit: Vec<_> = bars
+        .iter()
+        .filter(|b| b.attribute("fill") == Some("#e63946"))
+        .collect();
+    assert_eq!(culprit.len(), 1);
+    assert!(
+        texts(doc.root_element()).contains(&"read → 7".to_string()),
+        "{svg}"
+    );
+    let cas = bars
+        .iter()
+        .find(|b| {
+            b.descendants()
+                .any(|t| t.text().is_some_and(|t| t.contains("cas")))
+        })
+        .unwrap();
+    assert_eq!(
+        cas.attribute("stroke-dasharray"),
+        Some("4 2"),
+        "unknown outcome"
+    );
+    let width = number(&doc.root_element(), "width");
+    assert!(
+        (number(cas, "x") + number(cas, "width") - (width - 16.0)).abs() < 0.5,
+        "runs to the edge"
+    );
+    for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let (before, after) = extent(&t);
+        let x = number(&t, "x");
+        assert!(
+            x - before >= 0.0 && x + after <= width,
+            "{:?} is cut off",
+            t.text()
+        );
+    }
+}
