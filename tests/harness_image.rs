@@ -1,12 +1,17 @@
 //! `chaos images build` also builds `chaos/harness` from our Debian base,
 //! with no registry: the binary that ran the command, iptables and procps
 //! (what the partition sidecar needs), and the compose files. The image
-//! runs its binary, and a second build with the same binary keeps it.
+//! runs its binary, a second build with the same binary keeps it, and as a
+//! sidecar in a node's network namespace it installs and removes a
+//! partition on a real etcd cluster with the Kubernetes backend's scripts.
 
 mod common;
 
 use std::process::Command;
 
+use chaos_nemeses::iptables::{
+    check_outcome, heal_outcome, rules, share_in_force, APPLY, CHECK, HEAL,
+};
 use common::*;
 
 fn docker(args: &[&str]) -> std::process::Output {
@@ -85,4 +90,84 @@ fn chaos_images_build_makes_a_harness_image_that_runs_chaos() {
         "the same binary: {}",
         stdout(&again)
     );
+}
+
+/// A container of the harness image in a node's network namespace, as the
+/// Kubernetes manifests run it beside each node; removed when dropped.
+struct Sidecar(String);
+
+impl Sidecar {
+    fn beside(node_container: &str, run: &str) -> Sidecar {
+        let name = format!("{node_container}-harness-sidecar");
+        let out = docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            &format!("io.chaos.run={run}"),
+            "--network",
+            &format!("container:{node_container}"),
+            "--cap-add",
+            "NET_ADMIN",
+            "--entrypoint",
+            "sleep",
+            "chaos/harness:latest",
+            "infinity",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        Sidecar(name)
+    }
+
+    /// `sh -c SCRIPT sh ARGS...` in the sidecar, as the backend execs it.
+    fn sh(&self, script: &str, args: &[&str]) -> String {
+        let mut all = vec!["exec", self.0.as_str(), "sh", "-c", script, "sh"];
+        all.extend(args);
+        let out = docker(&all);
+        assert!(out.status.success(), "{script}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}
+
+#[test]
+fn the_harness_image_as_a_sidecar_installs_and_removes_a_partition() {
+    if !docker_or_skip("the_harness_image_as_a_sidecar_installs_and_removes_a_partition") {
+        return;
+    }
+    let out = chaos(&["images", "build"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let guard = ClusterGuard::up("etcd", 3, "sidecar");
+    let rt = runtime();
+    let nodes = rt.block_on(guard.open(&rt).refresh()).unwrap();
+    let [n1, n2, n3] = [&nodes[0], &nodes[1], &nodes[2]];
+    let peer = 2380;
+    assert!(
+        tcp(&n2.container, &n1.address, peer),
+        "n2 reaches n1 before"
+    );
+
+    // n1 drops what n2 and n3 send: n1 alone on its side.
+    let sidecar = Sidecar::beside(&n1.container, &guard.run);
+    let grudge = rules(&guard.run, &[n2.address.clone(), n3.address.clone()]);
+    sidecar.sh(APPLY, &[&grudge]);
+    let in_force = check_outcome(&sidecar.sh(CHECK, &[])).expect("CHECK reads");
+    assert!(share_in_force(in_force, 2), "{in_force:?}");
+    assert!(!tcp(&n2.container, &n1.address, peer), "n2 is cut from n1");
+    assert!(!tcp(&n3.container, &n1.address, peer), "n3 is cut from n1");
+    assert!(
+        tcp(&n2.container, &n3.address, peer),
+        "n2 and n3 still talk"
+    );
+
+    assert_eq!(heal_outcome(&sidecar.sh(HEAL, &[])), Some(Some(2)));
+    assert!(tcp(&n2.container, &n1.address, peer), "healed");
+    assert!(!iptables_rules(&n1.container, &guard.run).contains("CHAOS-PARTITION"));
+    drop(sidecar);
+    guard.teardown();
 }
