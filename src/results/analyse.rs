@@ -24,7 +24,9 @@ use crate::error::Failure;
 use crate::report::{self, Evidence, NodeSignal, RunReport, SignalSearch};
 
 /// Every file a finished run folder holds, as the report lists them (the
-/// node logs as `nodes/<node>/log`, one per node).
+/// node logs as `nodes/<node>/log`, one per node). The plots,
+/// `latency.svg` and `rate.svg`, are not listed: the report shows them
+/// where they belong, under Throughput and Latency.
 pub const ARTIFACTS: [&str; 8] = [
     "test.json",
     "history.jsonl",
