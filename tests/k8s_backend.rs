@@ -902,24 +902,14 @@ async fn rate_runs_the_shared_tc_script_where_packets_leave() {
         "{e}"
     );
     let seen = seen.lock().unwrap().clone();
-    let mut command = vec![
-        "sh".to_string(),
-        "-c".into(),
-        tc::script(tc::APPLY),
-        "sh".into(),
-    ];
+    let mut command = vec!["sh".to_string(), "-c".into(), tc::APPLY.into(), "sh".into()];
     command.extend(tc::args(
         "1mbit".parse().unwrap(),
         &["10.0.0.11".into(), "10.0.0.12".into()],
     ));
     // Only the sender has a limit to install; the other pods' sidecars are
     // asked to remove one an earlier rate may have left.
-    let heal = vec![
-        "sh".to_string(),
-        "-c".into(),
-        tc::script(tc::HEAL),
-        "sh".into(),
-    ];
+    let heal = vec!["sh".to_string(), "-c".into(), tc::HEAL.into(), "sh".into()];
     assert_eq!(
         execs_seen(&seen),
         [
@@ -953,7 +943,7 @@ async fn heal_of_a_loss_and_a_rate_runs_their_scripts_in_every_sidecar() {
     let mut expected = Vec::new();
     for pod in ["etcd-0", "etcd-1", "etcd-2"] {
         expected.push((exec_path(pod), script(Chain::LOSS.script(HEAL))));
-        expected.push((exec_path(pod), script(tc::script(tc::HEAL))));
+        expected.push((exec_path(pod), script(tc::HEAL.to_string())));
     }
     expected.sort();
     assert_eq!(execs_seen(&seen), expected);

@@ -62,7 +62,7 @@ impl DockerCluster {
                     return self.clear_rate(node, sidecars).await;
                 }
                 let id = sidecar::ensure(self.docker(), node, self.run_id(), sidecars).await?;
-                let script = sidecar::with_args(&tc::script(tc::APPLY), &tc::args(rate, &peers));
+                let script = sidecar::with_args(tc::APPLY, &tc::args(rate, &peers));
                 sidecar::run(self.docker(), &self.sessions, &id, "tc", &script).await?;
                 Ok(())
             }
@@ -86,8 +86,7 @@ impl DockerCluster {
                 tc::HANDLE
             )
         };
-        self.heal_each(look_everywhere, &tc::script(tc::HEAL), removed)
-            .await
+        self.heal_each(look_everywhere, tc::HEAL, removed).await
     }
 
     /// Every network fault of ours, partitions, losses and rate limits, for
@@ -100,52 +99,56 @@ impl DockerCluster {
         Ok(lines)
     }
 
-    /// Is each running node's share of the loss on `links` installed?
+    /// Is each running node's share of the loss on `links` installed? All
+    /// nodes looked at at once: a run asks every second.
     pub(crate) async fn loss_in_force(&self, links: &Links) -> Result<bool, DockerError> {
         let (nodes, sidecars) = self.look_all().await?;
         let into = links.into_each(&names(&nodes));
-        for node in nodes.iter().filter(|n| n.has_netns()) {
-            let peers = into.dropped_by(&node.name).count();
-            if peers == 0 {
-                continue;
+        let looks = nodes.iter().filter(|n| n.has_netns()).map(|node| {
+            let (into, sidecars) = (&into, &sidecars);
+            async move {
+                let peers = into.dropped_by(&node.name).count();
+                if peers == 0 {
+                    return Ok(true);
+                }
+                let Some(s) = sidecars.iter().find(|s| s.serves(node)) else {
+                    return Ok(false);
+                };
+                let outcome =
+                    sidecar::check(self.docker(), &self.sessions, &s.id, Chain::LOSS).await?;
+                Ok(share_in_force(outcome, peers))
             }
-            let Some(s) = sidecars.iter().find(|s| s.serves(node)) else {
-                return Ok(false);
-            };
-            let outcome = sidecar::check(self.docker(), &self.sessions, &s.id, Chain::LOSS).await?;
-            if !share_in_force(outcome, peers) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        });
+        all_true(join_all(looks).await)
     }
 
     /// Is each running node's share of the rate limit on `links` installed?
     pub(crate) async fn rate_in_force(&self, links: &Links) -> Result<bool, DockerError> {
         let (nodes, sidecars) = self.look_all().await?;
         let out = links.out_of_each(&names(&nodes));
-        for node in nodes.iter().filter(|n| n.has_netns()) {
-            let peers = out.get(&node.name).map_or(0, |r| r.len());
-            if peers == 0 {
-                continue;
+        let looks = nodes.iter().filter(|n| n.has_netns()).map(|node| {
+            let (out, sidecars) = (&out, &sidecars);
+            async move {
+                let peers = out.get(&node.name).map_or(0, |r| r.len());
+                if peers == 0 {
+                    return Ok(true);
+                }
+                let Some(s) = sidecars.iter().find(|s| s.serves(node)) else {
+                    return Ok(false);
+                };
+                let output =
+                    sidecar::run(self.docker(), &self.sessions, &s.id, "tc", tc::CHECK).await?;
+                let outcome = tc::check_outcome(&output).ok_or_else(|| {
+                    DockerError::Harness(format!(
+                        "cannot read the rate limit in sidecar {}: {}",
+                        s.name,
+                        super::one_line(&output)
+                    ))
+                })?;
+                Ok(tc::share_in_force(outcome, peers))
             }
-            let Some(s) = sidecars.iter().find(|s| s.serves(node)) else {
-                return Ok(false);
-            };
-            let script = tc::script(tc::CHECK);
-            let output = sidecar::run(self.docker(), &self.sessions, &s.id, "tc", &script).await?;
-            let outcome = tc::check_outcome(&output).ok_or_else(|| {
-                DockerError::Harness(format!(
-                    "cannot read the rate limit in sidecar {}: {}",
-                    s.name,
-                    super::one_line(&output)
-                ))
-            })?;
-            if !tc::share_in_force(outcome, peers) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        });
+        all_true(join_all(looks).await)
     }
 
     /// The nodes and sidecars now, with every node `links` names checked.
@@ -181,8 +184,7 @@ impl DockerCluster {
 
     async fn clear_rate(&self, node: &DockerNode, sidecars: &[Sidecar]) -> Result<(), DockerError> {
         if let Some(s) = sidecars.iter().find(|s| s.serves(node)) {
-            let script = tc::script(tc::HEAL);
-            sidecar::run(self.docker(), &self.sessions, &s.id, "tc", &script).await?;
+            sidecar::run(self.docker(), &self.sessions, &s.id, "tc", tc::HEAL).await?;
         }
         Ok(())
     }
@@ -266,6 +268,13 @@ impl DockerCluster {
         }
         Ok(lines)
     }
+}
+
+/// True if every look said so; the first error otherwise.
+fn all_true(looks: Vec<Result<bool, DockerError>>) -> Result<bool, DockerError> {
+    looks
+        .into_iter()
+        .try_fold(true, |all, look| look.map(|this| all && this))
 }
 
 fn names(nodes: &[DockerNode]) -> Vec<NodeName> {

@@ -49,8 +49,8 @@ impl K8sCluster {
     pub(crate) async fn install_rate(&self, links: &Links, rate: Rate) -> Result<(), ClusterError> {
         let pods = self.checked(links, "rate").await?;
         let out = links.out_of_each(&names(&pods));
-        let apply = tc::script(tc::APPLY);
-        let heal = tc::script(tc::HEAL);
+        let apply = tc::APPLY;
+        let heal = tc::HEAL;
         let jobs = pods.iter().filter(|p| p.has_netns()).map(|pod| {
             let (pods, out, apply, heal) = (&pods, &out, &apply, &heal);
             async move {
@@ -81,7 +81,7 @@ impl K8sCluster {
                 tc::HANDLE
             )
         };
-        self.heal_each(&tc::script(tc::HEAL), removed).await
+        self.heal_each(tc::HEAL, removed).await
     }
 
     /// Is each running pod's share of the loss on `links` installed?
@@ -108,13 +108,13 @@ impl K8sCluster {
     pub(crate) async fn rate_in_force(&self, links: &Links) -> Result<bool, ClusterError> {
         let pods = self.refresh().await?;
         let out = links.out_of_each(&names(&pods));
-        let check = tc::script(tc::CHECK);
+        let check = tc::CHECK;
         for pod in pods.iter().filter(|p| p.has_netns()) {
             let peers = out.get(&pod.name).map_or(0, |r| r.len());
             if peers == 0 {
                 continue;
             }
-            let output = self.exec(&pod.name, SIDECAR, &["sh", "-c", &check]).await?;
+            let output = self.exec(&pod.name, SIDECAR, &["sh", "-c", check]).await?;
             match tc::check_outcome(&output.text) {
                 Some(outcome) if tc::share_in_force(outcome, peers) => {}
                 Some(_) => return Ok(false),
