@@ -1,7 +1,10 @@
 //! The journal's promise, end to end: a `chaos` process holding a partition
 //! is killed with SIGKILL (no chance to clean up), and `chaos heal` then
 //! finds the partition it left and removes it, sidecars included. On NATS,
-//! so the other system's compose files are exercised too.
+//! so the other system's compose files are exercised too. The same for a
+//! one-way partition, a loss and a rate limit in force together, left by a
+//! process that is gone: from the journal, and from the scan when no
+//! journal names them.
 
 mod common;
 
@@ -10,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chaos_nemeses::journal::outstanding;
-use chaos_nemeses::Journal;
+use chaos_nemeses::{nemesis, Cluster, FaultSpec, Journal, Links, Rng};
 use common::*;
 
 const ROUTE_PORT: u16 = 6222;
@@ -173,6 +176,125 @@ fn kill_dash_nine_mid_partition_then_heal_leaves_no_rule() {
         let status = chaos(&["cluster", "status", "--run", &run]);
         stdout(&status).contains("3 nodes (3 healthy)")
     });
+    let _ = std::fs::remove_dir_all(dir);
+    guard.teardown();
+}
+
+/// Nothing of ours in the node's netns: Docker's empty filter table, the
+/// interface's default qdisc.
+fn assert_clean(node: &Node, run: &str) {
+    let rules = iptables_rules(&node.container, run);
+    assert_eq!(
+        rules.lines().collect::<Vec<_>>(),
+        ["-P INPUT ACCEPT", "-P FORWARD ACCEPT", "-P OUTPUT ACCEPT"],
+        "{}",
+        node.container
+    );
+    let qdiscs = tc_in(&node.container, run, &["qdisc", "show", "dev", "eth0"]);
+    assert!(
+        qdiscs.starts_with("qdisc noqueue 0: root"),
+        "{}: {qdiscs}",
+        node.container
+    );
+}
+
+#[test]
+fn one_way_loss_and_rate_left_behind_are_healed_from_the_journal_and_by_the_scan() {
+    if !docker_or_skip(
+        "one_way_loss_and_rate_left_behind_are_healed_from_the_journal_and_by_the_scan",
+    ) {
+        return;
+    }
+    let guard = ClusterGuard::up("nats", 3, "healnq");
+    let run = guard.run.clone();
+    let dir = std::env::temp_dir().join(format!("chaos-{run}"));
+    let journal_path = journal_in(&dir);
+    let journal_arg = journal_path.to_str().unwrap();
+    let nodes = nodes(&run);
+    let names: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
+
+    // A process that put three network faults in force, journaled, and
+    // died without healing (its runtime, sessions and journal dropped).
+    {
+        let rt = runtime();
+        let cluster = guard.open(&rt);
+        let mut journal = Journal::open(&journal_path, &run).unwrap();
+        let mut rng = Rng::new(11);
+        for spec in ["partition-one-way", "loss-all:20%", "rate:1mbit"] {
+            let fault = FaultSpec::parse(spec)
+                .unwrap()
+                .instantiate(&names, &mut rng)
+                .unwrap();
+            rt.block_on(nemesis::apply(&cluster, &mut journal, &fault))
+                .unwrap_or_else(|e| panic!("{spec}: {e}"));
+        }
+    }
+    assert_eq!(outstanding(&Journal::read(&journal_path).unwrap()).len(), 3);
+    let rules = iptables_rules(&nodes[0].container, &run);
+    assert!(rules.contains("-A INPUT -j CHAOS-LOSS"), "{rules}");
+    let limited = nodes
+        .iter()
+        .filter(|n| {
+            tc_in(&n.container, &run, &["qdisc", "show"]).contains("qdisc htb c4a0: dev eth0 root")
+        })
+        .count();
+    assert_eq!(
+        limited, 3,
+        "a rate on one node limits every node's link to it"
+    );
+
+    let healed = chaos(&["heal", "--journal", journal_arg, "--run", &run]);
+    assert_eq!(healed.status.code(), Some(0), "{}", stderr(&healed));
+    let report = stdout(&healed);
+    for says in [
+        "undid loss 20% on n1,n2,n3",
+        "undid rate 1mbit on n",
+        "undid partition n",
+        "removed chain CHAOS-LOSS (2 DROP rules) from n1",
+        "removed the rate limit (qdisc c4a0: on 1 interface) from n",
+        "removed sidecar ",
+    ] {
+        assert!(report.contains(says), "{says:?} not in: {report}");
+    }
+    for node in &nodes {
+        assert_clean(node, &run);
+    }
+    assert_eq!(sidecars(&run), "");
+    assert!(outstanding(&Journal::read(&journal_path).unwrap()).is_empty());
+
+    // No journal names them this time: the scan still finds our chain and
+    // our qdisc, and removes exactly those.
+    {
+        let rt = runtime();
+        let cluster = guard.open(&rt);
+        let all = Links::On(names.clone());
+        rt.block_on(cluster.lose(&all, "5%".parse().unwrap()))
+            .unwrap();
+        rt.block_on(cluster.limit_rate(&all, "10mbit".parse().unwrap()))
+            .unwrap();
+    }
+    let elsewhere = dir.join("none.jsonl");
+    let swept = chaos(&[
+        "heal",
+        "--journal",
+        elsewhere.to_str().unwrap(),
+        "--run",
+        &run,
+    ]);
+    assert_eq!(swept.status.code(), Some(0), "{}", stderr(&swept));
+    let report = stdout(&swept);
+    for node in ["n1", "n2", "n3"] {
+        for says in [
+            format!("removed chain CHAOS-LOSS (2 DROP rules) from {node} "),
+            format!("removed the rate limit (qdisc c4a0: on 1 interface) from {node} "),
+        ] {
+            assert!(report.contains(&says), "{says:?} not in: {report}");
+        }
+    }
+    for node in &nodes {
+        assert_clean(node, &run);
+    }
+    assert_eq!(sidecars(&run), "");
     let _ = std::fs::remove_dir_all(dir);
     guard.teardown();
 }

@@ -14,7 +14,7 @@ use chaos::backends::k8s::{K8sCluster, K8sError, Target, SIDECAR};
 use chaos::commands::nemesis::{by_hand, ByHand};
 use chaos_nemeses::iptables::{rules, APPLY};
 use chaos_nemeses::journal::Action;
-use chaos_nemeses::{grudge, Cluster, ClusterError, Fault, Journal};
+use chaos_nemeses::{grudge, Cluster, ClusterError, Fault, Journal, Links};
 use http::{Request, Response};
 use kube::client::Body;
 use serde_json::{json, Value};
@@ -816,4 +816,150 @@ async fn chaos_nemesis_refuses_a_node_the_cluster_lacks_before_the_journal() {
     assert!(Journal::read(&path).unwrap().is_empty());
     assert!(seen.lock().unwrap().iter().all(|s| !s.upgrade), "no exec");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The exec requests seen (websocket upgrades): pod path and command,
+/// sorted by pod.
+fn execs_seen(seen: &[Seen]) -> Vec<(String, Vec<String>)> {
+    let mut execs: Vec<(String, Vec<String>)> = seen
+        .iter()
+        .filter(|s| s.upgrade)
+        .map(|s| (s.path().to_string(), s.query("command")))
+        .collect();
+    execs.sort();
+    execs
+}
+
+/// A fake server listing three pods; every exec is refused (the mock
+/// cannot complete a websocket), so each request can be looked at.
+async fn three_refusing_exec() -> (K8sCluster, Arc<Mutex<Vec<Seen>>>) {
+    discovered(Box::new(|s| {
+        if s.upgrade {
+            status(400, "BadRequest", "exec is not possible here")
+        } else {
+            ok(three())
+        }
+    }))
+    .await
+}
+
+fn exec_path(pod: &str) -> String {
+    format!("/api/v1/namespaces/{NS}/pods/{pod}/exec")
+}
+
+#[tokio::test]
+async fn loss_runs_the_shared_loss_chain_script_with_peer_pod_ips() {
+    use chaos_nemeses::iptables::{loss_rules, Chain};
+    let (cluster, seen) = three_refusing_exec().await;
+    let fault = Fault::Loss {
+        links: Links::On(vec!["etcd-0".into()]),
+        loss: "20%".parse().unwrap(),
+    };
+    let e = fault.apply_to(&cluster).await.unwrap_err().to_string();
+    one_line(&e);
+    assert!(
+        e.starts_with("cluster backend failed: loss 20% on etcd-0 of staging/app=etcd failed:"),
+        "{e}"
+    );
+    let run = "k8s:staging:app=etcd";
+    let expect = |peers: &[&str]| {
+        let peers: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
+        let text = loss_rules(run, &peers, "20%".parse().unwrap());
+        let script = Chain::LOSS.script(APPLY);
+        vec!["sh".to_string(), "-c".into(), script, "sh".into(), text]
+    };
+    let seen = seen.lock().unwrap().clone();
+    // Every link into and out of etcd-0, each installed where it arrives.
+    assert_eq!(
+        execs_seen(&seen),
+        [
+            (exec_path("etcd-0"), expect(&["10.0.0.11", "10.0.0.12"])),
+            (exec_path("etcd-1"), expect(&["10.0.0.10"])),
+            (exec_path("etcd-2"), expect(&["10.0.0.10"])),
+        ]
+    );
+    assert!(seen
+        .iter()
+        .filter(|s| s.upgrade)
+        .all(|s| s.query("container") == [SIDECAR]));
+    assert_covered(&seen);
+}
+
+#[tokio::test]
+async fn rate_runs_the_shared_tc_script_where_packets_leave() {
+    use chaos_nemeses::tc;
+    let (cluster, seen) = three_refusing_exec().await;
+    // The links etcd-0 -> etcd-1 and etcd-0 -> etcd-2 only: one-way.
+    let names = cluster.names();
+    let fault = Fault::Rate {
+        links: Links::Between(grudge::one_way(&names).unwrap()),
+        rate: "1mbit".parse().unwrap(),
+    };
+    let e = fault.apply_to(&cluster).await.unwrap_err().to_string();
+    one_line(&e);
+    assert!(
+        e.contains("rate 1mbit to etcd-1 from etcd-0; to etcd-2 from etcd-0"),
+        "{e}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let mut command = vec!["sh".to_string(), "-c".into(), tc::APPLY.into(), "sh".into()];
+    command.extend(tc::args(
+        "1mbit".parse().unwrap(),
+        &["10.0.0.11".into(), "10.0.0.12".into()],
+    ));
+    // Only the sender has a limit to install; the other pods' sidecars are
+    // asked to remove one an earlier rate may have left.
+    let heal = vec!["sh".to_string(), "-c".into(), tc::HEAL.into(), "sh".into()];
+    assert_eq!(
+        execs_seen(&seen),
+        [
+            (exec_path("etcd-0"), command),
+            (exec_path("etcd-1"), heal.clone()),
+            (exec_path("etcd-2"), heal),
+        ]
+    );
+    assert_covered(&seen);
+}
+
+#[tokio::test]
+async fn heal_of_a_loss_and_a_rate_runs_their_scripts_in_every_sidecar() {
+    use chaos_nemeses::iptables::{Chain, HEAL};
+    use chaos_nemeses::tc;
+    let (cluster, seen) = three_refusing_exec().await;
+    let loss = Fault::Loss {
+        links: Links::On(cluster.names()),
+        loss: "5%".parse().unwrap(),
+    };
+    let e = loss.undo_on(&cluster).await.unwrap_err().to_string();
+    one_line(&e);
+    assert!(e.contains("exec is not possible here"), "{e}");
+    let rate = Fault::Rate {
+        links: Links::On(cluster.names()),
+        rate: "10mbit".parse().unwrap(),
+    };
+    rate.undo_on(&cluster).await.unwrap_err();
+    let seen = seen.lock().unwrap().clone();
+    let script = |text: String| vec!["sh".to_string(), "-c".into(), text, "sh".into()];
+    let mut expected = Vec::new();
+    for pod in ["etcd-0", "etcd-1", "etcd-2"] {
+        expected.push((exec_path(pod), script(Chain::LOSS.script(HEAL))));
+        expected.push((exec_path(pod), script(tc::HEAL.to_string())));
+    }
+    expected.sort();
+    assert_eq!(execs_seen(&seen), expected);
+    assert_covered(&seen);
+}
+
+#[tokio::test]
+async fn loss_on_a_pod_the_cluster_lacks_makes_no_exec() {
+    let (cluster, seen) = three_refusing_exec().await;
+    let e = cluster
+        .lose(&Links::On(vec!["etcd-7".into()]), "20%".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "no node named etcd-7 in this cluster (nodes: etcd-0, etcd-1, etcd-2)"
+    );
+    assert!(seen.lock().unwrap().iter().all(|s| !s.upgrade), "no exec");
 }

@@ -22,7 +22,7 @@ fn results_dir(tag: &str) -> std::path::PathBuf {
 #[test]
 fn bad_run_flags_are_one_line_and_leave_no_folder() {
     let results = results_dir("flags");
-    let cases: [(&[&str], &str); 14] = [
+    let cases: [(&[&str], &str); 19] = [
         (&["--nemesis", "partition-halves,,kill"], "item 2 is empty"),
         (
             &["--time-limit", "1s"],
@@ -45,6 +45,26 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
             "\"-3\" is not a whole number of 0 or more (`chaos run --help` lists the flags)",
         ),
         (&["--nemesis", "kill,explode"], "unknown fault \"explode\""),
+        (
+            &["--nemesis", "loss:120%,partition-one-way"],
+            "--nemesis \"loss:120%\": 120% is out of range: a probability is more than 0% and at most 100%",
+        ),
+        (
+            &["--nemesis", "loss:-5%"],
+            "--nemesis \"loss:-5%\": \"-5%\" is not a percentage such as 20% or 0.5%",
+        ),
+        (
+            &["--nemesis", "rate-all:fast"],
+            "\"fast\" is not a bandwidth: write bits per second, e.g. 1mbit",
+        ),
+        (
+            &["--nemesis", "delay:100ms"],
+            "delay is not available yet (it needs tc netem or an NFQUEUE delayer, neither built)",
+        ),
+        (
+            &["--nemesis", "loss-sideways:20%"],
+            "unknown place 'sideways'",
+        ),
         (
             &["--system", "etcd", "--workload", "queue"],
             "--system etcd does not run the queue workload",

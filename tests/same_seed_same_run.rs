@@ -31,6 +31,17 @@ const NEMESIS: [&str; 7] = [
     "pause",
 ];
 
+/// The network faults of issue 15, pinned from when they were added: a
+/// list of its own, so that adding them changed nothing above.
+const NETWORK: [&str; 6] = [
+    "partition-one-way",
+    "loss:20%",
+    "loss-minority:20%",
+    "loss-all:5%",
+    "loss-bridge:20%",
+    "rate-random-halves:1mbit",
+];
+
 /// The first ops of `system`'s `workload`, as `chaos run` generates them
 /// for 5 workers.
 fn ops(system: &str, workload: &str, seed: u64) -> Vec<Value> {
@@ -66,9 +77,9 @@ fn workload_ops(seed: u64) -> Value {
 
 /// The schedule's choices, made by the schedule's own draw from the
 /// run's fault RNG: one fault of the list, then its nodes.
-fn fault_schedule(seed: u64) -> Value {
+fn fault_schedule(seed: u64, list: &[&str]) -> Value {
     let names: Vec<String> = NODES.iter().map(|n| n.to_string()).collect();
-    let faults = FaultSpec::parse_list(&NEMESIS.join(",")).expect("every fault parses");
+    let faults = FaultSpec::parse_list(&list.join(",")).expect("every fault parses");
     let mut rng = schedule::rng_for(seed);
     let out: Vec<Value> = (0..FAULTS)
         .map(|_| match schedule::choose(&faults, &names, &mut rng) {
@@ -85,7 +96,11 @@ fn golden() -> Value {
         .map(|&seed| {
             (
                 seed.to_string(),
-                json!({"ops": workload_ops(seed), "faults": fault_schedule(seed)}),
+                json!({
+                    "ops": workload_ops(seed),
+                    "faults": fault_schedule(seed, &NEMESIS),
+                    "network-faults": fault_schedule(seed, &NETWORK),
+                }),
             )
         })
         .collect();
@@ -106,7 +121,7 @@ fn a_seed_replays_the_same_ops_and_the_same_faults() {
     .expect("tests/golden/seeds.json is JSON");
     for seed in SEEDS {
         let seed = seed.to_string();
-        for part in ["ops", "faults"] {
+        for part in ["ops", "faults", "network-faults"] {
             assert_eq!(
                 now[&seed][part], recorded[&seed][part],
                 "seed {seed}: the {part} differ from the recording"

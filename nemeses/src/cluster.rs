@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fault::{Fault, FaultSpec};
 use crate::grudge::{Grudge, NodeName};
+use crate::quality::{Links, Percent, Rate};
 
 /// One member of the cluster under test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +79,8 @@ impl ClusterError {
 /// What the nemeses need from a cluster backend.
 ///
 /// Process faults come in pairs: `kill`/`restart`, `stop`/`start`,
-/// `pause`/`resume`; network faults are `partition`/`heal`. A method naming a
+/// `pause`/`resume`; network faults too: `partition`/`heal`,
+/// `lose`/`heal_loss`, `limit_rate`/`heal_rate`. A method naming a
 /// node not in [`Cluster::nodes`] returns [`ClusterError::UnknownNode`].
 ///
 /// Only [`Cluster::nodes`], [`Cluster::is_up`] and [`Cluster::supports`] are
@@ -154,6 +156,43 @@ pub trait Cluster: Send + Sync {
     /// line per node whose rules were removed, for a heal's report.
     fn heal(&self) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
         async { Err(unsupported("heal")) }
+    }
+
+    /// Drop `loss` of the packets on `links`, each packet drawn alone, where
+    /// they arrive. Replaces any loss installed before; the harness's own
+    /// path to the nodes is never touched, and the rules go into a chain of
+    /// our own, apart from a partition's (both can be in force).
+    fn lose(
+        &self,
+        links: &Links,
+        loss: Percent,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = (links, loss);
+        lacks("loss")
+    }
+
+    /// Remove exactly the loss rules this harness added. Succeeds when
+    /// there is nothing to remove; one line per node whose rules went.
+    fn heal_loss(&self) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
+        async { Err(unsupported("heal a loss")) }
+    }
+
+    /// Slow the packets on `links` to `rate`, where they leave (each
+    /// sender's packets on the links share one bucket). Replaces any rate
+    /// limit installed before; never the harness's own path to the nodes.
+    fn limit_rate(
+        &self,
+        links: &Links,
+        rate: Rate,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = (links, rate);
+        lacks("rate")
+    }
+
+    /// Remove exactly the rate limits this harness added. Succeeds when
+    /// there is nothing to remove; one line per node whose limit went.
+    fn heal_rate(&self) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
+        async { Err(unsupported("heal a rate limit")) }
     }
 
     /// Is the node running and not paused? Says nothing about whether the

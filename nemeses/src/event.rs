@@ -191,7 +191,7 @@ mod tests {
             Step::Lost,
             Step::Stop,
         ];
-        for verb in ["partition", "kill", "pause", "stop"] {
+        for verb in ["partition", "kill", "pause", "stop", "loss", "rate"] {
             for step in steps {
                 assert_eq!(Step::parse(&step.f(verb)), Some((step, verb)));
             }

@@ -11,8 +11,10 @@
 //! * `a` and `b` can hold a conversation (a request *and* its reply) only when
 //!   neither drops the other ([`Grudge::can_talk`]).
 //!
-//! Every shape below is symmetric (a link is either up or cut both ways), but
-//! the type allows one-way grudges for future shapes.
+//! Every shape below is symmetric (a link is either up or cut both ways)
+//! except [`one_way`], which cuts links in one direction only: the
+//! asymmetric partition where a node still hears its peers but they no
+//! longer hear it.
 //!
 //! The shape functions are pure functions of the node list (plus an [`Rng`] for
 //! the random ones), so a run's partitions are replayable from its seed.
@@ -214,7 +216,7 @@ impl fmt::Display for Grudge {
 
 /// Order `n2` before `n10`: people read node lists, and `n1,n10,n2` misleads.
 /// Compares the name without its trailing digits, then those digits as a number.
-fn natural_cmp(a: &str, b: &str) -> Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
     fn split(s: &str) -> (&str, Option<u128>) {
         let stem = s.trim_end_matches(|c: char| c.is_ascii_digit());
         (stem, s[stem.len()..].parse().ok())
@@ -222,13 +224,13 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
     split(a).cmp(&split(b)).then_with(|| a.cmp(b))
 }
 
-fn sorted_naturally(mut names: Vec<NodeName>) -> Vec<NodeName> {
+pub(crate) fn sorted_naturally(mut names: Vec<NodeName>) -> Vec<NodeName> {
     names.sort_by(|a, b| natural_cmp(a, b));
     names
 }
 
 /// Reject node lists no shape can work with, with a message naming the problem.
-fn check_nodes(shape: &str, nodes: &[NodeName], min: usize) -> Result<(), String> {
+pub(crate) fn check_nodes(shape: &str, nodes: &[NodeName], min: usize) -> Result<(), String> {
     if nodes.is_empty() {
         return Err(format!(
             "{shape} needs at least {min} nodes, and no nodes were given"
@@ -348,6 +350,30 @@ pub fn bridge(nodes: &[NodeName]) -> Result<Grudge, String> {
     ]))
 }
 
+/// The first ⌊n/2⌋ nodes are not heard by the rest, and still hear them:
+/// for 5 nodes, `n3`, `n4` and `n5` drop what `n1` and `n2` send, while
+/// `n1` and `n2` receive everything. The asymmetric partition that breaks
+/// leader leases: a leader among the first nodes keeps hearing its
+/// followers (and their elections) while its own heartbeats are lost; a
+/// leader among the rest keeps sending to the first nodes but never hears
+/// their answers. A TCP connection needs both directions, so across the cut
+/// no connection opens either way; datagrams (UDP, ICMP requests) pass from
+/// the rest to the first nodes only.
+pub fn one_way(nodes: &[NodeName]) -> Result<Grudge, String> {
+    check_nodes("one-way", nodes, 2)?;
+    let (unheard, deaf) = nodes.split_at(nodes.len() / 2);
+    let mut grudge = Grudge::new();
+    for node in unheard {
+        grudge.add_node(node);
+    }
+    for node in deaf {
+        for from in unheard {
+            grudge.add_drop(node, from);
+        }
+    }
+    Ok(grudge)
+}
+
 /// The partition shapes a nemesis can be asked for by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -357,16 +383,18 @@ pub enum PartitionShape {
     One,
     MajoritiesRing,
     Bridge,
+    OneWay,
 }
 
 impl PartitionShape {
     /// Every shape, in the order help texts list them.
-    pub const ALL: [PartitionShape; 5] = [
+    pub const ALL: [PartitionShape; 6] = [
         PartitionShape::Halves,
         PartitionShape::RandomHalves,
         PartitionShape::One,
         PartitionShape::MajoritiesRing,
         PartitionShape::Bridge,
+        PartitionShape::OneWay,
     ];
 
     /// The name used on the command line and in journals.
@@ -377,6 +405,7 @@ impl PartitionShape {
             PartitionShape::One => "one",
             PartitionShape::MajoritiesRing => "majorities-ring",
             PartitionShape::Bridge => "bridge",
+            PartitionShape::OneWay => "one-way",
         }
     }
 
@@ -385,7 +414,9 @@ impl PartitionShape {
     /// Only `halves` is fixed by node order. As in Jepsen, `majorities-ring`
     /// and `bridge` are built over a seeded shuffle of the nodes, so repeated
     /// faults in one run put different nodes next to each other and in the
-    /// middle; call [`majorities_ring`] or [`bridge`] directly for a fixed order.
+    /// middle; `one-way` too, so that each time other nodes go unheard. Call
+    /// [`majorities_ring`], [`bridge`] or [`one_way`] directly for a fixed
+    /// order.
     pub fn grudge(self, nodes: &[NodeName], rng: &mut Rng) -> Result<Grudge, String> {
         let shuffled = |rng: &mut Rng| {
             let mut v = nodes.to_vec();
@@ -403,6 +434,10 @@ impl PartitionShape {
             PartitionShape::Bridge => {
                 check_nodes(self.name(), nodes, 3)?;
                 bridge(&shuffled(rng))
+            }
+            PartitionShape::OneWay => {
+                check_nodes(self.name(), nodes, 2)?;
+                one_way(&shuffled(rng))
             }
         }
     }

@@ -417,6 +417,45 @@ fn bridge_on_3_5_7_keeps_the_middle_node_connected_to_both_sides() {
     assert_bridge(&bridge(&n).unwrap(), &n, &list("n1 n2"), "n3", &list("n4"));
 }
 
+// ---- one-way ----
+
+/// ⌊n/2⌋ nodes go unheard: every other node drops each of them, they drop
+/// nobody, and no pair can hold a conversation across the cut, while every
+/// packet the other way arrives.
+fn assert_one_way(g: &Grudge, nodes: &[NodeName]) {
+    let unheard: Vec<&NodeName> = nodes
+        .iter()
+        .filter(|n| g.dropped_by(n).next().is_none())
+        .collect();
+    assert_eq!(unheard.len(), nodes.len() / 2, "{g}");
+    for a in nodes {
+        for b in nodes.iter().filter(|b| *b != a) {
+            let across = unheard.contains(&a) && !unheard.contains(&b);
+            assert_eq!(g.can_reach(a, b), !across, "{a} -> {b} in {g}");
+            if across {
+                assert!(g.can_reach(b, a), "{b} -> {a} must pass in {g}");
+                assert!(!g.can_talk(a, b));
+            }
+        }
+    }
+    assert_eq!(g.components(), None, "one-way is no clean partition: {g}");
+}
+
+#[test]
+fn one_way_cuts_one_direction_only() {
+    let g = one_way(&names(5)).unwrap();
+    assert_one_way(&g, &names(5));
+    assert!(!g.can_reach("n1", "n3") && g.can_reach("n3", "n1"));
+    assert_eq!(
+        g.to_string(),
+        "n3 drops n1,n2\nn4 drops n1,n2\nn5 drops n1,n2"
+    );
+    // Every node is listed, the unheard ones too.
+    assert_eq!(g.nodes().len(), 5);
+    assert_eq!(one_way(&names(2)).unwrap().to_string(), "n2 drops n1");
+    assert!(one_way(&names(1)).is_err());
+}
+
 // ---- the shape enum ----
 
 #[test]
@@ -429,7 +468,8 @@ fn shape_names_round_trip_and_unknown_names_are_listed() {
             "random-halves",
             "one",
             "majorities-ring",
-            "bridge"
+            "bridge",
+            "one-way"
         ]
     );
     for shape in PartitionShape::ALL {
@@ -439,7 +479,7 @@ fn shape_names_round_trip_and_unknown_names_are_listed() {
     }
     assert_eq!(
         "majority".parse::<PartitionShape>(),
-        Err("unknown partition shape 'majority' (known: halves, random-halves, one, majorities-ring, bridge)".to_string())
+        Err("unknown partition shape 'majority' (known: halves, random-halves, one, majorities-ring, bridge, one-way)".to_string())
     );
 }
 
@@ -455,6 +495,10 @@ fn every_shape_via_the_enum_keeps_its_properties_and_replays_from_the_seed() {
                     shape.grudge(&nodes, &mut Rng::new(seed)).unwrap(),
                     "{shape}"
                 );
+                if shape == PartitionShape::OneWay {
+                    assert_one_way(&g, &nodes);
+                    continue;
+                }
                 assert_symmetric(&g, &nodes);
                 match shape {
                     PartitionShape::Halves => assert_eq!(g, halves(&nodes).unwrap()),
@@ -466,6 +510,7 @@ fn every_shape_via_the_enum_keeps_its_properties_and_replays_from_the_seed() {
                         let hubs = nodes.iter().filter(|a| talk_set(&g, &nodes, a).len() == n);
                         assert_eq!(hubs.count(), 1, "{g}");
                     }
+                    PartitionShape::OneWay => unreachable!("checked above"),
                 }
             }
         }
@@ -475,7 +520,11 @@ fn every_shape_via_the_enum_keeps_its_properties_and_replays_from_the_seed() {
 #[test]
 fn enum_ring_and_bridge_vary_with_the_seed() {
     let nodes = names(5);
-    for shape in [PartitionShape::MajoritiesRing, PartitionShape::Bridge] {
+    for shape in [
+        PartitionShape::MajoritiesRing,
+        PartitionShape::Bridge,
+        PartitionShape::OneWay,
+    ] {
         let distinct: BTreeSet<String> = (0..30)
             .map(|seed| {
                 shape

@@ -1,6 +1,14 @@
-//! The partition rules as iptables text: one place for every backend (the
-//! Docker sidecars and the Kubernetes partition containers run the same
-//! scripts, so `chaos heal` removes the same thing everywhere).
+//! The partition and loss rules as iptables text: one place for every
+//! backend (the Docker sidecars and the Kubernetes partition containers run
+//! the same scripts, so `chaos heal` removes the same thing everywhere).
+//!
+//! A loss (`loss:20%`) is the same construction in a chain of its own,
+//! [`LOSS_CHAIN`], whose rules add `-m statistic --mode random
+//! --probability p` to each DROP: the scripts are the partition's, with the
+//! chain's name changed ([`Chain::script`]), so a loss and a partition can
+//! be in force together and each is healed alone. The `statistic` match
+//! draws each packet independently: it has no correlation (bursts of loss),
+//! which only `tc netem` offers.
 //!
 //! The rules: one chain of our own, [`CHAIN`], hooked first in INPUT, holding
 //! one `-s <peer> -j DROP` per grudged peer — exactly the grudge's meaning (a
@@ -14,9 +22,33 @@
 //! The scripts are POSIX `sh`, run in a container that shares the node's
 //! network namespace and has NET_ADMIN. Pure text: nothing here runs anything.
 
+use crate::quality::Percent;
+
 /// Our chain. Its name is the contract with `chaos heal`: we only ever
 /// create, flush and delete this chain, and the one INPUT rule jumping to it.
 pub const CHAIN: &str = "CHAOS-PARTITION";
+
+/// Our chain for packet loss. The same contract as [`CHAIN`].
+pub const LOSS_CHAIN: &str = "CHAOS-LOSS";
+
+/// One of our chains, and the scripts that manage it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chain(pub &'static str);
+
+impl Chain {
+    pub const PARTITION: Chain = Chain(CHAIN);
+    pub const LOSS: Chain = Chain(LOSS_CHAIN);
+
+    /// `script` (one of [`APPLY`], [`HEAL`], [`SHOW`], [`CHECK`], which
+    /// name [`CHAIN`] and no other chain) for this chain.
+    pub fn script(self, script: &str) -> String {
+        script.replace(CHAIN, self.0)
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
 
 /// Install, as one nf_tables transaction: the chain with its rules (`$1`,
 /// the output of [`rules`]) and, unless already there, the jump from INPUT.
@@ -82,6 +114,22 @@ pub fn share_in_force(outcome: (usize, usize), peers: usize) -> bool {
 /// result holds exactly these rules. Each rule carries the comment
 /// `chaos run <run>`, cleaned so no label can break out of it.
 pub fn rules(run: &str, sources: &[String]) -> String {
+    chain_rules(Chain::PARTITION, run, sources, "")
+}
+
+/// [`rules`] for [`LOSS_CHAIN`]: each DROP taken with probability `loss`.
+pub fn loss_rules(run: &str, sources: &[String], loss: Percent) -> String {
+    let statistic = format!(
+        "-m statistic --mode random --probability {} ",
+        loss.probability()
+    );
+    chain_rules(Chain::LOSS, run, sources, &statistic)
+}
+
+/// The iptables-restore text for `chain`: one DROP of `sources` each, with
+/// `matches` (ending in a space, or empty) before the comment.
+fn chain_rules(chain: Chain, run: &str, sources: &[String], matches: &str) -> String {
+    let chain = chain.name();
     let comment: String = format!("chaos run {run}")
         .chars()
         .map(|c| {
@@ -93,9 +141,11 @@ pub fn rules(run: &str, sources: &[String]) -> String {
         })
         .take(200)
         .collect();
-    let mut text = format!("*filter\n:{CHAIN} - [0:0]\n");
+    let mut text = format!("*filter\n:{chain} - [0:0]\n");
     for source in sources {
-        text += &format!("-A {CHAIN} -s {source}/32 -m comment --comment \"{comment}\" -j DROP\n");
+        text += &format!(
+            "-A {chain} -s {source}/32 {matches}-m comment --comment \"{comment}\" -j DROP\n"
+        );
     }
     text
 }
@@ -124,6 +174,25 @@ pub fn shown_rules(output: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loss_rules_drop_at_random_in_their_own_chain() {
+        let text = loss_rules("r1", &["10.0.0.2".into()], "20%".parse().unwrap());
+        assert_eq!(
+            text,
+            "*filter\n:CHAOS-LOSS - [0:0]\n\
+             -A CHAOS-LOSS -s 10.0.0.2/32 -m statistic --mode random --probability 0.2000 -m comment --comment \"chaos run r1\" -j DROP\n"
+        );
+        for script in [APPLY, HEAL, SHOW, CHECK] {
+            let loss = Chain::LOSS.script(script);
+            assert!(loss.contains(LOSS_CHAIN));
+            assert!(!loss.contains(CHAIN), "{loss}");
+        }
+        // The hook checked and added is the loss chain's.
+        assert!(Chain::LOSS
+            .script(APPLY)
+            .contains("iptables -C INPUT -j CHAOS-LOSS"));
+    }
 
     #[test]
     fn rules_name_only_the_grudged_peers_in_our_chain() {

@@ -18,7 +18,10 @@
 //!   is, so a heal never acts under a live run and always finds a dead
 //!   one's journal.
 //! * [`rng`]: the small seeded RNG that makes fault choices replayable.
-//! * [`iptables`]: the partition rules and scripts every backend runs.
+//! * [`quality`]: how much and on which links the network-quality faults
+//!   (`loss`, `rate`) act.
+//! * [`iptables`]: the partition and loss rules and scripts every backend
+//!   runs; [`tc`]: the rate limit's.
 
 pub mod cluster;
 pub mod event;
@@ -28,8 +31,10 @@ pub mod iptables;
 pub mod journal;
 pub mod lease;
 pub mod nemesis;
+pub mod quality;
 pub mod rng;
 pub mod schedule;
+pub mod tc;
 
 pub use cluster::{check_supported, Cluster, ClusterError, Node};
 pub use event::{Event, NemesisOp, Sink, Step};
@@ -37,5 +42,6 @@ pub use fault::{Fault, FaultSpec};
 pub use grudge::{Grudge, NodeName, PartitionShape};
 pub use journal::{Journal, JournalError};
 pub use nemesis::NemesisError;
+pub use quality::{Links, Percent, Place, Rate};
 pub use rng::Rng;
 pub use schedule::Schedule;

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 /// Records what was done to it; a partition takes [`Self::APPLY_TAKES`].
 /// Of the process faults it has only `stop`/`start`: the others are the
-/// trait's defaults (Unsupported).
+/// trait's defaults (Unsupported). It loses packets too.
 #[derive(Default)]
 struct SlowPartitions {
     events: Mutex<Vec<&'static str>>,
@@ -37,8 +37,8 @@ impl SlowPartitions {
 impl Cluster for SlowPartitions {
     fn supports(fault: &FaultSpec) -> Result<(), String> {
         match fault {
-            FaultSpec::Partition(_) | FaultSpec::Stop => Ok(()),
-            _ => Err("it only partitions and stops".into()),
+            FaultSpec::Partition(_) | FaultSpec::Stop | FaultSpec::Loss { .. } => Ok(()),
+            _ => Err("it only partitions, stops and loses packets".into()),
         }
     }
     async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
@@ -71,6 +71,18 @@ impl Cluster for SlowPartitions {
     }
     async fn heal(&self) -> Result<Vec<String>, ClusterError> {
         self.log("healed");
+        Ok(Vec::new())
+    }
+    async fn lose(
+        &self,
+        _: &crate::quality::Links,
+        _: crate::quality::Percent,
+    ) -> Result<(), ClusterError> {
+        self.log("lossy");
+        Ok(())
+    }
+    async fn heal_loss(&self) -> Result<Vec<String>, ClusterError> {
+        self.log("loss healed");
         Ok(Vec::new())
     }
     async fn is_up(&self, _: &str) -> Result<bool, ClusterError> {
@@ -382,5 +394,45 @@ async fn a_stop_fault_is_scheduled_like_any_other() {
     assert_eq!(
         fixture.finish(),
         ["start-stop", "stop-in-force", "stop-stop"]
+    );
+}
+
+#[tokio::test]
+async fn a_loss_is_scheduled_journaled_and_undone_like_any_other() {
+    let mut fixture = Fixture::new("loss-fault");
+    let cluster = SlowPartitions::default();
+    let faults = [FaultSpec::parse("loss:20%").unwrap()];
+    let schedule = Schedule {
+        faults: &faults,
+        interval: Duration::from_millis(10),
+        time_limit: Duration::from_millis(25),
+        nodes: &fixture.nodes,
+    };
+    let stop = Stop::new();
+    schedule
+        .run(
+            &cluster,
+            &mut fixture.journal,
+            &mut Rng::new(7),
+            &fixture.kept,
+            &|| stop.fired(),
+        )
+        .await;
+    assert_eq!(cluster.events(), ["lossy", "loss healed"]);
+    let entries = Journal::read(fixture.dir.join("journal.jsonl")).unwrap();
+    assert_eq!(entries.len(), 2, "applied, then healed: {entries:?}");
+    assert_eq!(entries[0].fault.verb(), "loss");
+    let started = fixture.kept.0.lock().unwrap()[0].clone();
+    match started {
+        Event::Started { verb, value } => {
+            assert_eq!(verb, "loss");
+            let value = value.as_str().unwrap().to_string();
+            assert!(value.starts_with("20% on n"), "{value}");
+        }
+        other => panic!("expected start-loss, got {other:?}"),
+    }
+    assert_eq!(
+        fixture.finish(),
+        ["start-loss", "loss-in-force", "stop-loss"]
     );
 }

@@ -12,9 +12,12 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod crash;
+mod net;
 mod pause;
 #[allow(unused_imports)] // only the crash tests start runs as children
 pub use crash::*;
+#[allow(unused_imports)] // only the network tests probe links
+pub use net::*;
 #[allow(unused_imports)] // not every test binary pauses a node
 pub use pause::{run_with_a_pause, PausedRun};
 

@@ -1,5 +1,6 @@
 //! `impl Cluster for DockerCluster`: node faults through the Docker API,
-//! partitions through the sidecars (see [`super::sidecar`]).
+//! partitions through the sidecars (see [`super::sidecar`]), losses and
+//! rate limits too (see [`super::quality`]).
 //!
 //! Every method is idempotent, as the trait asks: killing a dead node,
 //! resuming a running one, healing a healed network all succeed. Each call
@@ -10,11 +11,11 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
 use chaos_nemeses::iptables::share_in_force;
-use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Node};
+use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;
 
 use super::cluster::{as_nodes, DockerCluster, DockerNode};
-use super::sidecar::{self, Sidecar};
+use super::sidecar::{self, Chain, Sidecar};
 use super::{api_message, api_status, DockerError};
 
 /// Seconds `stop` gives a node between SIGTERM and SIGKILL.
@@ -65,7 +66,8 @@ impl DockerCluster {
             .expect("looked up before");
         let sources = addresses(&nodes, peers.iter().map(String::as_str))?;
         let id = sidecar::ensure(self.docker(), node, self.run_id(), &sidecars).await?;
-        sidecar::apply(self.docker(), &self.sessions, &id, self.run_id(), &sources).await?;
+        let text = sidecar::rules(self.run_id(), &sources);
+        sidecar::apply(self.docker(), &self.sessions, &id, Chain::PARTITION, &text).await?;
         Ok(())
     }
 
@@ -90,7 +92,8 @@ impl DockerCluster {
                     }
                     None => return Ok(None),
                 };
-                let removed = sidecar::heal(self.docker(), &self.sessions, &id).await?;
+                let removed =
+                    sidecar::heal(self.docker(), &self.sessions, &id, Chain::PARTITION).await?;
                 Ok::<_, DockerError>(removed.map(|n| {
                     format!(
                         "removed chain {} ({n} DROP rules) from {} ({}) of {}",
@@ -172,7 +175,8 @@ impl DockerCluster {
                 // Its helper was removed: nothing holds the rules any more.
                 return Ok(false);
             };
-            let outcome = sidecar::check(self.docker(), &self.sessions, &s.id).await?;
+            let outcome =
+                sidecar::check(self.docker(), &self.sessions, &s.id, Chain::PARTITION).await?;
             if !share_in_force(outcome, peers) {
                 return Ok(false);
             }
@@ -196,12 +200,13 @@ impl DockerCluster {
             if sources.is_empty() {
                 // Nothing to drop: clear what an earlier partition left.
                 if let Some(s) = sidecars.iter().find(|s| s.serves(node)) {
-                    sidecar::heal(self.docker(), &self.sessions, &s.id).await?;
+                    sidecar::heal(self.docker(), &self.sessions, &s.id, Chain::PARTITION).await?;
                 }
                 return Ok(());
             }
             let id = sidecar::ensure(self.docker(), node, self.run_id(), sidecars).await?;
-            sidecar::apply(self.docker(), &self.sessions, &id, self.run_id(), &sources).await
+            let text = sidecar::rules(self.run_id(), &sources);
+            sidecar::apply(self.docker(), &self.sessions, &id, Chain::PARTITION, &text).await
         });
         join_all(jobs)
             .await
@@ -213,7 +218,7 @@ impl DockerCluster {
 }
 
 /// The cluster addresses of `peers`.
-fn addresses<'a>(
+pub(super) fn addresses<'a>(
     nodes: &[DockerNode],
     peers: impl Iterator<Item = &'a str>,
 ) -> Result<Vec<String>, DockerError> {
@@ -236,9 +241,12 @@ fn addresses<'a>(
 impl Cluster for DockerCluster {
     fn supports(fault: &FaultSpec) -> Result<(), String> {
         match fault {
-            FaultSpec::Partition(_) | FaultSpec::Kill | FaultSpec::Pause | FaultSpec::Stop => {
-                Ok(())
-            }
+            FaultSpec::Partition(_)
+            | FaultSpec::Kill
+            | FaultSpec::Pause
+            | FaultSpec::Stop
+            | FaultSpec::Loss { .. }
+            | FaultSpec::Rate { .. } => Ok(()),
             _ => Err("the Docker backend does not implement it".into()),
         }
     }
@@ -339,6 +347,22 @@ impl Cluster for DockerCluster {
         Ok(self.heal_nodes(self.heals_everywhere()).await?)
     }
 
+    async fn lose(&self, links: &Links, loss: Percent) -> Result<(), ClusterError> {
+        self.install_loss(links, loss).await
+    }
+
+    async fn heal_loss(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.heal_loss_nodes(self.heals_everywhere()).await?)
+    }
+
+    async fn limit_rate(&self, links: &Links, rate: Rate) -> Result<(), ClusterError> {
+        self.install_rate(links, rate).await
+    }
+
+    async fn heal_rate(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.heal_rate_nodes(self.heals_everywhere()).await?)
+    }
+
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
         Ok(self.node(name).await?.is_up())
     }
@@ -349,6 +373,8 @@ impl Cluster for DockerCluster {
             Fault::Pause { node } => Ok(self.node(node).await?.state == "paused"),
             // Killed or stopped: in force while the container is not running.
             Fault::Kill { node } | Fault::Stop { node } => Ok(!self.node(node).await?.has_netns()),
+            Fault::Loss { links, .. } => Ok(self.loss_in_force(links).await?),
+            Fault::Rate { links, .. } => Ok(self.rate_in_force(links).await?),
             other => Err(ClusterError::Unsupported {
                 fault: format!("watch a {}", other.verb()),
                 reason: "the Docker backend cannot look at it".into(),

@@ -365,9 +365,10 @@ async fn scan_cluster(cluster: &DockerCluster, report: &mut Report) -> Result<()
     let nodes = cluster.refresh().await?;
     let sidecars = sidecar::list(docker, Some(cluster.run_id())).await?;
     // Our own clusters get a sidecar on every node just to look; an adopted
-    // cluster can only hold our chain where one of our sidecars sits (or
-    // where the journal says we partitioned it: the first pass looked there).
-    match cluster.heal_nodes(cluster.is_managed()).await {
+    // cluster can only hold our chains and qdisc where one of our sidecars
+    // sits (or where the journal says we put them: the first pass looked
+    // there).
+    match cluster.heal_network(cluster.is_managed()).await {
         Ok(lines) => report.lines.extend(lines),
         Err(e) => report.errors.push(e.to_string()),
     }

@@ -248,7 +248,7 @@ pub async fn down(docker: &Docker, selector: &Selector) -> Result<Vec<String>, D
         Ok(cluster) => {
             if !cluster.is_managed() {
                 // Its containers stay: take our rules out of them first.
-                lines.extend(cluster.heal_nodes(false).await?);
+                lines.extend(cluster.heal_network(false).await?);
             }
             for name in cluster.remove_sidecars().await? {
                 lines.push(format!("removed sidecar {name}"));

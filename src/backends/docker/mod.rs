@@ -11,6 +11,7 @@
 //! * [`sidecar`]: the NET_ADMIN helper containers and the iptables scripts.
 //! * [`session`]: talking to a sidecar over `docker attach`, not `docker exec`.
 //! * [`faults`]: `impl Cluster for DockerCluster`.
+//! * [`quality`]: losses and rate limits, through the sidecars.
 //! * [`heal`]: `chaos heal`: the journal's outstanding faults, then a scan.
 
 pub mod cluster;
@@ -21,6 +22,7 @@ pub mod heal;
 pub mod images;
 pub mod inventory;
 pub mod lifecycle;
+pub mod quality;
 pub mod session;
 pub mod sidecar;
 

@@ -1,5 +1,5 @@
-//! The NET_ADMIN helpers ("sidecars") that install partitions, and the
-//! iptables scripts they run.
+//! The NET_ADMIN helpers ("sidecars") that install partitions, losses and
+//! rate limits, and the scripts they run.
 //!
 //! The system's image needs no iptables and its containers get no extra
 //! capability: like Pumba, we start a helper from `chaos/base:bookworm` that
@@ -42,7 +42,7 @@ use super::{api_message, api_status, labels, one_line, DockerError};
 // The chain, the rules and the scripts are shared with the Kubernetes
 // backend: see `chaos_nemeses::iptables`.
 use chaos_nemeses::iptables::{check_outcome, heal_outcome, shown_rules, APPLY, CHECK, HEAL, SHOW};
-pub use chaos_nemeses::iptables::{rules, CHAIN};
+pub use chaos_nemeses::iptables::{rules, Chain, CHAIN};
 
 /// A sidecar as listed.
 #[derive(Clone, Debug)]
@@ -196,44 +196,66 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<(), DockerError> {
     }
 }
 
-/// Install `sources` as the partition rules in the sidecar's netns.
+/// Run `script` (sh) in the sidecar: its output, or an error naming `what`
+/// the script was doing when it exits non-zero.
+pub async fn run(
+    docker: &Docker,
+    sessions: &Sessions,
+    sidecar: &str,
+    what: &str,
+    script: &str,
+) -> Result<String, DockerError> {
+    let (code, output) = sessions.run(docker, sidecar, script).await?;
+    if code != 0 {
+        return Err(DockerError::Harness(format!(
+            "{what} in sidecar {sidecar} failed (exit {code}): {}",
+            one_line(&output)
+        )));
+    }
+    Ok(output)
+}
+
+/// `script` with `args` as its `$1`, `$2`, ...
+pub fn with_args(script: &str, args: &[String]) -> String {
+    let words: Vec<String> = args.iter().map(|a| quote(a)).collect();
+    format!("set -- {}\n{script}", words.join(" "))
+}
+
+/// Install `text` (the output of [`rules`] or `loss_rules`) as the rules of
+/// `chain` in the sidecar's netns.
 pub async fn apply(
     docker: &Docker,
     sessions: &Sessions,
     sidecar: &str,
-    run: &str,
-    sources: &[String],
+    chain: Chain,
+    text: &str,
 ) -> Result<(), DockerError> {
-    let script = format!("set -- {}\n{APPLY}", quote(&rules(run, sources)));
-    let (code, output) = sessions.run(docker, sidecar, &script).await?;
-    if code != 0 {
-        return Err(DockerError::Harness(format!(
-            "iptables in sidecar {sidecar} failed (exit {code}): {}",
-            one_line(&output)
-        )));
-    }
+    let script = with_args(&chain.script(APPLY), &[text.to_string()]);
+    run(docker, sessions, sidecar, "iptables", &script).await?;
     Ok(())
 }
 
-/// Remove our chain from the sidecar's netns. Returns the number of DROP
+/// Remove `chain` from the sidecar's netns. Returns the number of DROP
 /// rules it held, or None if there was no chain.
 pub async fn heal(
     docker: &Docker,
     sessions: &Sessions,
     sidecar: &str,
+    chain: Chain,
 ) -> Result<Option<usize>, DockerError> {
-    let (code, output) = sessions.run(docker, sidecar, HEAL).await?;
+    let (code, output) = sessions.run(docker, sidecar, &chain.script(HEAL)).await?;
     match (code, heal_outcome(&output)) {
         (0, Some(removed)) => Ok(removed),
         _ => Err(DockerError::Harness(format!(
-            "removing chain {CHAIN} in sidecar {sidecar} failed (exit {code}): {}",
+            "removing chain {} in sidecar {sidecar} failed (exit {code}): {}",
+            chain.name(),
             one_line(&output)
         ))),
     }
 }
 
-/// Our chain's rules in the sidecar's netns (`iptables -S` lines), empty
-/// when there is no chain.
+/// Our partition chain's rules in the sidecar's netns (`iptables -S`
+/// lines), empty when there is no chain.
 pub async fn show(
     docker: &Docker,
     sessions: &Sessions,
@@ -243,17 +265,19 @@ pub async fn show(
     Ok(shown_rules(&output))
 }
 
-/// `(hooks, drops)` of our chain in the sidecar's netns: see
+/// `(hooks, drops)` of `chain` in the sidecar's netns: see
 /// [`chaos_nemeses::iptables::CHECK`].
 pub async fn check(
     docker: &Docker,
     sessions: &Sessions,
     sidecar: &str,
+    chain: Chain,
 ) -> Result<(usize, usize), DockerError> {
-    let (_, output) = sessions.run(docker, sidecar, CHECK).await?;
+    let (_, output) = sessions.run(docker, sidecar, &chain.script(CHECK)).await?;
     check_outcome(&output).ok_or_else(|| {
         DockerError::Harness(format!(
-            "cannot read the partition rules in sidecar {sidecar}: {}",
+            "cannot read the rules of chain {} in sidecar {sidecar}: {}",
+            chain.name(),
             one_line(&output)
         ))
     })

@@ -16,6 +16,8 @@
 //!   ([`chaos_nemeses::iptables`]) run in the sidecar, which shares the
 //!   pod's network namespace and has NET_ADMIN. Rules name only pod IPs of
 //!   the cluster, so the harness's own path to the nodes is never cut.
+//! * loss / rate: the same, with the loss chain and the tc scripts (see
+//!   [`super::quality`]).
 //!
 //! Every method is idempotent, as the trait asks.
 
@@ -25,7 +27,7 @@ use chaos_nemeses::iptables::{
     check_outcome, heal_outcome, rules, share_in_force, shown_rules, APPLY, CHAIN, CHECK, HEAL,
     SHOW,
 };
-use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Node};
+use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;
 
 use super::discover::{as_nodes, K8sPod};
@@ -48,7 +50,7 @@ impl K8sCluster {
     }
 
     /// A fault that needs the sidecar: Unsupported when the pod has none.
-    fn needs_sidecar(&self, pod: &K8sPod, fault: &str) -> Result<(), ClusterError> {
+    pub(super) fn needs_sidecar(&self, pod: &K8sPod, fault: &str) -> Result<(), ClusterError> {
         if !pod.has_sidecar {
             return Err(ClusterError::Unsupported {
                 fault: fault.into(),
@@ -269,7 +271,7 @@ impl K8sCluster {
 }
 
 /// The pod IPs of `peers`.
-fn addresses<'a>(
+pub(super) fn addresses<'a>(
     nodes: &[K8sPod],
     peers: impl Iterator<Item = &'a str>,
 ) -> Result<Vec<String>, K8sError> {
@@ -295,9 +297,12 @@ impl Cluster for K8sCluster {
     /// are found, and a pod without answers Unsupported.
     fn supports(fault: &FaultSpec) -> Result<(), String> {
         match fault {
-            FaultSpec::Partition(_) | FaultSpec::Kill | FaultSpec::Pause | FaultSpec::Stop => {
-                Ok(())
-            }
+            FaultSpec::Partition(_)
+            | FaultSpec::Kill
+            | FaultSpec::Pause
+            | FaultSpec::Stop
+            | FaultSpec::Loss { .. }
+            | FaultSpec::Rate { .. } => Ok(()),
             _ => Err("the Kubernetes backend does not implement it".into()),
         }
     }
@@ -362,6 +367,22 @@ impl Cluster for K8sCluster {
         Ok(self.heal_nodes().await?)
     }
 
+    async fn lose(&self, links: &Links, loss: Percent) -> Result<(), ClusterError> {
+        self.install_loss(links, loss).await
+    }
+
+    async fn heal_loss(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.heal_loss_nodes().await?)
+    }
+
+    async fn limit_rate(&self, links: &Links, rate: Rate) -> Result<(), ClusterError> {
+        self.install_rate(links, rate).await
+    }
+
+    async fn heal_rate(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.heal_rate_nodes().await?)
+    }
+
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
         let seen = self.seen(name)?;
         let Some(pod) = self.look(name).await? else {
@@ -384,6 +405,8 @@ impl Cluster for K8sCluster {
             // A kill or stop here is over once the StatefulSet's replacement
             // is Ready (see `replace`): nothing is held that could be lost.
             Fault::Kill { .. } | Fault::Stop { .. } => Ok(true),
+            Fault::Loss { links, .. } => self.loss_in_force(links).await,
+            Fault::Rate { links, .. } => self.rate_in_force(links).await,
             other => Err(ClusterError::Unsupported {
                 fault: format!("watch a {}", other.verb()),
                 reason: "the Kubernetes backend cannot look at it".into(),

@@ -1,7 +1,8 @@
 //! `chaos heal --backend k8s`: undo what a crashed run left in force on a
 //! Kubernetes cluster. The journal's outstanding faults of this cluster
-//! first (recorded healed as each is undone), then the safety net: our chain
-//! removed from every pod with a sidecar, and SIGCONT to every node's
+//! first (recorded healed as each is undone), then the safety net: our
+//! chains (partition, loss) and our rate-limit qdisc removed from every pod
+//! with a sidecar, and SIGCONT to every node's
 //! process (harmless to one that runs; a stopped one cannot be told apart
 //! from outside).
 
@@ -43,9 +44,16 @@ pub async fn heal(
             }
         }
     }
-    match cluster.heal_nodes().await {
-        Ok(removed) => lines.extend(removed),
-        Err(e) => errors.push(e.to_string()),
+    let swept = [
+        cluster.heal_nodes().await,
+        cluster.heal_loss_nodes().await,
+        cluster.heal_rate_nodes().await,
+    ];
+    for result in swept {
+        match result {
+            Ok(removed) => lines.extend(removed),
+            Err(e) => errors.push(e.to_string()),
+        }
     }
     for node in cluster.names() {
         match cluster.resume(&node).await {

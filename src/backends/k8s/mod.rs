@@ -7,6 +7,7 @@
 //! * [`ready`]: waiting for Ready; deleting a pod.
 //! * [`exec`]: running a command in a pod's container (`pods/exec`).
 //! * [`faults`]: `impl Cluster for K8sCluster`: kill, pause, partition...
+//! * [`quality`]: losses and rate limits, through the sidecar.
 //! * [`logs`]: `nodes/<node>/log` for the results folder.
 //! * [`permissions`]: [`PERMISSIONS`], every API verb the backend uses;
 //!   k8s/rbac.yaml grants exactly these.
@@ -22,6 +23,7 @@ pub mod faults;
 pub mod heal;
 pub mod logs;
 pub mod permissions;
+pub mod quality;
 pub mod ready;
 
 pub use discover::{K8sCluster, K8sPod, Target, DEFAULT_MAX_NODES};
