@@ -3,6 +3,7 @@
 //! This crate depends on no other crate of ours and does no network I/O: it can
 //! check a history from anywhere, Jepsen's own `history.edn` included.
 
+pub mod available_memory;
 pub mod history;
 pub mod linear;
 pub mod log;

@@ -278,7 +278,7 @@ fn a_tiny_budget_gives_unknown_never_valid() {
     let options = LinearOptions {
         model: ModelKind::CasRegister,
         threads: 1,
-        memory_budget_per_key: 64,
+        memory_budget: Some(64),
         ..Default::default()
     };
     let report = linear::check(&history, &options).unwrap();
@@ -304,7 +304,7 @@ fn a_dequeue_of_an_element_never_enqueued_is_invalid_past_the_budget() {
     let options = LinearOptions {
         model: ModelKind::FifoQueue,
         threads: 1,
-        memory_budget_per_key: 64,
+        memory_budget: Some(64),
         ..Default::default()
     };
     let untouched = linear::check(&simulated(), &options).unwrap();

@@ -6,15 +6,20 @@ use crate::units::{parse_bytes, parse_duration};
 use chaos_checkers::history::format::{read_history, Format, ReadError};
 use chaos_checkers::history::History;
 use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind, OpSummary};
-use chaos_checkers::{log, queue, Validity};
+use chaos_checkers::{available_memory, log, queue, Validity};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &CheckArgs) -> i32 {
+    let memory_budget = match memory_budget(args) {
+        Ok(budget) => budget,
+        Err(message) => return fail(BAD_INPUT, message),
+    };
+    let check_one = |args: &CheckArgs, file: &Path| check(args, file, memory_budget);
     match args.files.as_slice() {
         // One history: its full summary (or report), as always.
-        [file] if !file.is_dir() => match check(args, file) {
+        [file] if !file.is_dir() => match check_one(args, file) {
             Ok(checked) => {
                 print!("{}", checked.text);
                 checked.validity.exit_code()
@@ -22,7 +27,7 @@ pub fn run(args: &CheckArgs) -> i32 {
             Err(message) => fail(BAD_INPUT, message),
         },
         paths => match histories(paths) {
-            Ok(files) => run_many(args, &files),
+            Ok(files) => run_many(args, &files, check_one),
             Err(message) => fail(BAD_INPUT, message),
         },
     }
@@ -68,7 +73,11 @@ fn histories(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 /// Several histories: one line per file (`path: verdict (summary)`) and a
 /// total, or one JSON object per file with `--json`. The exit code is the
 /// worst: bad input (254) over invalid (1) over unknown (2) over valid (0).
-fn run_many(args: &CheckArgs, files: &[PathBuf]) -> i32 {
+fn run_many(
+    args: &CheckArgs,
+    files: &[PathBuf],
+    check: impl Fn(&CheckArgs, &Path) -> Result<Checked, String>,
+) -> i32 {
     let (mut valid, mut invalid, mut unknown, mut bad) = (0, 0, 0, 0);
     for file in files {
         let name = file.display().to_string();
@@ -131,7 +140,34 @@ struct Checked {
     json: Value,
 }
 
-fn check(args: &CheckArgs, file: &Path) -> Result<Checked, String> {
+/// `--memory-budget` as the searches will get it: larger than the memory
+/// available, it is capped (with a note: the user asked for more than the
+/// machine can give, and the check should still run); absent, the checker
+/// takes its default (half the memory available).
+fn memory_budget(args: &CheckArgs) -> Result<Option<usize>, String> {
+    let Some(text) = &args.memory_budget else {
+        return Ok(None);
+    };
+    let requested = parse_bytes(text).map_err(|e| format!("--memory-budget: {e}"))?;
+    if args.checker != CheckerKind::Linearizable {
+        return Ok(Some(requested));
+    }
+    if let Some(available) = available_memory::available() {
+        if requested as u64 > available.bytes {
+            eprintln!(
+                "chaos: note: --memory-budget {text} is more than the memory available \
+                 ({} MiB, {}): using {} MiB",
+                available.bytes >> 20,
+                available.limited_by,
+                available.bytes >> 20
+            );
+            return Ok(Some(available.bytes as usize));
+        }
+    }
+    Ok(Some(requested))
+}
+
+fn check(args: &CheckArgs, file: &Path, memory_budget: Option<usize>) -> Result<Checked, String> {
     let format = args
         .format
         .as_deref()
@@ -155,7 +191,7 @@ fn check(args: &CheckArgs, file: &Path) -> Result<Checked, String> {
         });
     }
     match args.checker {
-        CheckerKind::Linearizable => linearizable(args, &history, &name),
+        CheckerKind::Linearizable => linearizable(args, &history, &name, memory_budget),
         CheckerKind::Queue => {
             let options = queue::QueueOptions {
                 allow_duplicates: args.allow_duplicates,
@@ -176,7 +212,12 @@ fn check(args: &CheckArgs, file: &Path) -> Result<Checked, String> {
     }
 }
 
-fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<Checked, String> {
+fn linearizable(
+    args: &CheckArgs,
+    history: &History,
+    name: &str,
+    memory_budget: Option<usize>,
+) -> Result<Checked, String> {
     let options = LinearOptions {
         model: args.model.parse()?,
         initial: serde_json::from_str(&args.initial).map_err(|e| {
@@ -189,8 +230,7 @@ fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<Check
         threads: args.threads,
         time_budget_per_key: parse_duration(&args.time_budget)
             .map_err(|e| format!("--time-budget: {e}"))?,
-        memory_budget_per_key: parse_bytes(&args.memory_budget)
-            .map_err(|e| format!("--memory-budget: {e}"))?,
+        memory_budget,
         all_keys: args.all_keys,
     };
     if options.model == ModelKind::Kv && !matches!(options.initial, Value::Null | Value::String(_))
