@@ -11,6 +11,7 @@ pub mod perf;
 pub mod queue;
 mod report;
 pub mod synth;
+pub mod synth_streams;
 pub mod verdict;
 
 pub use verdict::Validity;

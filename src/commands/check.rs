@@ -16,10 +16,10 @@ pub fn run(args: &CheckArgs) -> i32 {
         Ok(budget) => budget,
         Err(message) => return fail(BAD_INPUT, message),
     };
-    let check_one = |args: &CheckArgs, file: &Path| check(args, file, memory_budget);
+    let check_one = |args: &CheckArgs, file: &Path| check(args, file, memory_budget, false);
     match args.files.as_slice() {
         // One history: its full summary (or report), as always.
-        [file] if !file.is_dir() => match check_one(args, file) {
+        [file] if !file.is_dir() => match check(args, file, memory_budget, true) {
             Ok(checked) => {
                 print!("{}", checked.text);
                 checked.validity.exit_code()
@@ -167,7 +167,16 @@ fn memory_budget(args: &CheckArgs) -> Result<Option<usize>, String> {
     Ok(Some(requested))
 }
 
-fn check(args: &CheckArgs, file: &Path, memory_budget: Option<usize>) -> Result<Checked, String> {
+/// Reads and checks one history. `last`: the process ends once this is
+/// printed, so the history is left for the exit to free: freeing the two
+/// million ops of a large history one by one takes a tenth of a second or
+/// more, and nothing would use the memory again.
+fn check(
+    args: &CheckArgs,
+    file: &Path,
+    memory_budget: Option<usize>,
+    last: bool,
+) -> Result<Checked, String> {
     let format = args
         .format
         .as_deref()
@@ -175,11 +184,24 @@ fn check(args: &CheckArgs, file: &Path, memory_budget: Option<usize>) -> Result<
         .transpose()?;
     let history = read_history(file, format).map_err(|e| e.to_string())?;
     let name = file.display().to_string();
+    let checked = check_history(args, &history, &name, memory_budget);
+    if last {
+        std::mem::forget(history);
+    }
+    checked
+}
+
+fn check_history(
+    args: &CheckArgs,
+    history: &History,
+    name: &str,
+    memory_budget: Option<usize>,
+) -> Result<Checked, String> {
     // Whatever the checker, a history whose completions do not pair with
     // their invocations is refused here, at the line of the op at fault.
-    if let Err(e) = history.pairs() {
-        return Err(ReadError::at_op(&name, &history, e.index, &e.message).to_string());
-    }
+    let pairs = history
+        .pairs()
+        .map_err(|e| ReadError::at_op(name, history, e.index, &e.message).to_string())?;
     let client_ops = history.ops.iter().filter(|op| op.is_client()).count();
     if client_ops == 0 {
         // Nothing to judge is not the same as nothing wrong.
@@ -191,22 +213,25 @@ fn check(args: &CheckArgs, file: &Path, memory_budget: Option<usize>) -> Result<
         });
     }
     match args.checker {
-        CheckerKind::Linearizable => linearizable(args, &history, &name, memory_budget),
+        CheckerKind::Linearizable => {
+            drop(pairs);
+            linearizable(args, history, name, memory_budget)
+        }
         CheckerKind::Queue => {
             let options = queue::QueueOptions {
                 allow_duplicates: args.allow_duplicates,
             };
-            let report = queue::check_queue(&history, &options)
-                .map_err(|e| unchecked(&name, &history, e, "queue"))?;
+            let report = queue::check_queue_pairs(&pairs, &options)
+                .map_err(|e| unchecked(name, history, e, "queue"))?;
             emit(args, &report, report.validity, || {
-                queue_summary(&name, &report)
+                queue_summary(name, &report)
             })
         }
         CheckerKind::Log => {
             let report =
-                log::check_log(&history).map_err(|e| unchecked(&name, &history, e, "log"))?;
+                log::check_log_pairs(&pairs).map_err(|e| unchecked(name, history, e, "log"))?;
             emit(args, &report, report.validity, || {
-                log_summary(&name, &report)
+                log_summary(name, &report)
             })
         }
     }
