@@ -42,13 +42,13 @@ fn read_in_pieces(text: &str, source: &str, pieces: usize) -> Result<History, Re
     let pieces: Vec<Result<Piece, (usize, String)>> = if bounds.len() < 2 {
         bounds
             .iter()
-            .map(|&b| read_piece(text, b, last_start))
+            .map(|&b| read_piece(text, b, last_start, Piece::default()))
             .collect()
     } else {
         std::thread::scope(|scope| {
             let readers: Vec<_> = bounds
                 .iter()
-                .map(|&b| scope.spawn(move || read_piece(text, b, last_start)))
+                .map(|&b| scope.spawn(move || read_piece(text, b, last_start, Piece::default())))
                 .collect();
             readers
                 .into_iter()
@@ -56,18 +56,50 @@ fn read_in_pieces(text: &str, source: &str, pieces: usize) -> Result<History, Re
                 .collect()
         })
     };
+    assemble(pieces, source)
+}
+
+/// The pieces' ops as one history, in order; the first piece with a bad
+/// line gives the error.
+fn assemble(
+    pieces: Vec<Result<Piece, (usize, String)>>,
+    source: &str,
+) -> Result<History, ReadError> {
     let total = pieces.iter().flatten().map(|p| p.ops.len()).sum();
-    // The pieces' ops go after the first piece's, whose pages are already
-    // in memory: a copy of every op into a fresh array would touch as many
-    // pages again.
-    let mut ops = Vec::new();
-    let mut lines = Vec::with_capacity(total);
-    let mut lines_before = 0;
+    let mut history = Assembler::new(total);
     for piece in pieces {
-        let mut piece =
-            piece.map_err(|(line, m)| ReadError::new(source, lines_before + line, m))?;
+        let piece = piece.map_err(|(line, m)| history.error(source, line, m))?;
+        history.add(piece);
+    }
+    Ok(history.finish())
+}
+
+/// Puts pieces together in file order: an index that was missing becomes
+/// the op's position in the whole file, and line numbers count the lines
+/// of the pieces before.
+pub(super) struct Assembler {
+    ops: Vec<Op>,
+    lines: Vec<usize>,
+    lines_before: usize,
+    expected: usize,
+}
+
+impl Assembler {
+    /// For about `expected` ops (0: not known).
+    pub(super) fn new(expected: usize) -> Self {
+        Assembler {
+            ops: Vec::new(),
+            lines: Vec::with_capacity(expected),
+            lines_before: 0,
+            expected,
+        }
+    }
+
+    /// Adds the next piece; gives it back emptied, its arrays keeping
+    /// their room for another piece.
+    pub(super) fn add(&mut self, mut piece: Piece) -> Piece {
         // A missing index stood for the position within the piece.
-        let before = ops.len() as u64;
+        let before = self.ops.len() as u64;
         for &(at, time_missing) in &piece.no_index {
             let op = &mut piece.ops[at];
             op.index += before;
@@ -75,16 +107,32 @@ fn read_in_pieces(text: &str, source: &str, pieces: usize) -> Result<History, Re
                 op.time = op.index;
             }
         }
-        if ops.is_empty() {
-            ops = std::mem::take(&mut piece.ops);
-            ops.reserve_exact(total - ops.len());
+        if self.ops.is_empty() {
+            // The first piece's array, whose pages are already in memory,
+            // becomes the history's: a copy would touch as many again.
+            self.ops = std::mem::take(&mut piece.ops);
+            self.ops
+                .reserve_exact(self.expected.saturating_sub(self.ops.len()));
         } else {
-            ops.append(&mut piece.ops);
+            self.ops.append(&mut piece.ops);
         }
-        lines.extend(piece.lines.iter().map(|l| l + lines_before));
-        lines_before += piece.line_count;
+        let lines_before = self.lines_before;
+        self.lines
+            .extend(piece.lines.drain(..).map(|l| l + lines_before));
+        self.lines_before += piece.line_count;
+        piece.no_index.clear();
+        piece.line_count = 0;
+        piece
     }
-    Ok(History::with_lines(ops, lines))
+
+    /// The error of a bad line of the next piece.
+    pub(super) fn error(&self, source: &str, line: usize, message: String) -> ReadError {
+        ReadError::new(source, self.lines_before + line, message)
+    }
+
+    pub(super) fn finish(self) -> History {
+        History::with_lines(self.ops, self.lines)
+    }
 }
 
 /// Pieces worth a thread each: one below a few megabytes.
@@ -114,7 +162,8 @@ fn split_at_lines(text: &str, pieces: usize) -> Vec<(usize, usize)> {
 }
 
 /// The ops of one piece of the file.
-struct Piece {
+#[derive(Default)]
+pub(super) struct Piece {
     ops: Vec<Op>,
     /// The line (from 1, within the piece) each op starts on.
     lines: Vec<usize>,
@@ -125,10 +174,15 @@ struct Piece {
     line_count: usize,
 }
 
-fn read_piece(
+/// Reads the lines of `text[start..end]` into `piece` (empty; its arrays
+/// may have room from an earlier piece). `last_start`: where the file's
+/// last line that is not blank starts, for what a broken one most likely
+/// means.
+pub(super) fn read_piece(
     text: &str,
     (start, end): (usize, usize),
     last_start: usize,
+    mut piece: Piece,
 ) -> Result<Piece, (usize, String)> {
     // Room for every line at once: growing arrays of millions of ops
     // copies them over and over.
@@ -137,12 +191,8 @@ fn read_piece(
         .filter(|&&b| b == b'\n')
         .count()
         + 1;
-    let mut piece = Piece {
-        ops: Vec::with_capacity(lines),
-        lines: Vec::with_capacity(lines),
-        no_index: Vec::new(),
-        line_count: 0,
-    };
+    piece.ops.reserve(lines);
+    piece.lines.reserve(lines);
     for (n, raw) in text[start..end].lines().enumerate() {
         piece.line_count = n + 1;
         let line = raw.trim();
