@@ -238,6 +238,8 @@ fn on_every_core<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
 
 struct Append<'h> {
     value: &'h Value,
+    /// The value's number in its log (`LogOps::values`).
+    id: u32,
     process: Process,
     outcome: OpType,
     completion: Option<u64>,
@@ -252,15 +254,18 @@ struct Read<'h> {
     invoke: u64,
     process: Process,
     final_read: bool,
-    entries: Vec<(u64, &'h Value)>,
+    /// (offset, value, the value's number).
+    entries: Vec<(u64, &'h Value, u32)>,
 }
 
 /// The ops of one log.
-#[derive(Default)]
 struct LogOps<'h> {
     key: Option<&'h Value>,
     appends: Vec<Append<'h>>,
     reads: Vec<Read<'h>>,
+    /// The values appended and read, numbered as first met (equal values,
+    /// equal numbers), while each is at hand.
+    values: ValueIds<'h>,
 }
 
 /// The logs, ordered by key (ops without a key first, then by the key's
@@ -322,31 +327,34 @@ fn gather<'h>(
     key: Option<&'h Value>,
     size: usize,
 ) -> Result<LogOps<'h>, (usize, CheckError)> {
-    // `size` ops in all: room for them whatever the mix.
+    // `size` ops in all: room for them whatever the mix, and about one
+    // value for each.
     let mut ops = LogOps {
         key,
         appends: Vec::with_capacity(size),
         reads: Vec::with_capacity(size),
+        values: ValueIds::with_capacity(size),
     };
     let mine = pairs.iter().zip(log_of).enumerate();
     for (position, (pair, _)) in mine.filter(|(_, (_, &l))| l == log) {
         let at = |e| (position, e);
         if pair.invoke.f == "append" {
-            ops.appends.push(parse_append(pair).map_err(at)?);
+            let append = parse_append(pair, &mut ops.values).map_err(at)?;
+            ops.appends.push(append);
         } else if let (OpType::Ok, Some(done)) = (pair.outcome(), pair.completion) {
             ops.reads.push(Read {
                 index: done.index,
                 invoke: pair.invoke.index,
                 process: done.process,
                 final_read: pair.invoke.f == "final-read",
-                entries: parse_entries(done).map_err(at)?,
+                entries: parse_entries(done, &mut ops.values).map_err(at)?,
             });
         }
     }
     Ok(ops)
 }
 
-fn parse_append<'h>(pair: &Pair<'h>) -> Result<Append<'h>, CheckError> {
+fn parse_append<'h>(pair: &Pair<'h>, values: &mut ValueIds<'h>) -> Result<Append<'h>, CheckError> {
     let value = &pair.invoke.value;
     let offset = match (pair.outcome(), pair.completion) {
         (OpType::Ok, Some(done)) => Some(parse_ack(done, value)?),
@@ -354,6 +362,7 @@ fn parse_append<'h>(pair: &Pair<'h>) -> Result<Append<'h>, CheckError> {
     };
     Ok(Append {
         value,
+        id: values.id(value),
         process: pair.invoke.process,
         outcome: pair.outcome(),
         completion: pair.completion.map(|c| c.index),
@@ -389,7 +398,10 @@ fn parse_offset(op: &Op, v: &Value) -> Result<u64, CheckError> {
 }
 
 /// The `[offset, value]` pairs of a read's `ok` completion.
-fn parse_entries(done: &Op) -> Result<Vec<(u64, &Value)>, CheckError> {
+fn parse_entries<'h>(
+    done: &'h Op,
+    values: &mut ValueIds<'h>,
+) -> Result<Vec<(u64, &'h Value, u32)>, CheckError> {
     let items: &[Value] = match &done.value {
         Value::Null => &[],
         Value::Array(items) => items,
@@ -404,7 +416,10 @@ fn parse_entries(done: &Op) -> Result<Vec<(u64, &Value)>, CheckError> {
     items
         .iter()
         .map(|item| match item {
-            Value::Array(pair) if pair.len() == 2 => Ok((parse_offset(done, &pair[0])?, &pair[1])),
+            Value::Array(pair) if pair.len() == 2 => {
+                let offset = parse_offset(done, &pair[0])?;
+                Ok((offset, &pair[1], values.id(&pair[1])))
+            }
             other => Err(CheckError::malformed(
                 done,
                 format!(
@@ -515,12 +530,9 @@ impl<'h> Analysis<'h> {
             final_read: ops.reads.iter().any(|r| r.final_read),
             certainly_unseen: 0,
         };
-        // About one value per append.
-        let mut ids = ValueIds::with_capacity(ops.appends.len());
-        let sightings = sightings(ops, &mut ids);
-        // Numbered after every sighting: appended values never seen come last.
-        let appended: Vec<u32> = ops.appends.iter().map(|a| ids.id(a.value)).collect();
-        let first = FirstSightings::of(&sightings, ids.len());
+        let sightings = sightings(ops);
+        let appended: Vec<u32> = ops.appends.iter().map(|a| a.id).collect();
+        let first = FirstSightings::of(&sightings, ops.values.len());
         a.offset_conflicts(&first);
         a.read_provenance(ops, &appended, &first);
         a.acks(ops, &appended, &first);
@@ -693,7 +705,7 @@ impl<'h> Analysis<'h> {
     /// Walks one read's entries from `position` (offset, read index);
     /// `known` is every offset known to hold a value, sorted.
     fn follow(&mut self, read: &Read<'h>, position: &mut Option<(u64, u64)>, known: &[u64]) {
-        for &(offset, value) in &read.entries {
+        for &(offset, value, _) in &read.entries {
             if let Some((prev, prev_read)) = *position {
                 let step = |a: &Self| {
                     let mut ex =
@@ -738,36 +750,32 @@ impl<'h> Analysis<'h> {
     }
 }
 
-/// Every value at an offset that any read or ack showed, in history order,
-/// each value numbered in that order.
-fn sightings<'h>(ops: &LogOps<'h>, ids: &mut ValueIds<'h>) -> Vec<Sighting<'h>> {
+/// Every value at an offset that any read or ack showed, in history order.
+fn sightings<'h>(ops: &LogOps<'h>) -> Vec<Sighting<'h>> {
     let acks = ops.appends.iter().filter_map(|a| {
         let (offset, index) = (a.offset?, a.completion?);
-        Some((index, a.process, offset, a.value, false))
+        Some((index, a.process, offset, a.value, a.id, false))
     });
     let reads = ops.reads.iter().flat_map(|r| {
         r.entries
             .iter()
-            .map(move |&(offset, value)| (r.index, r.process, offset, value, true))
+            .map(move |&(offset, value, id)| (r.index, r.process, offset, value, id, true))
     });
     let mut all: Vec<Sighting<'h>> = Vec::with_capacity(
         ops.appends.len() + ops.reads.iter().map(|r| r.entries.len()).sum::<usize>(),
     );
     all.extend(
         acks.chain(reads)
-            .map(|(index, process, offset, value, from_read)| Sighting {
+            .map(|(index, process, offset, value, id, from_read)| Sighting {
                 index,
                 process,
                 offset,
                 value,
-                id: 0,
+                id,
                 from_read,
             }),
     );
     all.sort_by_key(|s| s.index);
-    for s in &mut all {
-        s.id = ids.id(s.value);
-    }
     all
 }
 
@@ -833,7 +841,7 @@ fn gaps(ops: &LogOps<'_>) -> usize {
     else {
         return 0;
     };
-    let mut offsets: Vec<u64> = last.entries.iter().map(|&(o, _)| o).collect();
+    let mut offsets: Vec<u64> = last.entries.iter().map(|&(o, _, _)| o).collect();
     offsets.sort_unstable();
     offsets.dedup();
     match (offsets.first(), offsets.last()) {
