@@ -74,9 +74,11 @@ pub struct CheckArgs {
     /// Time the search may spend on one key before saying unknown.
     #[arg(long, default_value = "60s")]
     pub time_budget: String,
-    /// Memory the search may use for one key before saying unknown.
-    #[arg(long, default_value = "2GiB")]
-    pub memory_budget: String,
+    /// Memory the searches of all keys may hold together before a key says
+    /// unknown (default: half the memory available; a larger value is
+    /// capped at what is available, with a note).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_budget: Option<String>,
     /// Threads checking keys in parallel (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,

@@ -30,12 +30,12 @@ fn main() {
         },
         split_keys,
         threads,
-        // CHAOS_MEMORY_MIB: another per-key memory budget, to see how much
-        // a search would need.
-        memory_budget_per_key: std::env::var("CHAOS_MEMORY_MIB")
+        // CHAOS_MEMORY_MIB: another memory budget (the default is half the
+        // memory available), to see how much a search would need.
+        memory_budget: std::env::var("CHAOS_MEMORY_MIB")
             .ok()
             .and_then(|m| m.parse::<usize>().ok())
-            .map_or(2 << 30, |m| m << 20),
+            .map(|m| m << 20),
         ..Default::default()
     };
     // CHAOS_REPEAT: check this many times and report the fastest, for

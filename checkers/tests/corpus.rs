@@ -127,7 +127,7 @@ fn an_undecided_search_is_never_valid() {
         model: ModelKind::Kv,
         split_keys: false,
         threads: 1,
-        memory_budget_per_key: 64 << 20,
+        memory_budget: Some(64 << 20),
         ..Default::default()
     };
     let report = linear::check(&history, &options).unwrap();
@@ -175,8 +175,10 @@ fn an_invalid_key_stops_the_search_of_the_others() {
     assert_eq!(json["keys_stopped"], report.keys_stopped);
 }
 
-/// `all_keys` decides every key as before: the hard keys run to their
-/// budget (a small one here) and say so, none is stopped.
+/// `all_keys` decides every key as before: the hard keys run to the
+/// budget (a small one here) and say so, none is stopped. The budget is
+/// the whole check's: the two threads searching hard keys share it, so
+/// together they never hold more.
 #[test]
 fn all_keys_decides_every_key_even_after_an_invalid_one() {
     let history = read_history(&corpus().join("kv/c50-bad.txt"), None).unwrap();
@@ -184,7 +186,7 @@ fn all_keys_decides_every_key_even_after_an_invalid_one() {
         model: ModelKind::Kv,
         initial: Value::String(String::new()),
         threads: 2,
-        memory_budget_per_key: 32 << 20,
+        memory_budget: Some(32 << 20),
         all_keys: true,
         ..Default::default()
     };
@@ -198,8 +200,56 @@ fn all_keys_decides_every_key_even_after_an_invalid_one() {
         .filter(|k| k.validity == Validity::Unknown)
     {
         let reason = key.unknown_reason.as_deref().unwrap();
-        assert!(reason.contains("memory budget"), "{reason}");
+        assert!(
+            reason.contains("memory budget of 32 MiB for the whole check"),
+            "{reason}"
+        );
     }
+    assert_eq!(report.memory_budget, 32 << 20);
+    assert!(
+        report.memory_peak <= 32 << 20,
+        "the threads held {} bytes together",
+        report.memory_peak
+    );
+    assert!(
+        report.memory_peak > 24 << 20,
+        "the hard keys ran into the budget"
+    );
+}
+
+/// Without a budget the check takes half the memory available, and a
+/// budget larger than the machine has is cut to what it has.
+#[test]
+fn the_default_memory_budget_is_a_share_of_the_available_memory() {
+    let history = read_history(&corpus().join("kv/c10-ok.txt"), None).unwrap();
+    let check = |memory_budget| {
+        let options = LinearOptions {
+            model: ModelKind::Kv,
+            initial: Value::String(String::new()),
+            memory_budget,
+            ..Default::default()
+        };
+        linear::check(&history, &options).unwrap()
+    };
+    let available = chaos_checkers::available_memory::available()
+        .expect("Linux test machines have /proc/meminfo")
+        .bytes as usize;
+    let default = check(None);
+    assert_eq!(default.validity, Validity::Valid);
+    // Available memory moves while tests run: compare within a quarter.
+    let half = available / 2;
+    assert!(
+        default.memory_budget > half * 3 / 4 && default.memory_budget < half * 5 / 4,
+        "{} against half of {available}",
+        default.memory_budget
+    );
+    let huge = check(Some(usize::MAX));
+    assert!(
+        huge.memory_budget < available * 5 / 4,
+        "{}",
+        huge.memory_budget
+    );
+    assert!(default.memory_peak > 0 && default.memory_peak < default.memory_budget);
 }
 
 /// The failing op's state is the key's string, as people read it, not the

@@ -104,7 +104,7 @@ fn a_tiny_budget_gives_unknown_never_valid() {
     let options = LinearOptions {
         model: ModelKind::CasRegister,
         threads: 1,
-        memory_budget_per_key: 64,
+        memory_budget: Some(64),
         ..Default::default()
     };
     let report = linear::check(&history, &options).unwrap();
@@ -130,7 +130,7 @@ fn a_dequeue_of_an_element_never_enqueued_is_invalid_past_the_budget() {
     let options = LinearOptions {
         model: ModelKind::FifoQueue,
         threads: 1,
-        memory_budget_per_key: 64,
+        memory_budget: Some(64),
         ..Default::default()
     };
     let untouched = linear::check(&simulated(), &options).unwrap();
@@ -178,7 +178,7 @@ fn valid_histories_full_of_timeouts_are_decided_cheaply() {
         let options = LinearOptions {
             model,
             threads: 1,
-            memory_budget_per_key: 64 << 20,
+            memory_budget: Some(64 << 20),
             ..Default::default()
         };
         let report = linear::check(&history, &options).unwrap();

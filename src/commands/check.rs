@@ -7,15 +7,20 @@ use chaos_checkers::history::format::{read_history, Format, ReadError};
 use chaos_checkers::history::History;
 use chaos_checkers::linear::nil_read::is_nil_read;
 use chaos_checkers::linear::{self, LinearOptions, LinearReport, ModelKind, NilRead, OpSummary};
-use chaos_checkers::{log, queue, Validity};
+use chaos_checkers::{available_memory, log, queue, Validity};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &CheckArgs) -> i32 {
+    let memory_budget = match memory_budget(args) {
+        Ok(budget) => budget,
+        Err(message) => return fail(BAD_INPUT, message),
+    };
+    let check_one = |args: &CheckArgs, file: &Path| check(args, file, memory_budget, false);
     match args.files.as_slice() {
         // One history: its full summary (or report), as always.
-        [file] if !file.is_dir() => match check(args, file) {
+        [file] if !file.is_dir() => match check(args, file, memory_budget, true) {
             Ok(checked) => {
                 print!("{}", checked.text);
                 checked.validity.exit_code()
@@ -23,7 +28,7 @@ pub fn run(args: &CheckArgs) -> i32 {
             Err(message) => fail(BAD_INPUT, message),
         },
         paths => match histories(paths) {
-            Ok(files) => run_many(args, &files),
+            Ok(files) => run_many(args, &files, check_one),
             Err(message) => fail(BAD_INPUT, message),
         },
     }
@@ -69,7 +74,11 @@ fn histories(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 /// Several histories: one line per file (`path: verdict (summary)`) and a
 /// total, or one JSON object per file with `--json`. The exit code is the
 /// worst: bad input (254) over invalid (1) over unknown (2) over valid (0).
-fn run_many(args: &CheckArgs, files: &[PathBuf]) -> i32 {
+fn run_many(
+    args: &CheckArgs,
+    files: &[PathBuf],
+    check: impl Fn(&CheckArgs, &Path) -> Result<Checked, String>,
+) -> i32 {
     let (mut valid, mut invalid, mut unknown, mut bad) = (0, 0, 0, 0);
     for file in files {
         let name = file.display().to_string();
@@ -132,7 +141,43 @@ struct Checked {
     json: Value,
 }
 
-fn check(args: &CheckArgs, file: &Path) -> Result<Checked, String> {
+/// `--memory-budget` as the searches will get it: larger than the memory
+/// available, it is capped (with a note: the user asked for more than the
+/// machine can give, and the check should still run); absent, the checker
+/// takes its default (half the memory available).
+fn memory_budget(args: &CheckArgs) -> Result<Option<usize>, String> {
+    let Some(text) = &args.memory_budget else {
+        return Ok(None);
+    };
+    let requested = parse_bytes(text).map_err(|e| format!("--memory-budget: {e}"))?;
+    if args.checker != CheckerKind::Linearizable {
+        return Ok(Some(requested));
+    }
+    if let Some(available) = available_memory::available() {
+        if requested as u64 > available.bytes {
+            eprintln!(
+                "chaos: note: --memory-budget {text} is more than the memory available \
+                 ({} MiB, {}): using {} MiB",
+                available.bytes >> 20,
+                available.limited_by,
+                available.bytes >> 20
+            );
+            return Ok(Some(available.bytes as usize));
+        }
+    }
+    Ok(Some(requested))
+}
+
+/// Reads and checks one history. `last`: the process ends once this is
+/// printed, so the history is left for the exit to free: freeing the two
+/// million ops of a large history one by one takes a tenth of a second or
+/// more, and nothing would use the memory again.
+fn check(
+    args: &CheckArgs,
+    file: &Path,
+    memory_budget: Option<usize>,
+    last: bool,
+) -> Result<Checked, String> {
     let format = args
         .format
         .as_deref()
@@ -140,11 +185,24 @@ fn check(args: &CheckArgs, file: &Path) -> Result<Checked, String> {
         .transpose()?;
     let history = read_history(file, format).map_err(|e| e.to_string())?;
     let name = file.display().to_string();
+    let checked = check_history(args, &history, &name, memory_budget);
+    if last {
+        std::mem::forget(history);
+    }
+    checked
+}
+
+fn check_history(
+    args: &CheckArgs,
+    history: &History,
+    name: &str,
+    memory_budget: Option<usize>,
+) -> Result<Checked, String> {
     // Whatever the checker, a history whose completions do not pair with
     // their invocations is refused here, at the line of the op at fault.
-    if let Err(e) = history.pairs() {
-        return Err(ReadError::at_op(&name, &history, e.index, &e.message).to_string());
-    }
+    let pairs = history
+        .pairs()
+        .map_err(|e| ReadError::at_op(name, history, e.index, &e.message).to_string())?;
     let client_ops = history.ops.iter().filter(|op| op.is_client()).count();
     if client_ops == 0 {
         // Nothing to judge is not the same as nothing wrong.
@@ -156,28 +214,36 @@ fn check(args: &CheckArgs, file: &Path) -> Result<Checked, String> {
         });
     }
     match args.checker {
-        CheckerKind::Linearizable => linearizable(args, &history, &name),
+        CheckerKind::Linearizable => {
+            drop(pairs);
+            linearizable(args, history, name, memory_budget)
+        }
         CheckerKind::Queue => {
             let options = queue::QueueOptions {
                 allow_duplicates: args.allow_duplicates,
             };
-            let report = queue::check_queue(&history, &options)
-                .map_err(|e| unchecked(&name, &history, e, "queue"))?;
+            let report = queue::check_queue_pairs(&pairs, &options)
+                .map_err(|e| unchecked(name, history, e, "queue"))?;
             emit(args, &report, report.validity, || {
-                queue_summary(&name, &report)
+                queue_summary(name, &report)
             })
         }
         CheckerKind::Log => {
             let report =
-                log::check_log(&history).map_err(|e| unchecked(&name, &history, e, "log"))?;
+                log::check_log_pairs(&pairs).map_err(|e| unchecked(name, history, e, "log"))?;
             emit(args, &report, report.validity, || {
-                log_summary(&name, &report)
+                log_summary(name, &report)
             })
         }
     }
 }
 
-fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<Checked, String> {
+fn linearizable(
+    args: &CheckArgs,
+    history: &History,
+    name: &str,
+    memory_budget: Option<usize>,
+) -> Result<Checked, String> {
     let options = LinearOptions {
         model: args.model.parse()?,
         initial: serde_json::from_str(&args.initial).map_err(|e| {
@@ -190,8 +256,7 @@ fn linearizable(args: &CheckArgs, history: &History, name: &str) -> Result<Check
         threads: args.threads,
         time_budget_per_key: parse_duration(&args.time_budget)
             .map_err(|e| format!("--time-budget: {e}"))?,
-        memory_budget_per_key: parse_bytes(&args.memory_budget)
-            .map_err(|e| format!("--memory-budget: {e}"))?,
+        memory_budget,
         all_keys: args.all_keys,
         nil_read: args.nil_read.parse()?,
     };

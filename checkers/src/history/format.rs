@@ -230,6 +230,9 @@ pub fn read_history(path: &Path, format: Option<Format>) -> Result<History, Read
     if path.is_dir() {
         return Err(ReadError::new(&source, 0, directory(path)));
     }
+    if let Some(history) = super::jsonl_stream::read_large(path, format) {
+        return Ok(history);
+    }
     let bytes = std::fs::read(path).map_err(|e| ReadError::new(&source, 0, unreadable(&e)))?;
     let text = String::from_utf8(bytes).map_err(|e| not_utf8(&source, &e))?;
     parse_history(&text, format, &source)

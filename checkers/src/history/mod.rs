@@ -4,6 +4,7 @@ pub mod edn;
 pub mod format;
 pub mod jepsen_log;
 pub mod jsonl;
+mod jsonl_stream;
 mod op;
 
 pub use op::{History, Op, OpType, Pair, PairError, Process};

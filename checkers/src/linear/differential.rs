@@ -116,7 +116,7 @@ impl Case {
             split_keys: self.shape.split_keys,
             threads: 1,
             time_budget_per_key: Duration::from_secs(2),
-            memory_budget_per_key: 64 << 20,
+            memory_budget: Some(64 << 20),
             nil_read: self.nil_read,
             ..Default::default()
         };

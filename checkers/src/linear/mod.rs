@@ -1,14 +1,15 @@
 //! Exact linearizability checking.
 //!
 //! A history is split by key (keys are independent: a history is linearizable
-//! iff each key's sub-history is), keys are checked in parallel, and each key
-//! gets a time and memory budget. A key whose search runs out of budget is
-//! `unknown`, never `valid`.
+//! iff each key's sub-history is), keys are checked in parallel, each key
+//! gets a time budget and all of them share one memory budget. A key whose
+//! search runs out of budget is `unknown`, never `valid`.
 
 #[cfg(test)]
 mod differential;
 mod evidence;
 mod intern;
+pub mod memory;
 mod model;
 pub mod models;
 pub mod nil_read;
@@ -98,7 +99,10 @@ pub struct LinearOptions {
     /// Threads checking keys in parallel; 0 means one per core.
     pub threads: usize,
     pub time_budget_per_key: Duration,
-    pub memory_budget_per_key: usize,
+    /// Memory the searches of every key may hold together (their memos).
+    /// `None`: half the memory available when the check starts (see
+    /// `memory::budget`); an explicit budget is capped at what is available.
+    pub memory_budget: Option<usize>,
     /// Decide every key even once one is invalid. Off (the default): the
     /// history is invalid as soon as one key is, so keys still searching
     /// then are stopped once past a small budget (`STOP_GRACE`) and
@@ -126,7 +130,7 @@ impl Default for LinearOptions {
             split_keys: true,
             threads: 0,
             time_budget_per_key: Duration::from_secs(60),
-            memory_budget_per_key: 2 << 30,
+            memory_budget: None,
             all_keys: false,
             nil_read: NilRead::Value,
         }
@@ -150,6 +154,13 @@ pub struct LinearReport {
     pub keys_stopped: usize,
     /// Every key, in the order keys first appear in the history.
     pub keys: Vec<KeyReport>,
+    /// The memory budget the searches shared, in bytes.
+    #[serde(default)]
+    pub memory_budget: usize,
+    /// The most memory the searches held at once, in bytes (as reckoned
+    /// for the budget: what their memos had allocated or were about to).
+    #[serde(default)]
+    pub memory_peak: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -262,8 +273,9 @@ fn run<M: Model>(
     order.sort_by_key(|&i| prepared[i].problem.ops.len());
     let invalid_found = AtomicBool::new(false);
     let stop = (!options.all_keys).then_some(&invalid_found);
+    let pool = memory::MemoryPool::new(memory::budget_now(options.memory_budget));
     let keys = split::par_map(&prepared, &order, threads, |key| {
-        check_key(model, key, options, stop)
+        check_key(model, key, options, &pool, stop)
     });
     let count = |v: Validity| {
         keys.iter()
@@ -279,6 +291,8 @@ fn run<M: Model>(
         keys_unknown: count(Validity::Unknown),
         keys_stopped: keys.iter().filter(|k| k.stopped).count(),
         keys,
+        memory_budget: pool.limit(),
+        memory_peak: pool.peak(),
     })
 }
 
@@ -286,11 +300,12 @@ fn check_key<M: Model>(
     model: &M,
     key: &split::KeyProblem<'_, M>,
     options: &LinearOptions,
+    pool: &memory::MemoryPool,
     invalid_found: Option<&AtomicBool>,
 ) -> KeyReport {
     let budget = search::Budget {
         deadline: Instant::now().checked_add(options.time_budget_per_key),
-        max_bytes: options.memory_budget_per_key,
+        memory: pool,
         stop: invalid_found,
         grace: STOP_GRACE,
     };

@@ -43,13 +43,12 @@
 //! `unseen`, so `produced = delivered + lost + unseen`.
 
 use crate::history::{History, Op, OpType, Pair, Process};
-use crate::report::canonical;
+use crate::report::{canonical, same_value, ValueIds};
 pub use crate::report::{CheckError, Found, MAX_EXAMPLES};
 use crate::verdict::Validity;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// One anomaly, pointing at the op that shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,29 +162,84 @@ pub struct LogReport {
 
 /// Checks a replicated log; see the module documentation for conventions.
 pub fn check_log(history: &History) -> Result<LogReport, CheckError> {
-    let pairs = history.pairs()?;
-    let logs = group_by_log(&pairs)?;
+    check_log_pairs(&history.pairs()?)
+}
+
+/// `check_log` of a history already paired (`History::pairs`).
+pub fn check_log_pairs(pairs: &[Pair<'_>]) -> Result<LogReport, CheckError> {
+    let (keys, log_of) = logs_of(pairs);
+    let mut sizes = vec![0usize; keys.len()];
+    for &log in log_of.iter().filter(|&&l| l != u32::MAX) {
+        sizes[log as usize] += 1;
+    }
+    // Logs are independent: each is read and analysed on its own, on
+    // every core (a history of a million ops has a few logs of many ops).
+    let analyses = on_every_core(keys.len(), |log| {
+        let ops = gather(pairs, &log_of, log as u32, keys[log], sizes[log])?;
+        Ok(Analysis::run(&ops))
+    });
     let mut counts = LogCounts::default();
     let mut lists = Lists::default();
-    let mut keys = Vec::with_capacity(logs.len());
-    for ops in logs.values() {
-        let analysis = Analysis::run(ops);
+    let mut reports = Vec::with_capacity(keys.len());
+    // The error of the earliest op, whichever log it is in.
+    let first_error = analyses
+        .iter()
+        .filter_map(|a| a.as_ref().err())
+        .min_by_key(|(position, _)| *position);
+    if let Some((_, e)) = first_error {
+        return Err(e.clone());
+    }
+    for (analysis, key) in analyses.iter().flatten().zip(&keys) {
         counts.add(&analysis.counts);
         lists.extend(&analysis.lists);
-        keys.push(analysis.report(ops.key));
+        reports.push(analysis.report(*key));
     }
     Ok(LogReport {
-        validity: keys.iter().map(|k| k.validity).collect(),
+        validity: reports.iter().map(|k| k.validity).collect(),
         counts,
         anomalies: lists.found(),
-        keys,
+        keys: reports,
     })
+}
+
+/// `f` of every number below `n`, in that order, the numbers shared out
+/// over the cores.
+fn on_every_core<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if threads == 1 || n < 2 {
+        return (0..n).map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(n))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            break mine;
+                        }
+                        mine.push((i, f(i)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a log's analysis does not panic"))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 // ---------------------------------------------------------------- parsing
 
 struct Append<'h> {
     value: &'h Value,
+    /// The value's number in its log (`LogOps::values`).
+    id: u32,
     process: Process,
     outcome: OpType,
     completion: Option<u64>,
@@ -200,51 +254,107 @@ struct Read<'h> {
     invoke: u64,
     process: Process,
     final_read: bool,
-    entries: Vec<(u64, &'h Value)>,
+    /// (offset, value, the value's number).
+    entries: Vec<(u64, &'h Value, u32)>,
 }
 
 /// The ops of one log.
-#[derive(Default)]
 struct LogOps<'h> {
     key: Option<&'h Value>,
     appends: Vec<Append<'h>>,
     reads: Vec<Read<'h>>,
+    /// The values appended and read, numbered as first met (equal values,
+    /// equal numbers), while each is at hand.
+    values: ValueIds<'h>,
 }
 
-fn group_by_log<'h>(
+/// The logs, ordered by key (ops without a key first, then by the key's
+/// JSON text), and the log of each pair (`u32::MAX`: not a log op).
+fn logs_of<'h>(pairs: &[Pair<'h>]) -> (Vec<Option<&'h Value>>, Vec<u32>) {
+    let mut keys: Vec<Option<&'h Value>> = Vec::new();
+    let mut ids = ValueIds::default();
+    // The log of each key number, and of ops without a key.
+    let mut log_of_key: Vec<u32> = Vec::new();
+    let mut unkeyed: Option<u32> = None;
+    let mut log_of: Vec<u32> = pairs
+        .iter()
+        .map(|pair| {
+            if !matches!(pair.invoke.f.as_str(), "append" | "poll" | "final-read") {
+                return u32::MAX;
+            }
+            let key = pair
+                .invoke
+                .key
+                .as_ref()
+                .or(pair.completion.and_then(|c| c.key.as_ref()));
+            let next = keys.len() as u32;
+            let log = match key {
+                Some(k) => {
+                    let id = ids.id(k) as usize;
+                    if id == log_of_key.len() {
+                        log_of_key.push(next);
+                    }
+                    log_of_key[id]
+                }
+                None => *unkeyed.get_or_insert(next),
+            };
+            if log == next {
+                keys.push(key);
+            }
+            log
+        })
+        .collect();
+    // Renumbered in the order of their keys.
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    order.sort_by_cached_key(|&log| keys[log as usize].map(canonical));
+    let mut rank = vec![0u32; keys.len()];
+    for (r, &log) in order.iter().enumerate() {
+        rank[log as usize] = r as u32;
+    }
+    for log in log_of.iter_mut().filter(|l| **l != u32::MAX) {
+        *log = rank[*log as usize];
+    }
+    let keys = order.iter().map(|&log| keys[log as usize]).collect();
+    (keys, log_of)
+}
+
+/// The ops of log number `log`, or the first one that breaks the
+/// conventions, with its position among the pairs.
+fn gather<'h>(
     pairs: &[Pair<'h>],
-) -> Result<BTreeMap<Option<String>, LogOps<'h>>, CheckError> {
-    let mut logs: BTreeMap<Option<String>, LogOps<'h>> = BTreeMap::new();
-    for pair in pairs {
-        let f = pair.invoke.f.as_str();
-        if !matches!(f, "append" | "poll" | "final-read") {
-            continue;
-        }
-        let key = pair
-            .invoke
-            .key
-            .as_ref()
-            .or(pair.completion.and_then(|c| c.key.as_ref()));
-        let log = logs.entry(key.map(canonical)).or_default();
-        log.key = key;
-        if f == "append" {
-            log.appends.push(parse_append(pair)?);
+    log_of: &[u32],
+    log: u32,
+    key: Option<&'h Value>,
+    size: usize,
+) -> Result<LogOps<'h>, (usize, CheckError)> {
+    // `size` ops in all: room for them whatever the mix, and about one
+    // value for each.
+    let mut ops = LogOps {
+        key,
+        appends: Vec::with_capacity(size),
+        reads: Vec::with_capacity(size),
+        values: ValueIds::with_capacity(size),
+    };
+    let mine = pairs.iter().zip(log_of).enumerate();
+    for (position, (pair, _)) in mine.filter(|(_, (_, &l))| l == log) {
+        let at = |e| (position, e);
+        if pair.invoke.f == "append" {
+            let append = parse_append(pair, &mut ops.values).map_err(at)?;
+            ops.appends.push(append);
         } else if let (OpType::Ok, Some(done)) = (pair.outcome(), pair.completion) {
-            let entries = parse_entries(done)?;
-            let read = Read {
+            ops.reads.push(Read {
                 index: done.index,
                 invoke: pair.invoke.index,
                 process: done.process,
-                final_read: f == "final-read",
-                entries,
-            };
-            log.reads.push(read);
+                final_read: pair.invoke.f == "final-read",
+                entries: parse_entries(done, &mut ops.values).map_err(at)?,
+            });
         }
     }
-    Ok(logs)
+    Ok(ops)
 }
 
-fn parse_append<'h>(pair: &Pair<'h>) -> Result<Append<'h>, CheckError> {
+fn parse_append<'h>(pair: &Pair<'h>, values: &mut ValueIds<'h>) -> Result<Append<'h>, CheckError> {
     let value = &pair.invoke.value;
     let offset = match (pair.outcome(), pair.completion) {
         (OpType::Ok, Some(done)) => Some(parse_ack(done, value)?),
@@ -252,6 +362,7 @@ fn parse_append<'h>(pair: &Pair<'h>) -> Result<Append<'h>, CheckError> {
     };
     Ok(Append {
         value,
+        id: values.id(value),
         process: pair.invoke.process,
         outcome: pair.outcome(),
         completion: pair.completion.map(|c| c.index),
@@ -263,7 +374,7 @@ fn parse_append<'h>(pair: &Pair<'h>) -> Result<Append<'h>, CheckError> {
 fn parse_ack(done: &Op, appended: &Value) -> Result<u64, CheckError> {
     match &done.value {
         Value::Array(pair) if pair.len() == 2 => {
-            if canonical(&pair[1]) != canonical(appended) {
+            if !same_value(&pair[1], appended) {
                 let message = format!("append of {appended} acknowledged as {}", done.value);
                 return Err(CheckError::malformed(done, message));
             }
@@ -287,7 +398,10 @@ fn parse_offset(op: &Op, v: &Value) -> Result<u64, CheckError> {
 }
 
 /// The `[offset, value]` pairs of a read's `ok` completion.
-fn parse_entries(done: &Op) -> Result<Vec<(u64, &Value)>, CheckError> {
+fn parse_entries<'h>(
+    done: &'h Op,
+    values: &mut ValueIds<'h>,
+) -> Result<Vec<(u64, &'h Value, u32)>, CheckError> {
     let items: &[Value] = match &done.value {
         Value::Null => &[],
         Value::Array(items) => items,
@@ -302,7 +416,10 @@ fn parse_entries(done: &Op) -> Result<Vec<(u64, &Value)>, CheckError> {
     items
         .iter()
         .map(|item| match item {
-            Value::Array(pair) if pair.len() == 2 => Ok((parse_offset(done, &pair[0])?, &pair[1])),
+            Value::Array(pair) if pair.len() == 2 => {
+                let offset = parse_offset(done, &pair[0])?;
+                Ok((offset, &pair[1], values.id(&pair[1])))
+            }
             other => Err(CheckError::malformed(
                 done,
                 format!(
@@ -380,12 +497,13 @@ struct Sighting<'h> {
     process: Process,
     offset: u64,
     value: &'h Value,
-    canon: String,
+    /// The value's number (`ValueIds`): equal values, equal numbers.
+    id: u32,
     from_read: bool,
 }
 
 /// What appends tried to do with one value.
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Attempts {
     /// An append ended ok or info: the value may legitimately be in the log.
     may_exist: bool,
@@ -413,14 +531,15 @@ impl<'h> Analysis<'h> {
             certainly_unseen: 0,
         };
         let sightings = sightings(ops);
-        let first = FirstSightings::of(&sightings);
+        let appended: Vec<u32> = ops.appends.iter().map(|a| a.id).collect();
+        let first = FirstSightings::of(&sightings, ops.values.len());
         a.offset_conflicts(&first);
-        a.read_provenance(ops, &first);
-        a.acks(ops, &first);
+        a.read_provenance(ops, &appended, &first);
+        a.acks(ops, &appended, &first);
         a.sends(ops);
         a.consumers(ops, &first);
         a.counts.attempted = ops.appends.len();
-        a.counts.consumed = first.read.len();
+        a.counts.consumed = first.read.iter().filter(|r| r.is_some()).count();
         a.counts.gaps = gaps(ops);
         a.counts.duplicates = a.lists.len(Kind::Duplicate);
         a.counts.out_of_order =
@@ -447,52 +566,78 @@ impl<'h> Analysis<'h> {
         }
     }
 
+    /// Pushes examples found in no particular order in the order of their
+    /// values' JSON text, as a report lists them whatever the history's size.
+    fn push_by_value(&mut self, kind: Kind, mut examples: Vec<LogExample>) {
+        examples.sort_by_cached_key(|e| e.value.as_ref().map(canonical));
+        for example in examples {
+            self.lists.push(kind, example);
+        }
+    }
+
     fn offset_conflicts(&mut self, first: &FirstSightings<'_, 'h>) {
-        for list in first.offsets_of.values().filter(|l| l.len() > 1) {
+        let mut duplicates = Vec::new();
+        for list in first.by_value.chunk_by(|a, b| a.id == b.id) {
+            if list.len() < 2 {
+                continue;
+            }
             // Anchored where the value first showed up somewhere else.
             let s = list[1];
             let mut offsets: Vec<u64> = list.iter().map(|s| s.offset).collect();
             offsets.sort_unstable();
-            let ex = self.example(s.index, s.process, Some(s.value), offsets);
-            self.lists.push(Kind::Duplicate, ex);
+            duplicates.push(self.example(s.index, s.process, Some(s.value), offsets));
         }
-        for (&offset, list) in first.values_at.iter().filter(|(_, l)| l.len() > 1) {
+        self.push_by_value(Kind::Duplicate, duplicates);
+        for list in first.by_offset.chunk_by(|a, b| a.offset == b.offset) {
+            if list.len() < 2 {
+                continue;
+            }
             let s = list[1];
-            let mut ex = self.example(s.index, s.process, None, vec![offset]);
+            let mut ex = self.example(s.index, s.process, None, vec![s.offset]);
             ex.values = list.iter().map(|s| s.value.clone()).collect();
             self.lists.push(Kind::InconsistentOffsets, ex);
         }
     }
 
     /// Values read must come from an append that did not fail.
-    fn read_provenance(&mut self, ops: &LogOps<'h>, first: &FirstSightings<'_, 'h>) {
-        let mut attempts: BTreeMap<String, Attempts> = BTreeMap::new();
-        for append in &ops.appends {
-            let entry = attempts.entry(canonical(append.value)).or_default();
+    fn read_provenance(
+        &mut self,
+        ops: &LogOps<'h>,
+        appended: &[u32],
+        first: &FirstSightings<'_, 'h>,
+    ) {
+        // By value number; none for a value no append tried.
+        let mut attempts = vec![None::<Attempts>; first.read.len()];
+        for (append, &id) in ops.appends.iter().zip(appended) {
+            let entry = attempts[id as usize].get_or_insert_with(Attempts::default);
             match append.outcome {
                 OpType::Fail => entry.failed = entry.failed.or(append.completion),
                 _ => entry.may_exist = true,
             }
         }
-        for s in first.read.values() {
-            let mut ex = self.example(s.index, s.process, Some(s.value), vec![s.offset]);
-            match attempts.get(&s.canon) {
-                None => self.lists.push(Kind::Unexpected, ex),
+        let (mut unexpected, mut aborted) = (Vec::new(), Vec::new());
+        for (s, attempt) in first.read.iter().zip(&attempts) {
+            let Some(s) = s else { continue };
+            let ex = || self.example(s.index, s.process, Some(s.value), vec![s.offset]);
+            match attempt {
+                None => unexpected.push(ex()),
                 Some(Attempts {
                     may_exist: false,
                     failed,
-                }) => {
-                    ex.related = *failed;
-                    self.lists.push(Kind::AbortedRead, ex);
-                }
+                }) => aborted.push(LogExample {
+                    related: *failed,
+                    ..ex()
+                }),
                 Some(_) => {}
             }
         }
+        self.push_by_value(Kind::Unexpected, unexpected);
+        self.push_by_value(Kind::AbortedRead, aborted);
     }
 
     /// Sorts every ack into delivered, lost-write, or unseen.
-    fn acks(&mut self, ops: &LogOps<'h>, first: &FirstSightings<'_, 'h>) {
-        let highest_read = first.read.values().map(|s| s.offset).max();
+    fn acks(&mut self, ops: &LogOps<'h>, appended: &[u32], first: &FirstSightings<'_, 'h>) {
+        let highest_read = first.read.iter().flatten().map(|s| s.offset).max();
         // Only a final read that began after the ack had to return it.
         let last_final_read = ops
             .reads
@@ -500,12 +645,12 @@ impl<'h> Analysis<'h> {
             .filter(|r| r.final_read)
             .map(|r| r.invoke)
             .max();
-        for append in &ops.appends {
+        for (append, &id) in ops.appends.iter().zip(appended) {
             let (Some(offset), Some(done)) = (append.offset, append.completion) else {
                 continue;
             };
             self.counts.produced += 1;
-            if first.read.contains_key(canonical(append.value).as_str()) {
+            if first.read.get(id as usize).is_some_and(Option::is_some) {
                 self.counts.delivered += 1;
                 continue;
             }
@@ -546,10 +691,10 @@ impl<'h> Analysis<'h> {
         for read in &ops.reads {
             if read.final_read {
                 // A final read is its own consumer, starting afresh.
-                self.follow(read, &mut None, &first.values_at);
+                self.follow(read, &mut None, &first.known);
             } else {
                 let mut position = positions.get(&read.process).copied();
-                self.follow(read, &mut position, &first.values_at);
+                self.follow(read, &mut position, &first.known);
                 if let Some(p) = position {
                     positions.insert(read.process, p);
                 }
@@ -557,24 +702,28 @@ impl<'h> Analysis<'h> {
         }
     }
 
-    /// Walks one read's entries from `position` (offset, read index).
-    fn follow<V>(
-        &mut self,
-        read: &Read<'h>,
-        position: &mut Option<(u64, u64)>,
-        known: &BTreeMap<u64, V>,
-    ) {
-        for &(offset, value) in &read.entries {
+    /// Walks one read's entries from `position` (offset, read index);
+    /// `known` is every offset known to hold a value, sorted.
+    fn follow(&mut self, read: &Read<'h>, position: &mut Option<(u64, u64)>, known: &[u64]) {
+        for &(offset, value, _) in &read.entries {
             if let Some((prev, prev_read)) = *position {
-                let mut ex =
-                    self.example(read.index, read.process, Some(value), vec![prev, offset]);
-                ex.related = Some(prev_read);
+                let step = |a: &Self| {
+                    let mut ex =
+                        a.example(read.index, read.process, Some(value), vec![prev, offset]);
+                    ex.related = Some(prev_read);
+                    ex
+                };
                 if offset <= prev {
+                    let ex = step(self);
                     self.lists.push(Kind::NonmonotonicPoll, ex);
-                } else {
-                    let jumped = known.range(prev + 1..offset).map(|(&o, _)| o);
-                    ex.skipped = jumped.take(MAX_EXAMPLES).collect();
-                    if !ex.skipped.is_empty() {
+                } else if offset > prev + 1 {
+                    // The next offset, the usual case, jumps over nothing.
+                    let from = known.partition_point(|&o| o <= prev);
+                    let jumped = known[from..].iter().take_while(|&&o| o < offset);
+                    let skipped: Vec<u64> = jumped.take(MAX_EXAMPLES).copied().collect();
+                    if !skipped.is_empty() {
+                        let mut ex = step(self);
+                        ex.skipped = skipped;
                         self.lists.push(Kind::PollSkip, ex);
                     }
                 }
@@ -605,58 +754,80 @@ impl<'h> Analysis<'h> {
 fn sightings<'h>(ops: &LogOps<'h>) -> Vec<Sighting<'h>> {
     let acks = ops.appends.iter().filter_map(|a| {
         let (offset, index) = (a.offset?, a.completion?);
-        Some((index, a.process, offset, a.value, false))
+        Some((index, a.process, offset, a.value, a.id, false))
     });
     let reads = ops.reads.iter().flat_map(|r| {
         r.entries
             .iter()
-            .map(move |&(offset, value)| (r.index, r.process, offset, value, true))
+            .map(move |&(offset, value, id)| (r.index, r.process, offset, value, id, true))
     });
-    let mut all: Vec<Sighting<'h>> = acks
-        .chain(reads)
-        .map(|(index, process, offset, value, from_read)| Sighting {
-            index,
-            process,
-            offset,
-            value,
-            canon: canonical(value),
-            from_read,
-        })
-        .collect();
+    let mut all: Vec<Sighting<'h>> = Vec::with_capacity(
+        ops.appends.len() + ops.reads.iter().map(|r| r.entries.len()).sum::<usize>(),
+    );
+    all.extend(
+        acks.chain(reads)
+            .map(|(index, process, offset, value, id, from_read)| Sighting {
+                index,
+                process,
+                offset,
+                value,
+                id,
+                from_read,
+            }),
+    );
     all.sort_by_key(|s| s.index);
     all
 }
 
-/// The first sighting of each distinct (offset, value), indexed both ways.
+/// The first sighting of each distinct (offset, value), grouped both ways.
 struct FirstSightings<'s, 'h> {
-    values_at: BTreeMap<u64, Vec<&'s Sighting<'h>>>,
-    offsets_of: BTreeMap<&'s str, Vec<&'s Sighting<'h>>>,
-    /// The first read of each value.
-    read: BTreeMap<&'s str, &'s Sighting<'h>>,
+    /// By offset, then first seen first: the values at each offset.
+    by_offset: Vec<&'s Sighting<'h>>,
+    /// By value number, then first seen first: the offsets of each value.
+    by_value: Vec<&'s Sighting<'h>>,
+    /// Every offset known to hold a value, sorted.
+    known: Vec<u64>,
+    /// The first read of each value, by value number.
+    read: Vec<Option<&'s Sighting<'h>>>,
 }
 
 impl<'s, 'h> FirstSightings<'s, 'h> {
-    fn of(sightings: &'s [Sighting<'h>]) -> Self {
-        let mut seen: BTreeSet<(u64, &str)> = BTreeSet::new();
-        let mut first = FirstSightings {
-            values_at: BTreeMap::new(),
-            offsets_of: BTreeMap::new(),
-            read: BTreeMap::new(),
-        };
+    fn of(sightings: &'s [Sighting<'h>], values: usize) -> Self {
+        // A value is nearly always at one offset: its first one is kept by
+        // value number, and only the others in a set.
+        let mut first_offset: Vec<Option<u64>> = vec![None; values];
+        let mut other_offsets: FxHashSet<(u64, u32)> = FxHashSet::default();
+        let mut read = vec![None; values];
+        let mut firsts = Vec::with_capacity(values);
         for s in sightings {
-            if s.from_read {
-                first.read.entry(s.canon.as_str()).or_insert(s);
+            let id = s.id as usize;
+            if s.from_read && read[id].is_none() {
+                read[id] = Some(s);
             }
-            if seen.insert((s.offset, s.canon.as_str())) {
-                first.values_at.entry(s.offset).or_default().push(s);
-                first
-                    .offsets_of
-                    .entry(s.canon.as_str())
-                    .or_default()
-                    .push(s);
+            let new = match first_offset[id] {
+                None => {
+                    first_offset[id] = Some(s.offset);
+                    true
+                }
+                Some(offset) => offset != s.offset && other_offsets.insert((s.offset, s.id)),
+            };
+            if new {
+                firsts.push(s);
             }
         }
-        first
+        // Stable: within an offset or a value, first seen stays first.
+        let mut by_offset = firsts.clone();
+        by_offset.sort_by_key(|s| s.offset);
+        let mut by_value = firsts;
+        by_value.sort_by_key(|s| s.id);
+        let mut known: Vec<u64> = by_offset.iter().map(|s| s.offset).collect();
+        known.dedup();
+        FirstSightings {
+            by_offset,
+            by_value,
+            known,
+            read,
+        }
     }
 }
 
@@ -670,7 +841,9 @@ fn gaps(ops: &LogOps<'_>) -> usize {
     else {
         return 0;
     };
-    let offsets: BTreeSet<u64> = last.entries.iter().map(|&(o, _)| o).collect();
+    let mut offsets: Vec<u64> = last.entries.iter().map(|&(o, _, _)| o).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
     match (offsets.first(), offsets.last()) {
         (Some(&lo), Some(&hi)) => {
             let holes = (hi - lo).saturating_add(1) - offsets.len() as u64;

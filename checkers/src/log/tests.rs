@@ -510,6 +510,33 @@ fn malformed_values_are_errors_not_panics() {
     );
 }
 
+/// Logs are read and analysed each on its own (on several threads): the
+/// op named is still the earliest that breaks the conventions, whichever
+/// log it is in, and the logs are still reported in key order.
+#[test]
+fn logs_apart_still_name_the_earliest_bad_op_and_keep_key_order() {
+    let mut h = Builder::default();
+    for (i, key) in ["d", "b", "c", "a", "e"].into_iter().enumerate() {
+        h.key = Some(json!(key));
+        h.append(i as u64, &format!("{key}0"), 0);
+    }
+    h.key = None;
+    h.append(9, "none", 0);
+    let r = h.check();
+    let keys: Vec<Option<Value>> = r.keys.iter().map(|k| k.key.clone()).collect();
+    let expected = [None, Some(json!("a")), Some(json!("b")), Some(json!("c"))];
+    assert_eq!(keys[..4], expected);
+    assert_eq!(keys[4..], [Some(json!("d")), Some(json!("e"))]);
+
+    h.key = Some(json!("e"));
+    h.invoke(20, "append", json!("e1"));
+    let first = h.complete(20, OpType::Ok, "append", json!([1, "not e1"]));
+    h.key = Some(json!("a"));
+    h.invoke(21, "append", json!("a1"));
+    h.complete(21, OpType::Ok, "append", json!("one"));
+    assert_eq!(malformed(&h).0, first);
+}
+
 #[test]
 fn unpaired_ops_are_pair_errors() {
     let mut h = Builder::default();

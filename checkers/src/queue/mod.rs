@@ -30,12 +30,11 @@
 //! `ok` drain are `pending`: Unknown, since nobody looked for them.
 
 use crate::history::{History, OpType, Pair, Process};
-use crate::report::canonical;
+use crate::report::{canonical, ValueIds};
 pub use crate::report::{CheckError, Found, MAX_EXAMPLES};
 use crate::verdict::Validity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueOptions {
@@ -107,8 +106,15 @@ pub struct QueueReport {
 
 /// Checks a total queue; see the module documentation for the conventions.
 pub fn check_queue(history: &History, options: &QueueOptions) -> Result<QueueReport, CheckError> {
-    let pairs = history.pairs()?;
-    let ledger = Ledger::build(&pairs)?;
+    check_queue_pairs(&history.pairs()?, options)
+}
+
+/// `check_queue` of a history already paired (`History::pairs`).
+pub fn check_queue_pairs(
+    pairs: &[Pair<'_>],
+    options: &QueueOptions,
+) -> Result<QueueReport, CheckError> {
+    let ledger = Ledger::build(pairs)?;
     Ok(ledger.report(options))
 }
 
@@ -164,7 +170,9 @@ struct Indeterminate {
 /// Everything the verdict needs, gathered in one pass over the pairs.
 #[derive(Default)]
 struct Ledger<'h> {
-    elements: BTreeMap<String, Element<'h>>,
+    /// By element number (`ids`), first seen first.
+    elements: Vec<Element<'h>>,
+    ids: ValueIds<'h>,
     attempted: usize,
     acknowledged: usize,
     dequeued: usize,
@@ -188,13 +196,17 @@ impl<'h> Ledger<'h> {
     }
 
     fn element(&mut self, value: &'h Value) -> &mut Element<'h> {
-        self.elements
-            .entry(canonical(value))
-            .or_insert_with(|| Element {
+        let id = self.ids.id(value) as usize;
+        if id == self.elements.len() {
+            // Nearly every element is enqueued once and dequeued once: room
+            // for one each (a vector's first growth makes room for four).
+            self.elements.push(Element {
                 value,
-                enqueues: Vec::new(),
-                dequeues: Vec::new(),
-            })
+                enqueues: Vec::with_capacity(1),
+                dequeues: Vec::with_capacity(1),
+            });
+        }
+        &mut self.elements[id]
     }
 
     fn enqueue(&mut self, pair: &Pair<'h>) -> Result<(), CheckError> {
@@ -292,9 +304,12 @@ impl<'h> Ledger<'h> {
     fn classify(&self) -> Findings {
         let drain_began = self.last_drain.map(|(invoke, _)| invoke);
         let mut findings = Findings::default();
-        for element in self.elements.values() {
+        for element in &self.elements {
             findings.add(element, drain_began);
         }
+        // In the order of the elements' JSON text (examples of one op keep
+        // it once sorted by op), whatever order they were first seen in.
+        findings.sort_by_element();
         findings
     }
 }
@@ -310,6 +325,19 @@ struct Findings {
 }
 
 impl Findings {
+    fn sort_by_element(&mut self) {
+        for list in [
+            &mut self.lost,
+            &mut self.pending,
+            &mut self.duplicated,
+            &mut self.unexpected,
+            &mut self.recovered,
+            &mut self.failed_but_dequeued,
+        ] {
+            list.sort_by_cached_key(|e| canonical(&e.element));
+        }
+    }
+
     /// Sorts one element into the sets. Counts rather than flags, so an
     /// element enqueued n times may legitimately come out n times.
     fn add(&mut self, e: &Element<'_>, drain_began: Option<u64>) {

@@ -63,7 +63,37 @@ impl Index {
         self.links.len()
     }
 
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         4 * self.heads.capacity() + 8 * self.links.capacity()
     }
+
+    /// What `bytes` could reach while `more` items are pushed: growing
+    /// allocates the doubled buckets before the old ones are freed.
+    pub fn bytes_after(&self, more: usize) -> usize {
+        let items = self.links.len() + more;
+        let links = 8 * grown_capacity(&self.links, more);
+        if items <= self.heads.len() {
+            return 4 * self.heads.capacity() + links;
+        }
+        let heads = items.next_power_of_two().max(2 * self.heads.len());
+        4 * (heads + heads / 2) + links
+    }
+}
+
+/// The capacity of `v` once `more` elements are pushed: a `Vec` that is
+/// full doubles (or grows to fit), so a search must ask for the doubled
+/// size before it pushes, not notice it afterwards.
+pub fn grown_capacity<T>(v: &Vec<T>, more: usize) -> usize {
+    let needed = v.len() + more;
+    if needed <= v.capacity() {
+        return v.capacity();
+    }
+    // A first allocation is at least this many elements (as `Vec` does).
+    let least = match std::mem::size_of::<T>() {
+        1 => 8,
+        size if size <= 1024 => 4,
+        _ => 1,
+    };
+    needed.max(2 * v.capacity()).max(least)
 }

@@ -3,6 +3,7 @@
 //! keys in a `Table`: a linearized set (`key::encode_set`) and state numbers
 //! (`Parts`), so a configuration costs about a hundred bytes.
 
+use super::index::grown_capacity;
 use super::key::{encode_ids, encode_set};
 use super::table::{hash, Table};
 
@@ -86,8 +87,11 @@ impl Cache {
         self.table.len() as u64
     }
 
-    pub fn bytes(&self) -> usize {
-        self.table.bytes() + 8 * (self.conflicts.capacity() + self.key.capacity())
+    /// What `bytes` could reach once a configuration of `words` words is
+    /// pushed.
+    pub fn bytes_after_push(&self, words: usize) -> usize {
+        self.table.bytes_after(1, words)
+            + 8 * (grown_capacity(&self.conflicts, 1) + self.key.capacity().max(words))
     }
 }
 
@@ -151,7 +155,11 @@ impl Nogoods {
         self.table.find(hash, &self.key).is_some()
     }
 
-    pub fn bytes(&self) -> usize {
-        self.table.bytes() + self.ops_bytes
+    /// What `bytes` could reach once `keys` more nogoods of `words` words
+    /// each are remembered.
+    pub fn bytes_after(&self, keys: usize, words: usize) -> usize {
+        self.table.bytes_after(keys, keys * words)
+            + self.ops_bytes
+            + 8 * self.key.capacity().max(words)
     }
 }

@@ -40,6 +40,7 @@ mod memo;
 mod parts;
 mod table;
 
+use super::memory::MemoryPool;
 use super::model::Model;
 use entries::{Entries, HEAD};
 use key::mix;
@@ -66,7 +67,8 @@ pub struct Problem<O> {
 
 pub struct Budget<'a> {
     pub deadline: Option<Instant>,
-    pub max_bytes: usize,
+    /// The memory every search of the check shares (`linear::memory`).
+    pub memory: &'a MemoryPool,
     /// Set by the caller once the answer is known elsewhere (another key
     /// is invalid): the search then stops as soon as it has explored
     /// `grace` configurations, so a cheap search still ends with a verdict.
@@ -173,6 +175,10 @@ pub fn search<M: Model>(
     let words = n.div_ceil(64).max(1);
     let mut cache = Cache::new();
     let mut parts = Parts::new(model, &footprints, &init);
+    // A configuration's key: the set's position and window, and the parts'
+    // numbers two to a word.
+    let cache_key_words = 1 + words + parts.current().len().div_ceil(2);
+    let mut lease = budget.memory.lease();
     let mut linearized = vec![0u64; words];
     // The exclusive or of `mix` over the ids of the linearized ops: with the
     // parts' (`Parts::hash_with`), a configuration's hash, one step each.
@@ -258,18 +264,28 @@ pub fn search<M: Model>(
                     entry = entries.next[entry as usize];
                     continue;
                 } else {
-                    let child = cache.push_found(&linearized, parts.current(), changed);
-                    if cache.bytes() + nogoods.bytes() + parts.bytes() > budget.max_bytes {
+                    // Memory is asked for before it is used: what the memo
+                    // could reach by the next configuration, so a table
+                    // doubling never takes the process past the budget.
+                    let nogood_pushes = if learn { stack.len() + 1 } else { 0 };
+                    let needed = cache.bytes_after_push(cache_key_words)
+                        + nogoods.bytes_after(nogood_pushes, words + 3)
+                        + parts.bytes_after_push()
+                        + index::grown_capacity(&stack, 1) * std::mem::size_of::<Frame<M::State>>();
+                    if !lease.hold(needed) {
                         let reason = format!(
-                            "memory budget of {} MiB exceeded after {} configurations",
-                            budget.max_bytes >> 20,
-                            cache.len()
+                            "memory budget of {} MiB for the whole check exceeded after {} \
+                             configurations (this key's search held {} MiB of it)",
+                            lease.pool().limit() >> 20,
+                            cache.len(),
+                            lease.held() >> 20
                         );
                         return Outcome::Exhausted {
                             explored: cache.len(),
                             reason,
                         };
                     }
+                    let child = cache.push_found(&linearized, parts.current(), changed);
                     let previous = std::mem::replace(&mut state, next_state);
                     let part = (changed.0, parts.set(changed.0, changed.1));
                     linearized_hash = child_hash;

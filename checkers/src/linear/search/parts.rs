@@ -6,7 +6,7 @@
 //! costs a few bytes each, instead of a copy of every key's value.
 
 use super::super::model::Model;
-use super::index::Index;
+use super::index::{grown_capacity, Index};
 use super::key::mix_part;
 use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
@@ -149,8 +149,12 @@ impl<S: Clone + Eq + std::hash::Hash> Parts<S> {
         }
     }
 
-    pub fn bytes(&self) -> usize {
-        self.index.bytes() + self.stored.capacity() * std::mem::size_of::<S>() + self.heap
+    /// What `bytes` could reach once one more part is stored (the heap its
+    /// value owns aside: a step adds little of it).
+    pub fn bytes_after_push(&self) -> usize {
+        self.index.bytes_after(1)
+            + grown_capacity(&self.stored, 1) * std::mem::size_of::<S>()
+            + self.heap
     }
 }
 

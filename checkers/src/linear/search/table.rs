@@ -2,7 +2,7 @@
 //! one slab: no allocation per key and a few bytes of bookkeeping each. The
 //! memo holds millions of keys, so their size is what bounds a search.
 
-use super::index::Index;
+use super::index::{grown_capacity, Index};
 
 /// Keys numbered in the order they were added.
 pub struct Table {
@@ -61,8 +61,16 @@ impl Table {
     }
 
     /// What the table has allocated, spare capacity included.
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.index.bytes() + 8 * (self.ends.capacity() + self.words.capacity())
+    }
+
+    /// What `bytes` could reach while `keys` keys of `words` words in all
+    /// are pushed.
+    pub fn bytes_after(&self, keys: usize, words: usize) -> usize {
+        self.index.bytes_after(keys)
+            + 8 * (grown_capacity(&self.ends, keys) + grown_capacity(&self.words, words))
     }
 }
 
@@ -89,5 +97,22 @@ mod tests {
             table.len() < keys.len(),
             "keys repeat: [] and [0] many times"
         );
+    }
+
+    /// The search asks the memory budget for `bytes_after` before it
+    /// pushes: what the table then holds must never be more.
+    #[test]
+    fn bytes_after_covers_every_growth_of_a_push() {
+        let mut table = Table::new();
+        let mut grew = 0;
+        for i in 0..100_000u64 {
+            let key: Vec<u64> = (0..1 + i % 5).map(|w| w ^ i).collect();
+            let predicted = table.bytes_after(1, key.len());
+            let before = table.bytes();
+            table.push(hash(&key), &key);
+            assert!(table.bytes() <= predicted, "push {i}");
+            grew += usize::from(table.bytes() > before);
+        }
+        assert!(grew > 10, "the table grew, so the prediction was tested");
     }
 }
