@@ -277,7 +277,7 @@ mod tests {
         let err = read_history(&file.0, None).unwrap_err();
         assert!(err.message.starts_with("not UTF-8"), "{err}");
 
-        let edn = TempFile::new("edn", &text.replacen("{\"process\"", "{:process", 1));
+        let edn = TempFile::new("edn", text.replacen("{\"process\"", "{:process", 1));
         assert!(read_large(&edn.0, None).is_none());
         assert!(read_large(&file.0, Some(Format::Edn)).is_none());
         let small = TempFile::new("small", &text[..1000]);
