@@ -173,6 +173,23 @@ fn an_invalid_key_stops_the_search_of_the_others() {
     }
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["keys_stopped"], report.keys_stopped);
+
+    // On one thread every key after the invalid one starts with the flag
+    // set: each stops within a few hundred steps past its grace.
+    let one_thread = LinearOptions {
+        threads: 1,
+        ..options
+    };
+    let report = linear::check(&history, &one_thread).unwrap();
+    assert_eq!(report.validity, Validity::Invalid);
+    for key in report.keys.iter().filter(|k| k.stopped) {
+        assert!(
+            (linear::STOP_GRACE..linear::STOP_GRACE + 512).contains(&key.explored),
+            "key {} explored {}",
+            key.key,
+            key.explored
+        );
+    }
 }
 
 /// `all_keys` decides every key as before: the hard keys run to the

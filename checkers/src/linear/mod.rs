@@ -117,7 +117,7 @@ pub struct LinearOptions {
 /// Configurations a key may still explore after another key was found
 /// invalid: enough to decide a cheap key (a few milliseconds), not enough
 /// to let a hard one run on to its budget.
-pub const STOP_GRACE: u64 = 1 << 16;
+pub const STOP_GRACE: u64 = 1 << 11;
 
 /// Why a key stopped by an invalid key has no verdict.
 pub const STOPPED_REASON: &str = "not decided: stopped after the first anomaly";

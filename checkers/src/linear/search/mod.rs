@@ -106,6 +106,8 @@ pub struct Deepest<S> {
 
 /// How often (in steps) the clock is read: often enough to stop on time.
 const CLOCK_EVERY: u32 = 1 << 12;
+/// How often (in steps) `Budget::stop` is read.
+const STOP_EVERY: u32 = 1 << 8;
 
 /// A linearized op on the search stack, with what undoing it restores.
 struct Frame<S> {
@@ -207,6 +209,16 @@ pub fn search<M: Model>(
 
     loop {
         clock += 1;
+        // The stop flag is one load: read it often, so a stopped search ends
+        // close to its grace (the answer is waiting on it).
+        if clock % STOP_EVERY == 0
+            && cache.len() >= budget.grace
+            && budget.stop.is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            return Outcome::Stopped {
+                explored: cache.len(),
+            };
+        }
         if clock == CLOCK_EVERY {
             clock = 0;
             if budget.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -214,12 +226,6 @@ pub fn search<M: Model>(
                 return Outcome::Exhausted {
                     explored: cache.len(),
                     reason,
-                };
-            }
-            if cache.len() >= budget.grace && budget.stop.is_some_and(|s| s.load(Ordering::Relaxed))
-            {
-                return Outcome::Stopped {
-                    explored: cache.len(),
                 };
             }
         }
