@@ -266,6 +266,29 @@ struct LogOps<'h> {
     /// The values appended and read, numbered as first met (equal values,
     /// equal numbers), while each is at hand.
     values: ValueIds<'h>,
+    /// The value of each number (the first met; the others are equal).
+    value_of: Vec<&'h Value>,
+}
+
+impl<'h> LogOps<'h> {
+    /// The number of `value`, recording it when it is new.
+    fn number(&mut self, value: &'h Value) -> u32 {
+        let id = self.values.id(value);
+        if id as usize == self.value_of.len() {
+            self.value_of.push(value);
+        }
+        id
+    }
+
+    /// Who completed the op a sighting comes from.
+    fn process_of(&self, s: &Sighting) -> Process {
+        let at = (s.op & !Sighting::READ) as usize;
+        if s.from_read() {
+            self.reads[at].process
+        } else {
+            self.appends[at].process
+        }
+    }
 }
 
 /// The logs, ordered by key (ops without a key first, then by the key's
@@ -334,27 +357,31 @@ fn gather<'h>(
         appends: Vec::with_capacity(size),
         reads: Vec::with_capacity(size),
         values: ValueIds::with_capacity(size),
+        value_of: Vec::with_capacity(size),
     };
     let mine = pairs.iter().zip(log_of).enumerate();
     for (position, (pair, _)) in mine.filter(|(_, (_, &l))| l == log) {
         let at = |e| (position, e);
         if pair.invoke.f == "append" {
-            let append = parse_append(pair, &mut ops.values).map_err(at)?;
-            ops.appends.push(append);
+            let append = parse_append(pair).map_err(at)?;
+            let id = ops.number(append.value);
+            ops.appends.push(Append { id, ..append });
         } else if let (OpType::Ok, Some(done)) = (pair.outcome(), pair.completion) {
+            let entries = parse_entries(done, &mut ops).map_err(at)?;
             ops.reads.push(Read {
                 index: done.index,
                 invoke: pair.invoke.index,
                 process: done.process,
                 final_read: pair.invoke.f == "final-read",
-                entries: parse_entries(done, &mut ops.values).map_err(at)?,
+                entries,
             });
         }
     }
     Ok(ops)
 }
 
-fn parse_append<'h>(pair: &Pair<'h>, values: &mut ValueIds<'h>) -> Result<Append<'h>, CheckError> {
+/// An append (its value not numbered yet).
+fn parse_append<'h>(pair: &Pair<'h>) -> Result<Append<'h>, CheckError> {
     let value = &pair.invoke.value;
     let offset = match (pair.outcome(), pair.completion) {
         (OpType::Ok, Some(done)) => Some(parse_ack(done, value)?),
@@ -362,7 +389,7 @@ fn parse_append<'h>(pair: &Pair<'h>, values: &mut ValueIds<'h>) -> Result<Append
     };
     Ok(Append {
         value,
-        id: values.id(value),
+        id: 0,
         process: pair.invoke.process,
         outcome: pair.outcome(),
         completion: pair.completion.map(|c| c.index),
@@ -400,7 +427,7 @@ fn parse_offset(op: &Op, v: &Value) -> Result<u64, CheckError> {
 /// The `[offset, value]` pairs of a read's `ok` completion.
 fn parse_entries<'h>(
     done: &'h Op,
-    values: &mut ValueIds<'h>,
+    ops: &mut LogOps<'h>,
 ) -> Result<Vec<(u64, &'h Value, u32)>, CheckError> {
     let items: &[Value] = match &done.value {
         Value::Null => &[],
@@ -418,7 +445,7 @@ fn parse_entries<'h>(
         .map(|item| match item {
             Value::Array(pair) if pair.len() == 2 => {
                 let offset = parse_offset(done, &pair[0])?;
-                Ok((offset, &pair[1], values.id(&pair[1])))
+                Ok((offset, &pair[1], ops.number(&pair[1])))
             }
             other => Err(CheckError::malformed(
                 done,
@@ -491,15 +518,23 @@ impl Lists {
     }
 }
 
-/// One op showing one value at one offset.
-struct Sighting<'h> {
+/// One op showing one value at one offset: a few words, there are millions.
+struct Sighting {
     index: u64,
-    process: Process,
     offset: u64,
-    value: &'h Value,
-    /// The value's number (`ValueIds`): equal values, equal numbers.
+    /// The value's number (`LogOps::values`): equal values, equal numbers.
     id: u32,
-    from_read: bool,
+    /// The op: its position in `LogOps::appends`, or with `READ` set in
+    /// `LogOps::reads`.
+    op: u32,
+}
+
+impl Sighting {
+    const READ: u32 = 1 << 31;
+
+    fn from_read(&self) -> bool {
+        self.op & Sighting::READ != 0
+    }
 }
 
 /// What appends tried to do with one value.
@@ -533,7 +568,7 @@ impl<'h> Analysis<'h> {
         let sightings = sightings(ops);
         let appended: Vec<u32> = ops.appends.iter().map(|a| a.id).collect();
         let first = FirstSightings::of(&sightings, ops.values.len());
-        a.offset_conflicts(&first);
+        a.offset_conflicts(ops, &first);
         a.read_provenance(ops, &appended, &first);
         a.acks(ops, &appended, &first);
         a.sends(ops);
@@ -575,7 +610,7 @@ impl<'h> Analysis<'h> {
         }
     }
 
-    fn offset_conflicts(&mut self, first: &FirstSightings<'_, 'h>) {
+    fn offset_conflicts(&mut self, ops: &LogOps<'h>, first: &FirstSightings<'_>) {
         let mut duplicates = Vec::new();
         for list in first.by_value.chunk_by(|a, b| a.id == b.id) {
             if list.len() < 2 {
@@ -585,7 +620,8 @@ impl<'h> Analysis<'h> {
             let s = list[1];
             let mut offsets: Vec<u64> = list.iter().map(|s| s.offset).collect();
             offsets.sort_unstable();
-            duplicates.push(self.example(s.index, s.process, Some(s.value), offsets));
+            let value = ops.value_of[s.id as usize];
+            duplicates.push(self.example(s.index, ops.process_of(s), Some(value), offsets));
         }
         self.push_by_value(Kind::Duplicate, duplicates);
         for list in first.by_offset.chunk_by(|a, b| a.offset == b.offset) {
@@ -593,19 +629,17 @@ impl<'h> Analysis<'h> {
                 continue;
             }
             let s = list[1];
-            let mut ex = self.example(s.index, s.process, None, vec![s.offset]);
-            ex.values = list.iter().map(|s| s.value.clone()).collect();
+            let mut ex = self.example(s.index, ops.process_of(s), None, vec![s.offset]);
+            ex.values = list
+                .iter()
+                .map(|s| ops.value_of[s.id as usize].clone())
+                .collect();
             self.lists.push(Kind::InconsistentOffsets, ex);
         }
     }
 
     /// Values read must come from an append that did not fail.
-    fn read_provenance(
-        &mut self,
-        ops: &LogOps<'h>,
-        appended: &[u32],
-        first: &FirstSightings<'_, 'h>,
-    ) {
+    fn read_provenance(&mut self, ops: &LogOps<'h>, appended: &[u32], first: &FirstSightings<'_>) {
         // By value number; none for a value no append tried.
         let mut attempts = vec![None::<Attempts>; first.read.len()];
         for (append, &id) in ops.appends.iter().zip(appended) {
@@ -618,7 +652,8 @@ impl<'h> Analysis<'h> {
         let (mut unexpected, mut aborted) = (Vec::new(), Vec::new());
         for (s, attempt) in first.read.iter().zip(&attempts) {
             let Some(s) = s else { continue };
-            let ex = || self.example(s.index, s.process, Some(s.value), vec![s.offset]);
+            let value = ops.value_of[s.id as usize];
+            let ex = || self.example(s.index, ops.process_of(s), Some(value), vec![s.offset]);
             match attempt {
                 None => unexpected.push(ex()),
                 Some(Attempts {
@@ -636,7 +671,7 @@ impl<'h> Analysis<'h> {
     }
 
     /// Sorts every ack into delivered, lost-write, or unseen.
-    fn acks(&mut self, ops: &LogOps<'h>, appended: &[u32], first: &FirstSightings<'_, 'h>) {
+    fn acks(&mut self, ops: &LogOps<'h>, appended: &[u32], first: &FirstSightings<'_>) {
         let highest_read = first.read.iter().flatten().map(|s| s.offset).max();
         // Only a final read that began after the ack had to return it.
         let last_final_read = ops
@@ -686,7 +721,7 @@ impl<'h> Analysis<'h> {
         }
     }
 
-    fn consumers(&mut self, ops: &LogOps<'h>, first: &FirstSightings<'_, 'h>) {
+    fn consumers(&mut self, ops: &LogOps<'h>, first: &FirstSightings<'_>) {
         let mut positions: FxHashMap<Process, (u64, u64)> = FxHashMap::default();
         for read in &ops.reads {
             if read.final_read {
@@ -751,48 +786,45 @@ impl<'h> Analysis<'h> {
 }
 
 /// Every value at an offset that any read or ack showed, in history order.
-fn sightings<'h>(ops: &LogOps<'h>) -> Vec<Sighting<'h>> {
-    let acks = ops.appends.iter().filter_map(|a| {
-        let (offset, index) = (a.offset?, a.completion?);
-        Some((index, a.process, offset, a.value, a.id, false))
+fn sightings(ops: &LogOps<'_>) -> Vec<Sighting> {
+    let acks = ops.appends.iter().enumerate().filter_map(|(at, a)| {
+        Some(Sighting {
+            index: a.completion?,
+            offset: a.offset?,
+            id: a.id,
+            op: at as u32,
+        })
     });
-    let reads = ops.reads.iter().flat_map(|r| {
-        r.entries
-            .iter()
-            .map(move |&(offset, value, id)| (r.index, r.process, offset, value, id, true))
+    let reads = ops.reads.iter().enumerate().flat_map(|(at, r)| {
+        r.entries.iter().map(move |&(offset, _, id)| Sighting {
+            index: r.index,
+            offset,
+            id,
+            op: at as u32 | Sighting::READ,
+        })
     });
-    let mut all: Vec<Sighting<'h>> = Vec::with_capacity(
+    let mut all: Vec<Sighting> = Vec::with_capacity(
         ops.appends.len() + ops.reads.iter().map(|r| r.entries.len()).sum::<usize>(),
     );
-    all.extend(
-        acks.chain(reads)
-            .map(|(index, process, offset, value, id, from_read)| Sighting {
-                index,
-                process,
-                offset,
-                value,
-                id,
-                from_read,
-            }),
-    );
+    all.extend(acks.chain(reads));
     all.sort_by_key(|s| s.index);
     all
 }
 
 /// The first sighting of each distinct (offset, value), grouped both ways.
-struct FirstSightings<'s, 'h> {
+struct FirstSightings<'s> {
     /// By offset, then first seen first: the values at each offset.
-    by_offset: Vec<&'s Sighting<'h>>,
+    by_offset: Vec<&'s Sighting>,
     /// By value number, then first seen first: the offsets of each value.
-    by_value: Vec<&'s Sighting<'h>>,
+    by_value: Vec<&'s Sighting>,
     /// Every offset known to hold a value, sorted.
     known: Vec<u64>,
     /// The first read of each value, by value number.
-    read: Vec<Option<&'s Sighting<'h>>>,
+    read: Vec<Option<&'s Sighting>>,
 }
 
-impl<'s, 'h> FirstSightings<'s, 'h> {
-    fn of(sightings: &'s [Sighting<'h>], values: usize) -> Self {
+impl<'s> FirstSightings<'s> {
+    fn of(sightings: &'s [Sighting], values: usize) -> Self {
         // A value is nearly always at one offset: its first one is kept by
         // value number, and only the others in a set.
         let mut first_offset: Vec<Option<u64>> = vec![None; values];
@@ -801,7 +833,7 @@ impl<'s, 'h> FirstSightings<'s, 'h> {
         let mut firsts = Vec::with_capacity(values);
         for s in sightings {
             let id = s.id as usize;
-            if s.from_read && read[id].is_none() {
+            if s.from_read() && read[id].is_none() {
                 read[id] = Some(s);
             }
             let new = match first_offset[id] {
