@@ -283,7 +283,7 @@ impl<'h> LogOps<'h> {
     /// Who completed the op a sighting comes from.
     fn process_of(&self, s: &Sighting) -> Process {
         let at = (s.op & !Sighting::READ) as usize;
-        if s.from_read() {
+        if s.is_read() {
             self.reads[at].process
         } else {
             self.appends[at].process
@@ -532,7 +532,7 @@ struct Sighting {
 impl Sighting {
     const READ: u32 = 1 << 31;
 
-    fn from_read(&self) -> bool {
+    fn is_read(&self) -> bool {
         self.op & Sighting::READ != 0
     }
 }
@@ -833,7 +833,7 @@ impl<'s> FirstSightings<'s> {
         let mut firsts = Vec::with_capacity(values);
         for s in sightings {
             let id = s.id as usize;
-            if s.from_read() && read[id].is_none() {
+            if s.is_read() && read[id].is_none() {
                 read[id] = Some(s);
             }
             let new = match first_offset[id] {

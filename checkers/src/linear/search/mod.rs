@@ -211,7 +211,7 @@ pub fn search<M: Model>(
         clock += 1;
         // The stop flag is one load: read it often, so a stopped search ends
         // close to its grace (the answer is waiting on it).
-        if clock % STOP_EVERY == 0
+        if clock.is_multiple_of(STOP_EVERY)
             && cache.len() >= budget.grace
             && budget.stop.is_some_and(|s| s.load(Ordering::Relaxed))
         {
