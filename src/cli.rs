@@ -315,11 +315,43 @@ pub struct RunArgs {
     /// besides the chaos-sidecar).
     #[arg(long)]
     pub container: Option<String>,
-    #[arg(long, help = system_help(), default_value = registry::default_system().name)]
-    pub system: String,
+    /// The system under test (default: the first listed); with --client,
+    /// any name for your own system.
+    #[arg(long, help = run_system_help())]
+    pub system: Option<String>,
     /// The workload (default: the system's first).
     #[arg(long, help = workload_help())]
     pub workload: Option<String>,
+    /// Your own client program, in any language, spoken to through the
+    /// client protocol (docs/protocol.md), one program per worker process:
+    /// e.g. --client 'python3 client.py'. The workload is then one of the
+    /// protocol's: register, log or queue.
+    #[arg(long, value_name = "COMMAND")]
+    pub client: Option<String>,
+    /// Your own cluster, from your compose file: started under this run's
+    /// project name, and removed after the run. Needs --client and --port.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["project", "label"])]
+    pub compose: Option<PathBuf>,
+    /// Your own cluster: a running compose project, adopted and left
+    /// running. Needs --client and --port.
+    #[arg(long, value_name = "NAME", conflicts_with = "label")]
+    pub project: Option<String>,
+    /// Your own cluster: the running containers carrying this label,
+    /// adopted and left running. Needs --client and --port.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Option<String>,
+    /// On your own cluster: the port your client connects to on each node
+    /// (each node's address in the protocol's init is IP:PORT).
+    #[arg(long, value_parser = whole_number::<u16>)]
+    pub port: Option<u16>,
+    /// On a cluster from --compose: a shell command that exits 0 once the
+    /// cluster serves clients, tried until --ready-timeout (default: every
+    /// service with a health check is healthy, the others running).
+    #[arg(long, value_name = "COMMAND")]
+    pub ready: Option<String>,
+    /// How long a cluster from --compose may take to get ready.
+    #[arg(long, default_value = "120s")]
+    pub ready_timeout: String,
     /// How many nodes: 3 or 5 (docker); k8s refuses a selector matching
     /// any other number of pods.
     #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
@@ -386,6 +418,15 @@ fn whole_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
 /// `--system`'s help, from the registry.
 fn system_help() -> String {
     format!("The system under test: {}.", registry::names().join(", "))
+}
+
+/// `chaos run --system`'s help: ours, or any name with --client.
+fn run_system_help() -> String {
+    format!(
+        "The system under test (default {}): {}; with --client, any name for your own system.",
+        registry::default_system().name,
+        registry::names().join(", ")
+    )
 }
 
 /// `--workload`'s help, from the registry.

@@ -16,7 +16,7 @@ use chaos_checkers::queue::{check_queue, CheckError, QueueOptions, QueueReport};
 use chaos_checkers::Validity;
 use chaos_nemeses::event::Step;
 use chaos_workloads::system::RAFT_PHRASES;
-use chaos_workloads::{registry, Checker};
+use chaos_workloads::{protocol, registry, Checker};
 use serde_json::json;
 
 use super::meta::TestMeta;
@@ -237,7 +237,13 @@ fn refused(source: &str, history: &History, e: CheckError) -> Failure {
 /// The checker the system's description names for the workload of
 /// `meta`; `source` names the history in errors.
 pub fn check(meta: &TestMeta, history: &History, source: &str) -> Result<Verdict, Failure> {
-    let (_, workload) = registry::workload(&meta.system, &meta.workload).map_err(|e| {
+    // A run through the client protocol ran the protocol's workload,
+    // whatever its system.
+    let workload = match &meta.client {
+        Some(_) => protocol::workload(&meta.workload),
+        None => registry::workload(&meta.system, &meta.workload).map(|(_, w)| w),
+    };
+    let workload = workload.map_err(|e| {
         Failure::BadInput(format!(
             "test.json names system {:?} and workload {:?}, which this harness does not run ({e}): was it written by another version?",
             meta.system, meta.workload
@@ -422,8 +428,13 @@ fn run_report<'a>(
         ("rate".into(), meta.rate.to_string()),
         ("seed".into(), meta.seed.to_string()),
     ];
-    if registry::system(&meta.system).is_ok_and(|s| !s.read_modes.is_empty()) {
+    if registry::system(&meta.system).is_ok_and(|s| !s.read_modes.is_empty())
+        || (meta.client.is_some() && !meta.read.is_empty())
+    {
         parameters.push(("read".into(), meta.read.clone()));
+    }
+    if let Some(client) = &meta.client {
+        parameters.push(("client".into(), client.clone()));
     }
     RunReport {
         title,

@@ -39,6 +39,10 @@ pub struct TestMeta {
     pub harness_version: String,
     /// When the run began, UTC, as `2026-02-18 15:45Z`.
     pub started: String,
+    /// `--client`: the user's program, spoken to through the client
+    /// protocol; the workload is then the protocol's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// The cluster under test, once it is up: `name (N nodes, run ID)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
@@ -118,6 +122,7 @@ mod tests {
             command: "chaos run".into(),
             harness_version: "0.1.0".into(),
             started: "2026-11-24 03:25Z".into(),
+            client: None,
             cluster: None,
             system_version: None,
             endpoints: vec![],

@@ -15,6 +15,7 @@ pub mod fake;
 pub mod final_op;
 pub mod generator;
 pub mod mix;
+pub mod protocol;
 pub mod recorder;
 pub mod registry;
 pub mod rng;

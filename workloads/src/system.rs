@@ -145,6 +145,8 @@ pub struct RunSetup {
     pub prefix: String,
     /// One of the system's [`System::read_modes`], or empty.
     pub read_mode: String,
+    /// `--client`: the user's program, for the protocol's workloads.
+    pub client: Option<crate::protocol::ClientProgram>,
 }
 
 impl Workload {

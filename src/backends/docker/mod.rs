@@ -7,6 +7,7 @@
 //! * [`compose`]: the systems we know, their compose files, the compose CLI.
 //! * [`cluster`]: [`DockerCluster`]: finding the nodes of a cluster.
 //! * [`lifecycle`]: `chaos cluster up` and `down`.
+//! * [`own`]: a cluster from the user's compose file (`chaos run --compose`).
 //! * [`inventory`]: which cluster a command means; `status` and `logs`.
 //! * [`sidecar`]: the NET_ADMIN helper containers and the iptables scripts.
 //! * [`session`]: talking to a sidecar over `docker attach`, not `docker exec`.
@@ -22,6 +23,7 @@ pub mod heal;
 pub mod images;
 pub mod inventory;
 pub mod lifecycle;
+pub mod own;
 pub mod quality;
 pub mod session;
 pub mod sidecar;

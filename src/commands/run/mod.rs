@@ -19,7 +19,8 @@ use chaos_nemeses::Journal;
 
 use crate::backends::docker::compose::{compose_dir, Spec};
 use crate::backends::docker::lifecycle::{self, UpOptions};
-use crate::backends::docker::{engine, images, Selector};
+use crate::backends::docker::own::OwnProject;
+use crate::backends::docker::{engine, images, DockerCluster, Selector};
 use crate::backends::k8s::{K8sCluster, Target};
 use crate::cli::{Backend, RunArgs};
 use crate::error::Failure;
@@ -29,7 +30,7 @@ use crate::runid::new_run_id;
 use interrupts::Interrupts;
 use live::Console;
 use phases::{Context, Run};
-use plan::Plan;
+use plan::{ClusterSource, Plan};
 pub use target::RunTarget;
 
 /// Exit code of a run stopped by SIGINT or SIGTERM.
@@ -53,7 +54,7 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
     TestMeta {
         run_id: new_run_id(),
         test: plan.test.clone(),
-        system: plan.system.name.to_string(),
+        system: plan.system_name.clone(),
         workload: plan.workload.name.to_string(),
         backend: "docker".into(),
         nodes: args.nodes,
@@ -69,6 +70,7 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
         command: std::env::args().collect::<Vec<_>>().join(" "),
         harness_version: env!("CARGO_PKG_VERSION").into(),
         started,
+        client: plan.client.clone(),
         cluster: None,
         system_version: None,
         endpoints: Vec::new(),
@@ -104,7 +106,10 @@ fn open_results(args: &RunArgs, plan: &Plan) -> Result<(std::path::PathBuf, Test
 /// A local cluster: build the images if missing, bring it up, run, take it
 /// down (unless --keep-cluster).
 async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
-    let spec = Spec::new(&args.system, args.nodes)?;
+    if plan.cluster != ClusterSource::Ours {
+        return on_own_docker(args, plan).await;
+    }
+    let spec = Spec::new(plan.system.name, args.nodes)?;
     let compose = compose_dir(args.compose_dir.as_deref())?;
     let mut interrupts = Interrupts::new()?;
     let (dir, mut meta) = open_results(args, plan)?;
@@ -177,6 +182,81 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     outcome
 }
 
+/// A cluster of the user's own: their compose file, started under the
+/// run's project and removed after the run (unless --keep-cluster); or a
+/// running project or labelled containers, adopted and left running.
+async fn on_own_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
+    let mut interrupts = Interrupts::new()?;
+    let docker = engine::connect().await?;
+    let console = Console::new();
+    let (cluster, started) = match &plan.cluster {
+        ClusterSource::Adopted(selector) => {
+            let cluster = DockerCluster::open(docker.clone(), selector.clone()).await?;
+            (cluster, None)
+        }
+        ClusterSource::Compose {
+            file,
+            ready,
+            timeout,
+        } => {
+            let run_id = crate::runid::new_run_id();
+            let up = async {
+                let own = OwnProject::start(file, &run_id).await?;
+                let ready = own.wait_ready(&docker, ready.as_deref(), *timeout).await;
+                Ok::<_, Failure>((own, ready))
+            };
+            let phase = "while your cluster came up: taking it down";
+            match interrupts.guard(phase, &console, up).await {
+                Some(Ok((own, Ok(())))) => (own.cluster(&docker).await?, Some((own, run_id))),
+                Some(Ok((own, Err(e)))) => {
+                    remove_own(&own, &docker, &console).await;
+                    return Err(e);
+                }
+                Some(Err(e)) => return Err(e),
+                None => {
+                    let project = format!("chaos-own-{}", run_id.to_ascii_lowercase());
+                    let _ = lifecycle::down(&docker, &Selector::Project(project)).await;
+                    return Ok(INTERRUPTED);
+                }
+            }
+        }
+        ClusterSource::Ours => unreachable!("on_docker runs our clusters"),
+    };
+    let (dir, mut meta) = open_results(args, plan)?;
+    if let Some((_, run_id)) = &started {
+        meta.run_id = run_id.clone();
+    }
+    console.log_to(&dir.join("chaos.log"));
+    console.say(&format!("results in {}", dir.display()));
+    console.say(&format!("cluster: {}", cluster.describe()));
+    let journal = journal_path(args);
+    let cx = Context {
+        cluster: &cluster,
+        plan,
+        dir: &dir,
+        journal: &journal,
+        console: &console,
+    };
+    let outcome = run_on(cx, &mut meta, &mut interrupts).await;
+    match started {
+        Some((own, _)) if args.keep_cluster => console.say(&format!(
+            "cluster kept: `docker-compose -p {} -f {} down -v` removes it",
+            own.project,
+            args.compose.as_deref().unwrap_or(Path::new("FILE")).display()
+        )),
+        Some((own, _)) => remove_own(&own, &docker, &console).await,
+        None => console.say("your cluster is left running, as it was found"),
+    }
+    outcome
+}
+
+async fn remove_own(own: &OwnProject, docker: &bollard::Docker, console: &Console) {
+    match own.remove(&Some(docker.clone())).await {
+        Ok(()) => console.say(&format!("cluster {} removed", own.project)),
+        Err(e) => console.say(&format!("removing cluster {} failed: {e}", own.project)),
+    }
+}
+
 /// Existing pods in a namespace: find them (refusing a selector that
 /// matches nothing, too much, or our own pod), run, leave them running.
 async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
@@ -187,7 +267,7 @@ async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     };
     let mut target = Target::new(namespace.clone(), selector.clone());
     target.container = args.container.clone();
-    target.process = Some(plan.system.process.to_string());
+    target.process = Some(plan.system.process.to_string()).filter(|p| !p.is_empty());
     target.expected_nodes = Some(args.nodes);
     let mut interrupts = Interrupts::new()?;
     let client = K8sCluster::connect().await?;

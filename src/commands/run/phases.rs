@@ -21,6 +21,7 @@ use std::time::Duration;
 use chaos_nemeses::lease::Lease;
 use chaos_nemeses::schedule::{self, Schedule};
 use chaos_nemeses::Journal;
+use chaos_workloads::protocol::ClientProgram;
 use chaos_workloads::system::{SetupError, WorkerTask, Workers};
 use chaos_workloads::{
     shutdown, Driver, NodeTarget, RecordHandle, Recorder, RunSetup, ShutdownTrigger, Stats,
@@ -81,7 +82,7 @@ impl<'a, C: RunTarget> Run<'a, C> {
         interrupts: &mut Interrupts,
     ) -> Result<Option<Run<'a, C>>, Failure> {
         let system = cx.plan.system;
-        let endpoints = cx.cluster.endpoints(system.client_port).await?;
+        let endpoints = cx.cluster.endpoints(cx.plan.port).await?;
         let targets: Vec<NodeTarget> = endpoints
             .iter()
             .map(|(name, address)| NodeTarget {
@@ -103,6 +104,10 @@ impl<'a, C: RunTarget> Run<'a, C> {
             time_limit: cx.plan.time_limit,
             prefix: format!("chaos/{}/", meta.run_id),
             read_mode: cx.plan.read_mode.clone(),
+            client: cx.plan.client.as_ref().map(|command| ClientProgram {
+                command: command.clone(),
+                logs: cx.dir.join("clients"),
+            }),
         };
         let prepare = (cx.plan.workload.prepare)(&setup, &targets);
         let phase = "while setting up the workload: no ops ran";

@@ -55,8 +55,11 @@ impl RunTarget for DockerCluster {
         self.run_id().to_string()
     }
 
+    /// Ours go away whole; a cluster of the user's outlives the run (one
+    /// from their --compose is removed too, but its data is taken off first
+    /// all the same: it may be kept with --keep-cluster).
     fn outlives_run(&self) -> bool {
-        false
+        !self.is_managed()
     }
 
     /// The node's fixed address on the cluster network, not the port
