@@ -103,6 +103,50 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
     );
 }
 
+/// The client protocol's flags (docs/protocol.md), refused before any
+/// cluster is touched.
+#[test]
+fn bad_client_and_own_cluster_flags_are_one_line() {
+    let results = results_dir("client-flags");
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["--client", "cat", "--workload", "bank"],
+            "--workload \"bank\": with --client, use register, log, queue",
+        ),
+        (
+            &["--compose", "x.yml"],
+            "a cluster of your own needs your client too: add --client COMMAND",
+        ),
+        (
+            &["--project", "orders", "--client", "cat"],
+            "a cluster of your own needs --port PORT",
+        ),
+        (
+            &["--system", "orders", "--client", "cat"],
+            "--system orders is not one of ours (etcd, nats), so there is no cluster of it to start",
+        ),
+        (
+            &["--system", "Orders DB", "--client", "cat", "--project", "o", "--port", "1"],
+            "--system \"Orders DB\": name your system with lowercase letters",
+        ),
+        (&["--client", " "], "--client is empty"),
+        (
+            &["--label", "team", "--client", "cat", "--port", "7000"],
+            "--label \"team\" is not KEY=VALUE",
+        ),
+        (&["--ready", "true"], "--ready applies to a cluster from --compose FILE"),
+    ];
+    for (flags, says) in cases {
+        let mut args = vec!["run", "--results", results.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let out = chaos_env(&args, &[("DOCKER_HOST", "tcp://127.0.0.1:1")]);
+        assert_eq!(out.status.code(), Some(254), "{flags:?}: {}", stderr(&out));
+        let line = one_line(&out);
+        assert!(line.contains(says), "{flags:?}: {line}");
+    }
+    assert!(!results.exists(), "a refused run created {}", results.display());
+}
+
 #[test]
 fn a_kubernetes_run_without_an_api_server_says_how_to_configure_one() {
     let results = results_dir("k8s");

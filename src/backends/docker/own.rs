@@ -27,9 +27,8 @@ impl OwnProject {
         Selector::Project(self.project.clone())
     }
 
-    /// `compose up -d` of `file` under the run's project. On failure,
-    /// whatever came up is removed again.
-    pub async fn start(file: &Path, run_id: &str) -> Result<OwnProject, DockerError> {
+    /// The project `file` will run as, once compose has read the file.
+    pub async fn new(file: &Path, run_id: &str) -> Result<OwnProject, DockerError> {
         if !file.is_file() {
             return Err(DockerError::BadInput(format!(
                 "--compose {}: no such file",
@@ -52,16 +51,20 @@ impl OwnProject {
                 compose::last_line(&config)
             )));
         }
-        let up = own.compose(&["up", "-d", "--remove-orphans"]).await?;
-        if !up.status.success() {
-            let why = compose::last_line(&up);
-            let _ = own.remove(&Docker::connect_with_defaults().ok()).await;
-            return Err(DockerError::Harness(format!(
-                "compose could not start {}: {why}",
-                file.display()
-            )));
-        }
         Ok(own)
+    }
+
+    /// `compose up -d`. On failure the caller removes what came up.
+    pub async fn start(&self) -> Result<(), DockerError> {
+        let up = self.compose(&["up", "-d", "--remove-orphans"]).await?;
+        if up.status.success() {
+            return Ok(());
+        }
+        Err(DockerError::Harness(format!(
+            "compose could not start {}: {}",
+            self.file.display(),
+            compose::last_line(&up)
+        )))
     }
 
     /// Waits until every container runs (and is healthy, where it has a
@@ -117,10 +120,8 @@ impl OwnProject {
 
     /// Our helpers first (the sidecars of faults), then the project with
     /// its networks and volumes; then a look that nothing is left.
-    pub async fn remove(&self, docker: &Option<Docker>) -> Result<(), DockerError> {
-        if let Some(docker) = docker {
-            lifecycle::down(docker, &self.selector()).await.ok();
-        }
+    pub async fn remove(&self, docker: &Docker) -> Result<(), DockerError> {
+        lifecycle::down(docker, &self.selector()).await.ok();
         let down = self
             .compose(&["down", "--volumes", "--remove-orphans", "--timeout", "1"])
             .await?;
@@ -131,16 +132,14 @@ impl OwnProject {
                 compose::last_line(&down)
             )));
         }
-        if let Some(docker) = docker {
-            let left = discover(docker, &self.selector()).await?;
-            if !left.is_empty() {
-                return Err(DockerError::Harness(format!(
-                    "{} container(s) of {} are left: `docker ps -a --filter label=com.docker.compose.project={}`",
-                    left.len(),
-                    self.project,
-                    self.project
-                )));
-            }
+        let left = discover(docker, &self.selector()).await?;
+        if !left.is_empty() {
+            return Err(DockerError::Harness(format!(
+                "{} container(s) of {} are left: `docker ps -a --filter label=com.docker.compose.project={}`",
+                left.len(),
+                self.project,
+                self.project
+            )));
         }
         Ok(())
     }

@@ -200,23 +200,26 @@ async fn on_own_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
             timeout,
         } => {
             let run_id = crate::runid::new_run_id();
+            let own = OwnProject::new(file, &run_id).await?;
             let up = async {
-                let own = OwnProject::start(file, &run_id).await?;
-                let ready = own.wait_ready(&docker, ready.as_deref(), *timeout).await;
-                Ok::<_, Failure>((own, ready))
+                own.start().await?;
+                own.wait_ready(&docker, ready.as_deref(), *timeout).await
             };
             let phase = "while your cluster came up: taking it down";
             match interrupts.guard(phase, &console, up).await {
-                Some(Ok((own, Ok(())))) => (own.cluster(&docker).await?, Some((own, run_id))),
-                Some(Ok((own, Err(e)))) => {
+                Some(Ok(())) => match own.cluster(&docker).await {
+                    Ok(cluster) => (cluster, Some((own, run_id))),
+                    Err(e) => {
+                        remove_own(&own, &docker, &console).await;
+                        return Err(e);
+                    }
+                },
+                other => {
                     remove_own(&own, &docker, &console).await;
-                    return Err(e);
-                }
-                Some(Err(e)) => return Err(e),
-                None => {
-                    let project = format!("chaos-own-{}", run_id.to_ascii_lowercase());
-                    let _ = lifecycle::down(&docker, &Selector::Project(project)).await;
-                    return Ok(INTERRUPTED);
+                    return match other {
+                        Some(Err(e)) => Err(e),
+                        _ => Ok(INTERRUPTED),
+                    };
                 }
             }
         }
@@ -251,7 +254,7 @@ async fn on_own_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
 }
 
 async fn remove_own(own: &OwnProject, docker: &bollard::Docker, console: &Console) {
-    match own.remove(&Some(docker.clone())).await {
+    match own.remove(docker).await {
         Ok(()) => console.say(&format!("cluster {} removed", own.project)),
         Err(e) => console.say(&format!("removing cluster {} failed: {e}", own.project)),
     }

@@ -1,0 +1,246 @@
+//! `chaos run --client`: a Python program through the client protocol
+//! (examples/clients/) on real clusters. The etcd register client gets the
+//! verdicts our own client gets (linearizable reads valid under partitions,
+//! serializable ones caught stale); a cluster from the user's own compose
+//! file is started, faulted, checked and removed; bad clients and bad
+//! compose files are refused in one line with nothing left running.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+
+fn example(name: &str) -> String {
+    format!(
+        "python3 {}",
+        workspace().join("examples/clients").join(name).display()
+    )
+}
+
+fn fixture(name: &str) -> String {
+    workspace()
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Compose projects of ours (`chaos-own-*`) still present.
+fn own_projects_left() -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            "label=com.docker.compose.project",
+            "--format",
+            "{{.Label \"com.docker.compose.project\"}} {{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("chaos-own-"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The same 60 s run under partition-halves as tests/run_etcd.rs, with the
+/// Python client in place of ours.
+fn python_partition_run(tag: &str, read: &str) -> (std::process::Output, PathBuf) {
+    let results = tmp_results(tag);
+    let client = example("etcd_register.py");
+    let out = chaos(&[
+        "run",
+        "--system",
+        "etcd",
+        "--client",
+        &client,
+        "--nemesis",
+        "partition-halves",
+        "--time-limit",
+        "60",
+        "--read",
+        read,
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    eprintln!("{}{}", stdout(&out), stderr(&out));
+    let dir = run_folder(&results, "etcd-register");
+    assert_nothing_left(&run_id_of(&dir));
+    (out, dir)
+}
+
+#[test]
+fn python_client_linearizable_reads_under_partitions_are_valid() {
+    if !docker_or_skip("python_client_linearizable_reads_under_partitions_are_valid") {
+        return;
+    }
+    let (out, dir) = python_partition_run("py-lin", "linearizable");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("- Verdict: **PASS** (valid)"), "{report}");
+    assert!(report.contains("etcd_register.py"), "the report names the client");
+    // Every worker process had its program, and their stderr is kept.
+    assert!(dir.join("clients/p0.log").exists());
+    assert!(dir.join("clients/admin.log").exists());
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
+}
+
+#[test]
+fn python_client_serializable_reads_under_partitions_are_caught_stale() {
+    if !docker_or_skip("python_client_serializable_reads_under_partitions_are_caught_stale") {
+        return;
+    }
+    let (out, dir) = python_partition_run("py-ser", "serializable");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("- Verdict: **FAIL** (invalid)"), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains("cannot be linearized") && l.contains(": read ")),
+        "no stale read among the culprits:\n{report}"
+    );
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
+}
+
+/// A user's own compose file (service names, default network, none of our
+/// labels) with the Python queue client, under kills and partitions: the
+/// run checks the queue, and the project is gone afterwards.
+#[test]
+fn own_compose_cluster_with_a_python_queue_client() {
+    if !docker_or_skip("own_compose_cluster_with_a_python_queue_client") {
+        return;
+    }
+    let results = tmp_results("own");
+    let client = example("etcd_queue.py");
+    let file = fixture("own-etcd.yml");
+    let out = chaos(&[
+        "run",
+        "--system",
+        "orders",
+        "--workload",
+        "queue",
+        "--client",
+        &client,
+        "--compose",
+        &file,
+        "--port",
+        "2379",
+        "--nemesis",
+        "kill,partition-halves",
+        "--nemesis-interval",
+        "4s",
+        "--time-limit",
+        "20s",
+        "--concurrency",
+        "3",
+        "--rate",
+        "30",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    eprintln!("{}{}", stdout(&out), stderr(&out));
+    let dir = run_folder(&results, "orders-queue");
+    assert_eq!(own_projects_left(), "", "the compose project is left");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    // Nodes are named after the services; addresses are IP:--port.
+    let endpoints = test["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 3, "{test}");
+    assert!(
+        endpoints[0].as_str().unwrap().starts_with("etcd1 ")
+            && endpoints[0].as_str().unwrap().ends_with(":2379"),
+        "{test}"
+    );
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    for needed in ["\"enqueue\"", "\"dequeue\"", "\"drain\"", "\"kill\""] {
+        assert!(history.contains(needed), "no {needed} in the history");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("PASS"), "{report}");
+    let _ = std::fs::remove_dir_all(&results);
+}
+
+/// Bad input, each one line and its exit code, nothing left running.
+#[test]
+fn bad_clients_and_bad_compose_files_are_refused_in_one_line() {
+    if !docker_or_skip("bad_clients_and_bad_compose_files_are_refused_in_one_line") {
+        return;
+    }
+    let results = tmp_results("own-bad");
+    let results = results.to_str().unwrap();
+    let own = fixture("own-etcd.yml");
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec!["--client".into(), "/nonexistent/client".into()],
+            254,
+            "/nonexistent/client: not found",
+        ),
+        (
+            vec![
+                "--client".into(),
+                format!("python3 {}", fixture("mute_client.py")),
+            ],
+            254,
+            "did not answer init within 10 s",
+        ),
+        (
+            vec![
+                "--client".into(),
+                "cat".into(),
+                "--compose".into(),
+                fixture("not-compose.yml"),
+                "--port".into(),
+                "1".into(),
+            ],
+            254,
+            "--compose",
+        ),
+        (
+            vec![
+                "--client".into(),
+                "cat".into(),
+                "--compose".into(),
+                fixture("never-healthy.yml"),
+                "--port".into(),
+                "1".into(),
+                "--ready-timeout".into(),
+                "8s".into(),
+            ],
+            2,
+            "never-healthy.yml",
+        ),
+        (
+            vec![
+                "--client".into(),
+                "cat".into(),
+                "--compose".into(),
+                own,
+            ],
+            254,
+            "needs --port PORT",
+        ),
+    ];
+    for (args, code, says) in cases {
+        let mut all = vec!["run", "--nemesis", "none", "--time-limit", "5s", "--results", results];
+        all.extend(args.iter().map(String::as_str));
+        let out = chaos(&all);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        // Progress lines may come first (the cluster came up); the reason
+        // is the last line, on its own.
+        let last = err.trim_end().lines().last().unwrap_or("");
+        assert!(last.contains(says), "{args:?}: {err}");
+        assert_eq!(own_projects_left(), "", "{args:?} left a project");
+        let ours = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter", "label=io.chaos.managed=true"])
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&ours).trim(), "", "{args:?} left a cluster of ours");
+    }
+    let _ = std::fs::remove_dir_all(results);
+}
