@@ -325,7 +325,7 @@ pub struct RunArgs {
     /// Your own client program, in any language, spoken to through the
     /// client protocol (docs/protocol.md), one program per worker process:
     /// e.g. --client 'python3 client.py'. The workload is then one of the
-    /// protocol's: register, log or queue.
+    /// protocol's: register, log, queue or set.
     #[arg(long, value_name = "COMMAND")]
     pub client: Option<String>,
     /// Your own cluster, from your compose file: started under this run's
@@ -431,9 +431,14 @@ fn run_system_help() -> String {
 
 /// `--workload`'s help, from the registry.
 fn workload_help() -> String {
+    let protocol: Vec<&str> = chaos_workloads::protocol::WORKLOADS
+        .iter()
+        .map(|w| w.name)
+        .collect();
     format!(
-        "The workload (default: the system's first): {}.",
-        registry::workloads_by_system()
+        "The workload (default: the system's first): {}; with --client, {}.",
+        registry::workloads_by_system(),
+        protocol.join(", ")
     )
 }
 

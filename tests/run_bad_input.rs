@@ -111,7 +111,7 @@ fn bad_client_and_own_cluster_flags_are_one_line() {
     let cases: [(&[&str], &str); 8] = [
         (
             &["--client", "cat", "--workload", "bank"],
-            "--workload \"bank\": with --client, use register, log, queue",
+            "--workload \"bank\": with --client, use register, log, queue, set",
         ),
         (
             &["--compose", "x.yml"],

@@ -73,6 +73,14 @@ impl Mix {
             .with("dequeue", dequeue, |_| Value::Null)
     }
 
+    /// The set mix: `add v` with v = 1, 2, 3, ... (unique) and `read`
+    /// (null), weighted `add : read`.
+    pub fn set(add: u32, read: u32) -> Self {
+        Mix::new()
+            .with("add", add, unique_values())
+            .with("read", read, |_| Value::Null)
+    }
+
     /// True when no function can be chosen (none added, or all weight 0).
     pub fn is_empty(&self) -> bool {
         self.total == 0

@@ -65,6 +65,18 @@ pub static WORKLOADS: &[Workload] = &[
         checker: Checker::Queue,
         prepare: |run, nodes| prepare("queue", run, nodes),
     },
+    Workload {
+        name: "set",
+        about: "add / read on independent sets (linearizable: no add lost, no read stale)",
+        mix: || Mix::set(3, 1),
+        ops_per_key: Some(60),
+        final_op: None,
+        checker: Checker::Linearizable {
+            model: ModelKind::Set,
+            split_keys: true,
+        },
+        prepare: |run, nodes| prepare("set", run, nodes),
+    },
 ];
 
 fn prepare<'a>(
