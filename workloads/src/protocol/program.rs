@@ -94,9 +94,12 @@ impl Program {
             .stdin
             .as_mut()
             .ok_or_else(|| ProgramError("stdin is closed".into()))?;
+        // One write(2) per request: the line and its newline together.
+        let mut line = Vec::with_capacity(request.len() + 1);
+        line.extend_from_slice(request.as_bytes());
+        line.push(b'\n');
         let sent = async {
-            stdin.write_all(request.as_bytes()).await?;
-            stdin.write_all(b"\n").await?;
+            stdin.write_all(&line).await?;
             stdin.flush().await
         };
         if let Err(e) = sent.await {
