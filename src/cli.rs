@@ -30,7 +30,7 @@ pub enum Command {
     Heal(HealArgs),
     /// A whole test: cluster up, workload under faults, check, report, cluster down.
     /// Exit 0 valid, 1 invalid, 2 unknown, 130 interrupted.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Rebuild report.md, report.html and results.json from a results folder
     /// (after a crash, or with a newer harness). Exits like `chaos check`.
     /// With --index, rebuild the index of all the runs in a folder of runs.

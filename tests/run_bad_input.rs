@@ -144,7 +144,11 @@ fn bad_client_and_own_cluster_flags_are_one_line() {
         let line = one_line(&out);
         assert!(line.contains(says), "{flags:?}: {line}");
     }
-    assert!(!results.exists(), "a refused run created {}", results.display());
+    assert!(
+        !results.exists(),
+        "a refused run created {}",
+        results.display()
+    );
 }
 
 #[test]

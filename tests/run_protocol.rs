@@ -86,7 +86,10 @@ fn python_client_linearizable_reads_under_partitions_are_valid() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("- Verdict: **PASS** (valid)"), "{report}");
-    assert!(report.contains("etcd_register.py"), "the report names the client");
+    assert!(
+        report.contains("etcd_register.py"),
+        "the report names the client"
+    );
     // Every worker process had its program, and their stderr is kept.
     assert!(dir.join("clients/p0.log").exists());
     assert!(dir.join("clients/admin.log").exists());
@@ -235,7 +238,15 @@ fn bad_clients_and_bad_compose_files_are_refused_in_one_line() {
         ),
     ];
     for (args, code, says) in cases {
-        let mut all = vec!["run", "--nemesis", "none", "--time-limit", "5s", "--results", results];
+        let mut all = vec![
+            "run",
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "5s",
+            "--results",
+            results,
+        ];
         all.extend(args.iter().map(String::as_str));
         let out = chaos(&all);
         let err = stderr(&out);

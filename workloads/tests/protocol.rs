@@ -33,7 +33,10 @@ fn system_folder(tag: &str) -> PathBuf {
 
 fn programs(tag: &str, mode: &str) -> Programs {
     let dir = system_folder(tag);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/file_register.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/file_register.py"
+    );
     Programs {
         command: format!("python3 {script} {mode}"),
         logs: dir.join("clients"),
@@ -135,8 +138,14 @@ async fn a_program_that_lies_about_writes_is_caught() {
 async fn hangs_crashes_garbage_and_exits_cost_one_info_each() {
     for (mode, why) in [
         ("hang:5", "timed-out"),
-        ("crash:5", "client-broken: closed its stdout, exit status: 3: crashing on purpose"),
-        ("garbage:5", "client-broken: not a JSON line: this is not json"),
+        (
+            "crash:5",
+            "client-broken: closed its stdout, exit status: 3: crashing on purpose",
+        ),
+        (
+            "garbage:5",
+            "client-broken: not a JSON line: this is not json",
+        ),
         ("exit:5", "client-broken: closed its stdout, exit status: 0"),
     ] {
         let tag = mode.replace(':', "-");
@@ -193,10 +202,7 @@ async fn a_dropped_program_leaves_no_process() {
     let mut programs = programs("children", "honest");
     let marker = format!("chaos-protocol-child-{}", std::process::id());
     // A wrapper that starts a long-lived child, then the client.
-    programs.command = format!(
-        "sh -c 'exec -a {marker} sleep 300' & {}",
-        programs.command
-    );
+    programs.command = format!("sh -c 'exec -a {marker} sleep 300' & {}", programs.command);
     let program = programs
         .start(Role::Admin, &programs.nodes[0])
         .await

@@ -245,7 +245,10 @@ async fn on_own_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         Some((own, _)) if args.keep_cluster => console.say(&format!(
             "cluster kept: `docker-compose -p {} -f {} down -v` removes it",
             own.project,
-            args.compose.as_deref().unwrap_or(Path::new("FILE")).display()
+            args.compose
+                .as_deref()
+                .unwrap_or(Path::new("FILE"))
+                .display()
         )),
         Some((own, _)) => remove_own(&own, &docker, &console).await,
         None => console.say("your cluster is left running, as it was found"),

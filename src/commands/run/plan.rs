@@ -142,7 +142,9 @@ fn cluster_source(args: &RunArgs) -> Result<ClusterSource, Failure> {
         ClusterSource::Adopted(Selector::parse_label(label)?)
     } else {
         if args.ready.is_some() {
-            return Err(bad("--ready applies to a cluster from --compose FILE".into()));
+            return Err(bad(
+                "--ready applies to a cluster from --compose FILE".into()
+            ));
         }
         return Ok(ClusterSource::Ours);
     };
@@ -153,7 +155,8 @@ fn cluster_source(args: &RunArgs) -> Result<ClusterSource, Failure> {
     }
     if args.client.is_none() {
         return Err(bad(
-            "a cluster of your own needs your client too: add --client COMMAND (docs/protocol.md)".into(),
+            "a cluster of your own needs your client too: add --client COMMAND (docs/protocol.md)"
+                .into(),
         ));
     }
     if args.port.is_none() {

@@ -141,7 +141,11 @@ pub fn completion(line: &str, id: u64) -> Result<Completion, BadReply> {
 pub fn is_init_ok(line: &str) -> bool {
     serde_json::from_str::<Value>(line)
         .ok()
-        .and_then(|v| v.get("type").and_then(Value::as_str).map(|t| t == "init_ok"))
+        .and_then(|v| {
+            v.get("type")
+                .and_then(Value::as_str)
+                .map(|t| t == "init_ok")
+        })
         .unwrap_or(false)
 }
 
@@ -181,7 +185,10 @@ mod tests {
         assert_eq!(c, Completion::info("timeout"));
         // A code nobody documented may have happened.
         let c = completion(r#"{"type":"error","id":3,"code":999,"text":"?"}"#, 3).unwrap();
-        assert_eq!((c.kind, c.error.as_deref()), (OpType::Info, Some("error-999: ?")));
+        assert_eq!(
+            (c.kind, c.error.as_deref()),
+            (OpType::Info, Some("error-999: ?"))
+        );
     }
 
     #[test]
@@ -205,7 +212,10 @@ mod tests {
             value: json!([1, 2]),
         };
         let v: Value = serde_json::from_str(&invoke_line(9, &op)).unwrap();
-        assert_eq!(v, json!({"type":"invoke","id":9,"f":"cas","key":7,"value":[1,2]}));
+        assert_eq!(
+            v,
+            json!({"type":"invoke","id":9,"f":"cas","key":7,"value":[1,2]})
+        );
         let op = Invocation {
             f: "dequeue".into(),
             key: None,
