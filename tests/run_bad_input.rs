@@ -13,6 +13,25 @@ fn one_line(out: &std::process::Output) -> String {
     err.trim_end().to_string()
 }
 
+/// Each `chaos run` with these flags: exit 254, one line that says
+/// `says`, no results folder. No engine is reachable (DOCKER_HOST points
+/// nowhere), so a flag that got past the checks would fail another way.
+fn assert_runs_refused(results: &std::path::Path, cases: &[(&[&str], &str)]) {
+    for (flags, says) in cases {
+        let mut args = vec!["run", "--results", results.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let out = chaos_env(&args, &[("DOCKER_HOST", "tcp://127.0.0.1:1")]);
+        assert_eq!(out.status.code(), Some(254), "{flags:?}: {}", stderr(&out));
+        let line = one_line(&out);
+        assert!(line.contains(says), "{flags:?}: {line}");
+    }
+    assert!(
+        !results.exists(),
+        "a refused run created {}",
+        results.display()
+    );
+}
+
 fn results_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-{tag}"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -88,19 +107,7 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
             "--backend k8s needs --namespace NS and --selector LABELS",
         ),
     ];
-    for (flags, says) in cases {
-        let mut args = vec!["run", "--results", results.to_str().unwrap()];
-        args.extend_from_slice(flags);
-        let out = chaos_env(&args, &[("DOCKER_HOST", "tcp://127.0.0.1:1")]);
-        assert_eq!(out.status.code(), Some(254), "{flags:?}: {}", stderr(&out));
-        let line = one_line(&out);
-        assert!(line.contains(says), "{flags:?}: {line}");
-    }
-    assert!(
-        !results.exists(),
-        "a refused run created {}",
-        results.display()
-    );
+    assert_runs_refused(&results, &cases);
 }
 
 /// The client protocol's flags (docs/protocol.md), refused before any
@@ -136,19 +143,7 @@ fn bad_client_and_own_cluster_flags_are_one_line() {
         ),
         (&["--ready", "true"], "--ready applies to a cluster from --compose FILE"),
     ];
-    for (flags, says) in cases {
-        let mut args = vec!["run", "--results", results.to_str().unwrap()];
-        args.extend_from_slice(flags);
-        let out = chaos_env(&args, &[("DOCKER_HOST", "tcp://127.0.0.1:1")]);
-        assert_eq!(out.status.code(), Some(254), "{flags:?}: {}", stderr(&out));
-        let line = one_line(&out);
-        assert!(line.contains(says), "{flags:?}: {line}");
-    }
-    assert!(
-        !results.exists(),
-        "a refused run created {}",
-        results.display()
-    );
+    assert_runs_refused(&results, &cases);
 }
 
 #[test]

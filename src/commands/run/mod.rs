@@ -160,12 +160,11 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         args.nodes,
         up_started.elapsed().as_secs_f64()
     ));
-    let journal = journal_path(args);
     let cx = Context {
         cluster: &cluster,
         plan,
         dir: &dir,
-        journal: &journal,
+        journal: journal_path(args),
         console: &console,
     };
     let outcome = run_on(cx, &mut meta, &mut interrupts).await;
@@ -232,12 +231,11 @@ async fn on_own_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     console.log_to(&dir.join("chaos.log"));
     console.say(&format!("results in {}", dir.display()));
     console.say(&format!("cluster: {}", cluster.describe()));
-    let journal = journal_path(args);
     let cx = Context {
         cluster: &cluster,
         plan,
         dir: &dir,
-        journal: &journal,
+        journal: journal_path(args),
         console: &console,
     };
     let outcome = run_on(cx, &mut meta, &mut interrupts).await;
@@ -291,12 +289,11 @@ async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     let (dir, mut meta) = open_results(args, plan)?;
     console.log_to(&dir.join("chaos.log"));
     console.say(&format!("results in {}", dir.display()));
-    let journal = journal_path(args);
     let cx = Context {
         cluster: &cluster,
         plan,
         dir: &dir,
-        journal: &journal,
+        journal: journal_path(args),
         console: &console,
     };
     run_on(cx, &mut meta, &mut interrupts).await

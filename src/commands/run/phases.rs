@@ -50,7 +50,8 @@ pub struct Context<'a, C> {
     pub plan: &'a Plan,
     /// The run's results folder.
     pub dir: &'a Path,
-    pub journal: &'a Path,
+    /// The fault journal (`--journal`, or one in the `--results` folder).
+    pub journal: std::path::PathBuf,
     pub console: &'a Console,
 }
 
@@ -90,7 +91,7 @@ impl<'a, C: RunTarget> Run<'a, C> {
                 address: system.address(address),
             })
             .collect();
-        let (journal, lease) = journal_and_lease(cx.cluster, cx.journal, cx.dir, &meta.backend)?;
+        let (journal, lease) = journal_and_lease(cx.cluster, &cx.journal, cx.dir, &meta.backend)?;
         meta.cluster = Some(cx.cluster.describe());
         meta.system_version = system.version_of(&targets).await;
         meta.endpoints = targets
