@@ -322,6 +322,16 @@ pub struct RunArgs {
     /// The workload (default: the system's first).
     #[arg(long, help = workload_help())]
     pub workload: Option<String>,
+    /// The op mix, as weights by function in place of the workload's own:
+    /// e.g. --mix read=3,write=1,cas=1 (a function left out keeps its
+    /// weight; 0 leaves it out).
+    #[arg(long, value_name = "F=WEIGHT,...")]
+    pub mix: Option<String>,
+    /// For workloads on independent keys: this many ops on a key, then a
+    /// fresh key (default: the workload's own, 60 for a register). Fewer
+    /// make the check cheaper and each anomaly more local.
+    #[arg(long, value_parser = whole_number::<u64>)]
+    pub ops_per_key: Option<u64>,
     /// Your own client program, in any language, spoken to through the
     /// client protocol (docs/protocol.md), one program per worker process:
     /// e.g. --client 'python3 client.py'. The workload is then one of the

@@ -115,7 +115,7 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
 #[test]
 fn bad_client_and_own_cluster_flags_are_one_line() {
     let results = results_dir("client-flags");
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 12] = [
         (
             &["--client", "cat", "--workload", "bank"],
             "--workload \"bank\": with --client, use register, log, queue, set",
@@ -142,6 +142,19 @@ fn bad_client_and_own_cluster_flags_are_one_line() {
             "--label \"team\" is not KEY=VALUE",
         ),
         (&["--ready", "true"], "--ready applies to a cluster from --compose FILE"),
+        (
+            &["--mix", "read=1,append=2"],
+            "--mix: this workload has no \"append\": use read, write, cas",
+        ),
+        (&["--mix", "read"], "--mix \"read\" is not FUNCTION=WEIGHT"),
+        (
+            &["--mix", "read=0,write=0,cas=0"],
+            "--mix: every weight is 0, so no op could be chosen",
+        ),
+        (
+            &["--system", "nats", "--ops-per-key", "10"],
+            "--ops-per-key: the log workload has no keys: leave it out",
+        ),
     ];
     assert_runs_refused(&results, &cases);
 }

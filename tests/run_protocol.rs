@@ -139,6 +139,8 @@ fn own_compose_cluster_with_a_python_queue_client() {
         "orders",
         "--workload",
         "queue",
+        "--mix",
+        "enqueue=2,dequeue=1",
         "--client",
         &client,
         "--compose",
@@ -178,8 +180,24 @@ fn own_compose_cluster_with_a_python_queue_client() {
     for needed in ["\"enqueue\"", "\"dequeue\"", "\"drain\"", "\"start-"] {
         assert!(history.contains(needed), "no {needed} in the history");
     }
+    // --mix enqueue=2,dequeue=1: about twice as many enqueues.
+    let invoked = |f: &str| {
+        history
+            .lines()
+            .filter(|l| l.contains("\"type\":\"invoke\"") && l.contains(&format!("\"f\":\"{f}\"")))
+            .count()
+    };
+    let (enqueues, dequeues) = (invoked("enqueue"), invoked("dequeue"));
+    assert!(
+        enqueues > dequeues * 3 / 2,
+        "{enqueues} enqueues, {dequeues} dequeues"
+    );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("PASS"), "{report}");
+    assert!(
+        report.contains("enqueue=2,dequeue=1"),
+        "the report names the mix"
+    );
     let _ = std::fs::remove_dir_all(&results);
 }
 

@@ -50,7 +50,7 @@ fn ops(system: &str, workload: &str, seed: u64) -> Vec<Value> {
         (workload.mix)(),
         GeneratorConfig {
             seed,
-            keys: workload.keys(5),
+            keys: workload.keys(5, None),
             ..GeneratorConfig::default()
         },
     )

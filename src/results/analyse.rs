@@ -436,6 +436,12 @@ fn run_report<'a>(
     if let Some(client) = &meta.client {
         parameters.push(("client".into(), client.clone()));
     }
+    if let Some(mix) = &meta.mix {
+        parameters.push(("mix".into(), mix.clone()));
+    }
+    if let Some(n) = meta.ops_per_key {
+        parameters.push(("ops-per-key".into(), n.to_string()));
+    }
     RunReport {
         title,
         started: meta.started.clone(),

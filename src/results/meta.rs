@@ -43,6 +43,12 @@ pub struct TestMeta {
     /// protocol; the workload is then the protocol's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// `--mix`, as given, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix: Option<String>,
+    /// `--ops-per-key`, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_per_key: Option<u64>,
     /// The cluster under test, once it is up: `name (N nodes, run ID)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
@@ -123,6 +129,8 @@ mod tests {
             harness_version: "0.1.0".into(),
             started: "2026-11-24 03:25Z".into(),
             client: None,
+            mix: None,
+            ops_per_key: None,
             cluster: None,
             system_version: None,
             endpoints: vec![],

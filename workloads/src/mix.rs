@@ -81,6 +81,30 @@ impl Mix {
             .with("read", read, |_| Value::Null)
     }
 
+    /// The functions it chooses from, in the order added.
+    pub fn functions(&self) -> Vec<&str> {
+        self.choices.iter().map(|c| c.f.as_str()).collect()
+    }
+
+    /// The same functions with the weights given (`--mix read=2,write=1`);
+    /// those not named keep theirs. A function the mix does not have, or
+    /// weights that leave nothing to choose, are refused, naming the
+    /// functions there are.
+    pub fn reweighted(mut self, weights: &[(String, u32)]) -> Result<Self, String> {
+        for (f, weight) in weights {
+            let offered = self.functions().join(", ");
+            let Some(choice) = self.choices.iter_mut().find(|c| &c.f == f) else {
+                return Err(format!("--mix: this workload has no {f:?}: use {offered}"));
+            };
+            self.total = self.total - choice.weight + u64::from(*weight);
+            choice.weight = u64::from(*weight);
+        }
+        if self.is_empty() {
+            return Err("--mix: every weight is 0, so no op could be chosen".into());
+        }
+        Ok(self)
+    }
+
     /// True when no function can be chosen (none added, or all weight 0).
     pub fn is_empty(&self) -> bool {
         self.total == 0
@@ -123,6 +147,26 @@ impl fmt::Debug for Mix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reweighting_changes_only_the_named_functions() {
+        let mix = Mix::cas_register(5)
+            .reweighted(&[("read".into(), 0)])
+            .unwrap();
+        let mut rng = Rng::new(1);
+        let mut mix = mix;
+        assert!((0..1_000).all(|_| mix.pick(&mut rng).0 != "read"));
+        let e = Mix::queue(1, 1)
+            .reweighted(&[("append".into(), 1)])
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "--mix: this workload has no \"append\": use enqueue, dequeue"
+        );
+        let all_zero = [("enqueue".into(), 0), ("dequeue".into(), 0)];
+        assert!(Mix::queue(1, 1).reweighted(&all_zero).is_err());
+    }
 
     #[test]
     fn weights_set_the_proportions_and_zero_is_never_chosen() {

@@ -147,25 +147,37 @@ pub struct RunSetup {
     pub read_mode: String,
     /// `--client`: the user's program, for the protocol's workloads.
     pub client: Option<crate::protocol::ClientProgram>,
+    /// `--mix`: weights in place of the workload's own, by function.
+    pub weights: Vec<(String, u32)>,
+    /// `--ops-per-key`: in place of the workload's own.
+    pub ops_per_key: Option<u64>,
 }
 
 impl Workload {
-    /// The keys of a run with `concurrency` workers, if the workload has any.
-    pub fn keys(&self, concurrency: usize) -> Option<KeySpec> {
-        self.ops_per_key.map(|ops_per_key| KeySpec {
-            ops_per_key,
+    /// The keys of a run with `concurrency` workers, if the workload has
+    /// any; `ops_per_key` in place of its own.
+    pub fn keys(&self, concurrency: usize, ops_per_key: Option<u64>) -> Option<KeySpec> {
+        self.ops_per_key.map(|own| KeySpec {
+            ops_per_key: ops_per_key.unwrap_or(own),
             active: concurrency.max(2),
         })
+    }
+
+    /// Its mix with the run's `--mix` weights, or why they do not fit.
+    pub fn mix_for(&self, weights: &[(String, u32)]) -> Result<Mix, SetupError> {
+        (self.mix)()
+            .reweighted(weights)
+            .map_err(SetupError::BadInput)
     }
 
     /// The run's generator: the workload's ops, seeded, paced and
     /// time-limited as the run says.
     pub fn generator(&self, run: &RunSetup) -> Result<Generator, SetupError> {
         Generator::new(
-            (self.mix)(),
+            self.mix_for(&run.weights)?,
             GeneratorConfig {
                 seed: run.seed,
-                keys: self.keys(run.concurrency),
+                keys: self.keys(run.concurrency, run.ops_per_key),
                 rate: Some(run.rate),
                 time_limit: Some(run.time_limit),
                 op_limit: None,

@@ -71,6 +71,8 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
         harness_version: env!("CARGO_PKG_VERSION").into(),
         started,
         client: plan.client.clone(),
+        mix: args.mix.clone(),
+        ops_per_key: args.ops_per_key,
         cluster: None,
         system_version: None,
         endpoints: Vec::new(),

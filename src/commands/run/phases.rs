@@ -109,6 +109,8 @@ impl<'a, C: RunTarget> Run<'a, C> {
                 command: command.clone(),
                 logs: cx.dir.join("clients"),
             }),
+            weights: cx.plan.weights.clone(),
+            ops_per_key: cx.plan.ops_per_key,
         };
         let prepare = (cx.plan.workload.prepare)(&setup, &targets);
         let phase = "while setting up the workload: no ops ran";

@@ -27,6 +27,10 @@ pub struct Plan {
     pub read_mode: String,
     /// `--client`: the user's program, spoken to through the protocol.
     pub client: Option<String>,
+    /// `--mix`, checked against the workload's functions.
+    pub weights: Vec<(String, u32)>,
+    /// `--ops-per-key`, for a workload on keys.
+    pub ops_per_key: Option<u64>,
     /// Where the cluster comes from.
     pub cluster: ClusterSource,
     /// The port clients connect to on each node.
@@ -67,6 +71,18 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
     } else {
         registry::read_mode(system, args.read.as_deref()).map_err(|e| bad(e.0))?
     };
+    let weights = parse_mix(args.mix.as_deref())?;
+    workload.mix_for(&weights).map_err(|e| bad(e.to_string()))?;
+    match (args.ops_per_key, workload.ops_per_key) {
+        (Some(0), _) => return Err(bad("--ops-per-key must be at least 1".into())),
+        (Some(_), None) => {
+            return Err(bad(format!(
+                "--ops-per-key: the {} workload has no keys: leave it out",
+                workload.name
+            )))
+        }
+        _ => {}
+    }
     let faults = FaultSpec::parse_list(&args.nemesis).map_err(bad)?;
     // Before the cluster is up: a fault the backend lacks would otherwise
     // surface only as `<fault>-failed` ops, minutes into the run.
@@ -116,6 +132,8 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         workload,
         read_mode,
         client: args.client.clone(),
+        weights,
+        ops_per_key: args.ops_per_key,
         cluster,
         port,
         faults,
@@ -238,4 +256,24 @@ fn check_name(name: &str) -> Result<(), Failure> {
             "--system {name:?}: name your system with lowercase letters, digits, '-' and '_' (at most 40)"
         )))
     }
+}
+
+/// `--mix read=3,write=1`: (function, weight) pairs, in order.
+fn parse_mix(text: Option<&str>) -> Result<Vec<(String, u32)>, Failure> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|item| {
+            let parsed = item
+                .split_once('=')
+                .and_then(|(f, w)| Some((f.trim(), w.trim().parse::<u32>().ok()?)))
+                .filter(|(f, _)| !f.is_empty());
+            parsed.map(|(f, w)| (f.to_string(), w)).ok_or_else(|| {
+                Failure::BadInput(format!(
+                    "--mix {item:?} is not FUNCTION=WEIGHT: e.g. --mix read=3,write=1,cas=1"
+                ))
+            })
+        })
+        .collect()
 }
