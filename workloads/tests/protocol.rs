@@ -53,10 +53,15 @@ fn programs(tag: &str, mode: &str) -> Programs {
 
 /// `ops` register ops by `concurrency` workers through `programs`.
 async fn run_programs(programs: Programs, ops: u64, concurrency: usize) -> History {
+    run_mix(programs, Mix::cas_register(3), ops, concurrency).await
+}
+
+/// `ops` ops of `mix` by `concurrency` workers through `programs`.
+async fn run_mix(programs: Programs, mix: Mix, ops: u64, concurrency: usize) -> History {
     let path = fresh_path("protocol");
     let recorder = Recorder::start(&path).unwrap();
     let generator = Generator::new(
-        Mix::cas_register(3),
+        mix,
         GeneratorConfig {
             seed: 3,
             keys: Some(KeySpec {
@@ -90,8 +95,12 @@ async fn run_programs(programs: Programs, ops: u64, concurrency: usize) -> Histo
 }
 
 fn verdict(history: &History) -> Validity {
+    verdict_of(history, ModelKind::CasRegister)
+}
+
+fn verdict_of(history: &History, model: ModelKind) -> Validity {
     let options = LinearOptions {
-        model: ModelKind::CasRegister,
+        model,
         split_keys: true,
         threads: 1,
         ..Default::default()
@@ -129,6 +138,19 @@ async fn a_program_that_lies_about_writes_is_caught() {
     let history = run_programs(programs("liar", "liar"), 300, 3).await;
     assert_well_formed(&history, true);
     assert_eq!(verdict(&history), Validity::Invalid);
+}
+
+/// The set workload through the same kind of program: valid when honest,
+/// and caught when adds are acknowledged and never made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_set_workload_is_judged_linearizable_key_by_key() {
+    for (mode, expected) in [("honest", Validity::Valid), ("liar", Validity::Invalid)] {
+        let mut programs = programs(&format!("set-{mode}"), mode);
+        programs.workload = "set".into();
+        let history = run_mix(programs, Mix::set(3, 1), 300, 3).await;
+        assert_well_formed(&history, true);
+        assert_eq!(verdict_of(&history, ModelKind::Set), expected, "{mode}");
+    }
 }
 
 /// Each misbehaviour after 5 ops: the sixth op of every program is `info`

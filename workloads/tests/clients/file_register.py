@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A client of the protocol (docs/protocol.md) for a toy system: registers
-kept in one JSON file, every op under an exclusive file lock, so the
-system itself is linearizable. The node's address is the file's folder.
+and grow-only sets kept in one JSON file, every op under an exclusive file
+lock, so the system itself is linearizable. The node's address is the
+file's folder. It serves the register workload (read, write, cas) and the
+set workload (add, read of the whole set).
 
 The first argument makes the client misbehave, to test the harness:
   honest          does what it is asked
-  liar            answers ok to writes and compare-and-sets it never does
+  liar            answers ok to writes, compare-and-sets and adds it never does
   hang:N          after N ops, reads the next request and never answers
   crash:N         after N ops, performs the next one, then dies (exit 3)
   garbage:N       after N ops, performs the next one, then prints garbage
@@ -18,6 +20,7 @@ import os
 import sys
 
 mode, _, after = (sys.argv[1] if len(sys.argv) > 1 else "honest").partition(":")
+WORKLOAD = "register"
 after = int(after or 0)
 
 
@@ -38,11 +41,14 @@ def apply(folder, prefix, op):
             state = {}
         key = prefix + str(op.get("key"))
         f, value = op["f"], op.get("value")
+        is_set = WORKLOAD == "set"
         if f == "read":
-            return {"type": "ok", "value": state.get(key)}
-        if mode == "liar" and f in ("write", "cas"):
+            return {"type": "ok", "value": state.get(key, [] if is_set else None)}
+        if mode == "liar" and f in ("write", "cas", "add"):
             return {"type": "ok", "value": value}
-        if f == "write":
+        if f == "add" and is_set:
+            state[key] = sorted(set(state.get(key, [])) | {value})
+        elif f == "write":
             state[key] = value
         elif f == "cas":
             if state.get(key) != value[0]:
@@ -57,7 +63,9 @@ def apply(folder, prefix, op):
 
 
 def main():
+    global WORKLOAD
     init = json.loads(sys.stdin.readline())
+    WORKLOAD = init.get("workload", "register")
     if mode == "mute":
         sys.stdin.read()
         return
