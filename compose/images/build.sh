@@ -4,6 +4,8 @@
 #
 #   chaos/base:bookworm  minimal Debian bookworm from debootstrap (--variant=minbase)
 #                        + iptables iproute2 procps curl netcat-openbsd ca-certificates
+#                        iputils-ping fuse3 (fusermount3, for the disk faults'
+#                        fault filesystem under a node's data)
 #                        (also the image of the NET_ADMIN helper the harness runs)
 #   one image per system, from compose/images/<system>.Dockerfile (FROM the
 #   base + the system's Debian packages), tagged with the first word after
@@ -11,8 +13,9 @@
 #   with --harness BINARY: chaos/harness:latest (and :<version>), from
 #   compose/harness/Dockerfile: the base + BINARY (stripped) + compose/
 #
-# Idempotent: images already present are kept (the harness while it holds
-# the same BINARY); --force rebuilds them all.
+# Idempotent: images already present are kept (the base while it holds the
+# same package list, the harness while it holds the same BINARY); --force
+# rebuilds them all.
 # Needs root (debootstrap) and a reachable Debian mirror; pulls nothing.
 #
 # usage: compose/images/build.sh [--force] [--verbose] [--harness BINARY]
@@ -24,7 +27,7 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SUITE=bookworm
 BASE_IMAGE=chaos/base:bookworm
-PACKAGES=iptables,iproute2,procps,curl,netcat-openbsd,ca-certificates,iputils-ping
+PACKAGES=iptables,iproute2,procps,curl,netcat-openbsd,ca-certificates,iputils-ping,fuse3
 LABEL_MANAGED=io.chaos.managed=true
 
 force=0 verbose=0 harness_binary=""
@@ -111,6 +114,11 @@ docker_err=$(docker version --format '{{.Server.Version}}' 2>&1 >/dev/null) || {
 }
 
 present() { docker image inspect "$1" >/dev/null 2>&1; }
+# The base is current while its label names this script's package list: a
+# package added here rebuilds it (and the images FROM it) on the next build.
+base_current() {
+  [[ $(docker image inspect --format '{{ index .Config.Labels "io.chaos.packages" }}' "$BASE_IMAGE" 2>/dev/null) == "$PACKAGES" ]]
+}
 
 # "tag:file" for every system's Dockerfile: adding a system adds a file here,
 # never a line to this script.
@@ -122,7 +130,7 @@ for dockerfile in "$HERE"/*.Dockerfile; do
 done
 
 all_present() {
-  present "$BASE_IMAGE" || return 1
+  base_current || return 1
   local pair
   for pair in "${system_images[@]}"; do present "${pair%:*}" || return 1; done
 }
@@ -240,10 +248,10 @@ CFG
   say "importing $BASE_IMAGE"
   run_step "docker import of $BASE_IMAGE" bash -c 'set -o pipefail
     tar --numeric-owner --xattrs -C "$1" -c . | docker import \
-      --change "LABEL io.chaos.managed=true io.chaos.image=base io.chaos.debian.suite=$2" \
+      --change "LABEL io.chaos.managed=true io.chaos.image=base io.chaos.debian.suite=$2 io.chaos.packages=$4" \
       --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8" \
       --change "CMD [\"/bin/bash\"]" \
-      - "$3"' _ "$rootfs" "$SUITE" "$BASE_IMAGE"
+      - "$3"' _ "$rootfs" "$SUITE" "$BASE_IMAGE" "$PACKAGES"
   rm -rf --one-file-system "$workdir"; workdir=""
 }
 
@@ -259,7 +267,8 @@ build_system() { # image dockerfile
 }
 
 base_built=0
-if [[ $force -eq 1 ]] || ! present "$BASE_IMAGE"; then
+if [[ $force -eq 1 ]] || ! base_current; then
+  present "$BASE_IMAGE" && say "$BASE_IMAGE is older than this script's package list: rebuilding it"
   build_base
   base_built=1
 else

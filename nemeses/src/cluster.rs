@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::fault::{Fault, FaultSpec};
 use crate::grudge::{Grudge, NodeName};
 use crate::quality::{Links, Percent, Rate};
+use crate::storage::Flakey;
 
 /// One member of the cluster under test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +194,47 @@ pub trait Cluster: Send + Sync {
     /// there is nothing to remove; one line per node whose limit went.
     fn heal_rate(&self) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
         async { Err(unsupported("heal a rate limit")) }
+    }
+
+    /// Crash `nodes` together (SIGKILL), and lose what they wrote and did
+    /// not fsync, as a power failure does. `restart` brings each back.
+    fn kill_losing_unsynced(
+        &self,
+        nodes: &[NodeName],
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = nodes;
+        lacks("kill-lose-unsynced")
+    }
+
+    /// Make `node`'s disk flakey: up and down by turns, in the mode while
+    /// down. Replaces any disk fault on it.
+    fn flakey(
+        &self,
+        node: &str,
+        flakey: &Flakey,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = (node, flakey);
+        lacks("flakey")
+    }
+
+    /// Delay every read, write and fsync of `node`'s disk.
+    fn slow_disk(
+        &self,
+        node: &str,
+        delay_ms: u32,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = (node, delay_ms);
+        lacks("slow-disk")
+    }
+
+    /// End the disk faults on `node` (what it did not fsync stays
+    /// unsynced). Succeeds when there is none; one line if one went.
+    fn heal_disk(
+        &self,
+        node: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
+        let _ = node;
+        async { Err(unsupported("heal a disk fault")) }
     }
 
     /// Is the node running and not paused? Says nothing about whether the

@@ -22,6 +22,7 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::grudge::{Grudge, NodeName, PartitionShape};
 use crate::quality::{Links, Percent, Place, Rate};
 use crate::rng::Rng;
+use crate::storage::{parse_delay, Crowd, Flakey};
 
 /// Network faults named by issue 15 that no backend carries out yet: they
 /// need `tc netem` (absent from some kernels, this machine's included) or
@@ -47,6 +48,16 @@ pub enum FaultSpec {
     /// `rate[-<place>]:<bandwidth>`: the place's links slowed to that
     /// bandwidth (each sender's packets on them share one bucket).
     Rate { place: Place, rate: Rate },
+    /// `kill-lose-unsynced[-minority|-all]`: the nodes SIGKILLed together
+    /// and everything they wrote but did not fsync lost, as in a power
+    /// failure; started again when undone.
+    KillLoseUnsynced(Crowd),
+    /// `flakey:<mode>`: one node's disk up and down by turns, in `mode`
+    /// while down (dm-flakey's).
+    Flakey(Flakey),
+    /// `slow-disk:<delay>`: every read, write and fsync of one node's disk
+    /// delayed.
+    SlowDisk { delay_ms: u32 },
 }
 
 impl FaultSpec {
@@ -64,6 +75,9 @@ impl FaultSpec {
             FaultSpec::Partition(shape) => format!("partition-{}", shape.name()),
             FaultSpec::Loss { place, loss } => format!("loss{}:{loss}", at(place)),
             FaultSpec::Rate { place, rate } => format!("rate{}:{rate}", at(place)),
+            FaultSpec::KillLoseUnsynced(crowd) => format!("kill-lose-unsynced{}", crowd.suffix()),
+            FaultSpec::Flakey(flakey) => format!("flakey:{}", flakey.mode.name()),
+            FaultSpec::SlowDisk { delay_ms } => format!("slow-disk:{delay_ms}ms"),
             other => other.verb().to_string(),
         }
     }
@@ -77,7 +91,19 @@ impl FaultSpec {
             FaultSpec::Stop => "stop",
             FaultSpec::Loss { .. } => "loss",
             FaultSpec::Rate { .. } => "rate",
+            FaultSpec::KillLoseUnsynced(_) => "kill-lose-unsynced",
+            FaultSpec::Flakey(_) => "flakey",
+            FaultSpec::SlowDisk { .. } => "slow-disk",
         }
+    }
+
+    /// Does it act on a node's disk? A Docker cluster then keeps each
+    /// node's data on the fault filesystem (compose/disk-N.yml).
+    pub fn needs_disk(&self) -> bool {
+        matches!(
+            self,
+            FaultSpec::KillLoseUnsynced(_) | FaultSpec::Flakey(_) | FaultSpec::SlowDisk { .. }
+        )
     }
 
     /// Every name the command line takes, for help texts:
@@ -85,9 +111,10 @@ impl FaultSpec {
     pub fn listing() -> String {
         let shapes: Vec<&str> = PartitionShape::ALL.iter().map(|s| s.name()).collect();
         format!(
-            "partition-<shape> ({}), {}, loss[-<place>]:<percent> (e.g. loss:20%), rate[-<place>]:<bandwidth> (e.g. rate-all:1mbit); a place is one node (the default), minority, all, or a shape's links",
+            "partition-<shape> ({}), {}, loss[-<place>]:<percent> (e.g. loss:20%), rate[-<place>]:<bandwidth> (e.g. rate-all:1mbit); a place is one node (the default), minority, all, or a shape's links; disk faults: kill-lose-unsynced[-minority|-all], flakey:<mode> ({}), slow-disk:<delay>",
             shapes.join(", "),
-            node_names()
+            node_names(),
+            flakey_modes()
         )
     }
 
@@ -105,6 +132,9 @@ impl FaultSpec {
                 None => Ok(spec),
                 Some(_) => Err(format!("--nemesis {item:?}: {head} takes no parameter")),
             };
+        }
+        if let Some(disk) = FaultSpec::parse_disk(item, head, parameter) {
+            return disk;
         }
         let verb = head.split('-').next().unwrap_or_default();
         if NOT_YET.contains(&verb) {
@@ -174,6 +204,47 @@ impl FaultSpec {
         })
     }
 
+    /// `kill-lose-unsynced[-minority|-all]`, `flakey:<mode>`,
+    /// `slow-disk:<delay>`; None if `head` names none of them.
+    fn parse_disk(
+        item: &str,
+        head: &str,
+        parameter: Option<&str>,
+    ) -> Option<Result<FaultSpec, String>> {
+        let bad = |why: String| format!("--nemesis {item:?}: {why}");
+        if let Some(crowd) = Crowd::ALL
+            .into_iter()
+            .find(|c| head == format!("kill-lose-unsynced{}", c.suffix()))
+        {
+            return Some(match parameter {
+                None => Ok(FaultSpec::KillLoseUnsynced(crowd)),
+                Some(_) => Err(bad("kill-lose-unsynced takes no parameter".into())),
+            });
+        }
+        if head.starts_with("kill-lose-unsynced") {
+            return Some(Err(bad(
+                "unknown fault: use kill-lose-unsynced, kill-lose-unsynced-minority or kill-lose-unsynced-all".into(),
+            )));
+        }
+        let needs = |example: &str| bad(format!("{head} needs a parameter, e.g. {example}"));
+        match head {
+            "flakey" => Some(match parameter.filter(|p| !p.is_empty()) {
+                None => Err(needs("flakey:error-writes")),
+                Some(mode) => mode
+                    .parse()
+                    .map(|mode| FaultSpec::Flakey(Flakey::new(mode)))
+                    .map_err(bad),
+            }),
+            "slow-disk" => Some(match parameter.filter(|p| !p.is_empty()) {
+                None => Err(needs("slow-disk:100ms")),
+                Some(delay) => parse_delay(delay)
+                    .map(|delay_ms| FaultSpec::SlowDisk { delay_ms })
+                    .map_err(bad),
+            }),
+            _ => None,
+        }
+    }
+
     /// `--nemesis`: faults separated by commas, `none` for none.
     pub fn parse_list(text: &str) -> Result<Vec<FaultSpec>, String> {
         let mut out = Vec::new();
@@ -217,6 +288,17 @@ impl FaultSpec {
                 .links(nodes, rng)
                 .map(|links| Fault::Rate { links, rate: *rate })
                 .map_err(|why| format!("{}: {why}", self.name())),
+            FaultSpec::KillLoseUnsynced(crowd) => crowd
+                .pick(nodes, rng)
+                .map(|nodes| Fault::KillLoseUnsynced { nodes })
+                .map_err(|why| format!("{}: {why}", self.name())),
+            FaultSpec::Flakey(_) | FaultSpec::SlowDisk { .. } => {
+                if nodes.is_empty() {
+                    return Err(format!("{}: the cluster has no nodes", self.name()));
+                }
+                let node = nodes[rng.below(nodes.len())].clone();
+                Ok(self.on(node).expect("a fault on one node"))
+            }
         }
     }
 
@@ -244,6 +326,18 @@ impl FaultSpec {
                 rate: *rate,
             }),
             FaultSpec::Loss { .. } | FaultSpec::Rate { .. } => None,
+            FaultSpec::KillLoseUnsynced(Crowd::One) => {
+                Some(Fault::KillLoseUnsynced { nodes: vec![node] })
+            }
+            FaultSpec::KillLoseUnsynced(_) => None,
+            FaultSpec::Flakey(flakey) => Some(Fault::Flakey {
+                node,
+                flakey: *flakey,
+            }),
+            FaultSpec::SlowDisk { delay_ms } => Some(Fault::SlowDisk {
+                node,
+                delay_ms: *delay_ms,
+            }),
         }
     }
 }
@@ -252,6 +346,15 @@ impl fmt::Display for FaultSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())
     }
+}
+
+/// `drop-writes, error-writes, ...`.
+fn flakey_modes() -> String {
+    let names: Vec<&str> = crate::storage::FlakeyMode::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect();
+    names.join(", ")
 }
 
 /// `kill, pause`.
@@ -288,6 +391,20 @@ pub enum Fault {
         links: Links,
         rate: Rate,
     },
+    /// `{"kind":"kill-lose-unsynced","nodes":["n1","n2","n3"]}`
+    KillLoseUnsynced {
+        nodes: Vec<NodeName>,
+    },
+    /// `{"kind":"flakey","node":"n2","flakey":{"mode":"error-writes","up_ms":2000,"down_ms":2000}}`
+    Flakey {
+        node: NodeName,
+        flakey: Flakey,
+    },
+    /// `{"kind":"slow-disk","node":"n2","delay_ms":100}`
+    SlowDisk {
+        node: NodeName,
+        delay_ms: u32,
+    },
 }
 
 impl Fault {
@@ -301,6 +418,9 @@ impl Fault {
             Fault::Stop { .. } => "stop",
             Fault::Loss { .. } => "loss",
             Fault::Rate { .. } => "rate",
+            Fault::KillLoseUnsynced { .. } => "kill-lose-unsynced",
+            Fault::Flakey { .. } => "flakey",
+            Fault::SlowDisk { .. } => "slow-disk",
         }
     }
 
@@ -315,6 +435,9 @@ impl Fault {
             Fault::Pause { node } | Fault::Kill { node } | Fault::Stop { node } => node.clone(),
             Fault::Loss { links, loss } => format!("{loss} {links}"),
             Fault::Rate { links, rate } => format!("{rate} {links}"),
+            Fault::KillLoseUnsynced { nodes } => nodes.join(","),
+            Fault::Flakey { node, flakey } => format!("{} on {node}", flakey.mode.name()),
+            Fault::SlowDisk { node, delay_ms } => format!("{delay_ms}ms on {node}"),
         }
     }
 
@@ -330,6 +453,14 @@ impl Fault {
             (Fault::Pause { node: a }, Fault::Pause { node: b })
             | (Fault::Kill { node: a }, Fault::Kill { node: b })
             | (Fault::Stop { node: a }, Fault::Stop { node: b }) => a == b,
+            (Fault::KillLoseUnsynced { nodes: a }, Fault::KillLoseUnsynced { nodes: b }) => {
+                a.iter().any(|n| b.contains(n))
+            }
+            // A node's fault filesystem holds one disk fault at a time.
+            (
+                Fault::Flakey { node: a, .. } | Fault::SlowDisk { node: a, .. },
+                Fault::Flakey { node: b, .. } | Fault::SlowDisk { node: b, .. },
+            ) => a == b,
             _ => false,
         }
     }
@@ -344,6 +475,9 @@ impl Fault {
             Fault::Stop { node } => cluster.stop(node).await,
             Fault::Loss { links, loss } => cluster.lose(links, *loss).await,
             Fault::Rate { links, rate } => cluster.limit_rate(links, *rate).await,
+            Fault::KillLoseUnsynced { nodes } => cluster.kill_losing_unsynced(nodes).await,
+            Fault::Flakey { node, flakey } => cluster.flakey(node, flakey).await,
+            Fault::SlowDisk { node, delay_ms } => cluster.slow_disk(node, *delay_ms).await,
         }
     }
 
@@ -360,6 +494,15 @@ impl Fault {
             Fault::Stop { node } => cluster.start(node).await.map(|()| Vec::new()),
             Fault::Loss { .. } => cluster.heal_loss().await,
             Fault::Rate { .. } => cluster.heal_rate().await,
+            Fault::KillLoseUnsynced { nodes } => {
+                for node in nodes {
+                    cluster.restart(node).await?;
+                }
+                Ok(Vec::new())
+            }
+            Fault::Flakey { node, .. } | Fault::SlowDisk { node, .. } => {
+                cluster.heal_disk(node).await
+            }
         }
     }
 }
@@ -371,7 +514,11 @@ impl fmt::Display for Fault {
             Fault::Pause { node } => write!(f, "pause {node}"),
             Fault::Kill { node } => write!(f, "kill {node}"),
             Fault::Stop { node } => write!(f, "stop {node}"),
-            Fault::Loss { .. } | Fault::Rate { .. } => {
+            Fault::Loss { .. }
+            | Fault::Rate { .. }
+            | Fault::KillLoseUnsynced { .. }
+            | Fault::Flakey { .. }
+            | Fault::SlowDisk { .. } => {
                 write!(f, "{} {}", self.verb(), self.target())
             }
         }

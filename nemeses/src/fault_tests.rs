@@ -216,3 +216,66 @@ fn one_way_is_a_partition_shape_in_force_one_direction() {
     assert_eq!(fault.verb(), "partition");
     assert!(fault.target().contains(" drops "), "{}", fault.target());
 }
+
+#[test]
+fn disk_faults_parse_draw_journal_and_refuse_bad_parameters() {
+    use crate::storage::{Crowd, FlakeyMode};
+    let nodes: Vec<NodeName> = (1..=5).map(|i| format!("n{i}")).collect();
+    let specs = FaultSpec::parse_list(
+        "kill-lose-unsynced,kill-lose-unsynced-minority,kill-lose-unsynced-all,flakey:error-writes,slow-disk:50ms",
+    )
+    .unwrap();
+    assert_eq!(specs[0], FaultSpec::KillLoseUnsynced(Crowd::One));
+    assert_eq!(specs[2], FaultSpec::KillLoseUnsynced(Crowd::All));
+    assert_eq!(specs[4], FaultSpec::SlowDisk { delay_ms: 50 });
+    assert!(specs.iter().all(FaultSpec::needs_disk));
+    assert!(!FaultSpec::Kill.needs_disk());
+    for spec in &specs {
+        assert_eq!(&FaultSpec::parse(&spec.name()).unwrap(), spec, "{spec}");
+    }
+    let mut rng = Rng::new(3);
+    let all = specs[2].instantiate(&nodes, &mut rng).unwrap();
+    assert_eq!(all.target(), "n1,n2,n3,n4,n5");
+    let minority = specs[1].instantiate(&nodes, &mut rng).unwrap();
+    assert!(
+        all.same_slot(&minority),
+        "the same nodes cannot be killed twice"
+    );
+    let flakey = specs[3].instantiate(&nodes, &mut rng).unwrap();
+    let json = serde_json::to_value(&flakey).unwrap();
+    assert_eq!(json["kind"], "flakey");
+    assert_eq!(json["flakey"]["mode"], "error-writes");
+    assert_eq!(serde_json::from_value::<Fault>(json).unwrap(), flakey);
+    let Fault::Flakey { node, flakey: f } = &flakey else {
+        panic!("{flakey:?}")
+    };
+    assert_eq!(f.mode, FlakeyMode::ErrorWrites);
+    assert_eq!(flakey.target(), format!("error-writes on {node}"));
+    let slow = FaultSpec::SlowDisk { delay_ms: 50 }
+        .on(node.clone())
+        .unwrap();
+    assert!(slow.same_slot(&flakey), "one disk fault per node at a time");
+
+    for (item, says) in [
+        (
+            "flakey",
+            "flakey needs a parameter, e.g. flakey:error-writes",
+        ),
+        (
+            "flakey:error_writes",
+            "unknown flakey mode \"error_writes\"",
+        ),
+        ("slow-disk:-5ms", "is not a delay such as 100ms"),
+        (
+            "kill-lose-unsynced:1",
+            "kill-lose-unsynced takes no parameter",
+        ),
+        (
+            "kill-lose-unsynced-most",
+            "use kill-lose-unsynced, kill-lose-unsynced-minority",
+        ),
+    ] {
+        let e = FaultSpec::parse(item).unwrap_err();
+        assert!(e.contains(says), "{item}: {e}");
+    }
+}

@@ -22,6 +22,9 @@
 //!   (`loss`, `rate`) act.
 //! * [`iptables`]: the partition and loss rules and scripts every backend
 //!   runs; [`tc`]: the rate limit's.
+//! * [`storage`]: the disk faults' parameters (who loses unsynced writes,
+//!   dm-flakey's modes, a slow disk's delay) and the fault filesystem's
+//!   control requests.
 
 pub mod cluster;
 pub mod event;
@@ -34,6 +37,7 @@ pub mod nemesis;
 pub mod quality;
 pub mod rng;
 pub mod schedule;
+pub mod storage;
 pub mod tc;
 
 pub use cluster::{check_supported, Cluster, ClusterError, Node};
