@@ -22,8 +22,11 @@
 //!   (`loss`, `rate`) act.
 //! * [`iptables`]: the partition and loss rules and scripts every backend
 //!   runs; [`tc`]: the rate limit's.
+//! * [`disk`]: disk faults: [`disk::dm_flakey`], the device-mapper flakey
+//!   tables and the scripts that put a node's disk behind one.
 
 pub mod cluster;
+pub mod disk;
 pub mod event;
 pub mod fault;
 pub mod grudge;
