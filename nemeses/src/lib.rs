@@ -24,9 +24,11 @@
 //!   runs; [`tc`]: the rate limit's.
 //! * [`storage`]: the disk faults' parameters (who loses unsynced writes,
 //!   dm-flakey's modes, a slow disk's delay) and the fault filesystem's
-//!   control requests.
+//!   control requests; [`disk`]: [`disk::dm_flakey`], the device-mapper
+//!   flakey tables and the scripts that put a node's disk behind one.
 
 pub mod cluster;
+pub mod disk;
 pub mod event;
 pub mod fault;
 pub mod grudge;

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The small VM that tests/dm_flakey_vm.rs boots to try the dm-flakey scripts
+# on a real kernel (the host's may have no device-mapper, and a test must
+# not touch the host's disks anyway).
+#
+#   build-initramfs.sh CACHE_DIR TEST_SCRIPT OUT_INITRAMFS
+#
+# Kernel: Debian's current stock kernel (what linux-image-amd64 depends on),
+# fetched once with apt-get download into CACHE_DIR/kernel: vmlinuz, the
+# modules the test needs with their dependencies (from each module's
+# depends= field), in load order. Debian builds dm-mod, dm-flakey and loop
+# as modules.
+#
+# Initramfs: busybox, dmsetup with the libraries ldd names, the modules and
+# an /init that mounts /proc, /sys, /dev (devtmpfs) and /tmp, loads the
+# modules, runs /test.sh and powers off. That part is cached as
+# CACHE_DIR/base.cpio (rebuilt when this script or the kernel changes); each
+# run appends a small archive holding TEST_SCRIPT as /test.sh (the kernel
+# unpacks concatenated archives in turn) and writes OUT_INITRAMFS.
+#
+# Prints `kernel=PATH` and `release=RELEASE` on stdout.
+# Exit 2: a host tool is missing. Exit 3: no kernel package can be had.
+# Exit 1: anything else.
+set -euo pipefail
+
+if [ $# -ne 3 ]; then
+  echo "usage: $0 CACHE_DIR TEST_SCRIPT OUT_INITRAMFS" >&2
+  exit 1
+fi
+cache=$1 test_script=$2 out=$3
+wanted_modules=(dm-flakey loop)
+
+need() {
+  for tool; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool (install it, or run .ci/run)" >&2; exit 2; }
+  done
+}
+need busybox dmsetup ldd sha256sum
+
+mkdir -p "$cache"
+# One preparation at a time: test runs of several checkouts may share the
+# cache (a shared target dir).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$cache/lock"
+  flock 9
+fi
+scratch=$(mktemp -d "$cache/scratch.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+# The kernel package linux-image-amd64 points at today.
+kernel_package() {
+  apt-cache depends linux-image-amd64 2>/dev/null |
+    awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'
+}
+
+# Copy module $1 (and first its dependencies) from the unpacked package
+# into $kernel_dir/modules, uncompressed, and append it to the load order.
+add_module() {
+  local name=$1 file dest dep
+  grep -qxF "$name" "$kernel_dir/modules/order" 2>/dev/null && return 0
+  file=$(find "$scratch/root/lib/modules" \( -name "$name.ko*" -o -name "${name//-/_}.ko*" \) | head -n 1)
+  if [ -z "$file" ]; then echo "module $name is not in $pkg" >&2; exit 1; fi
+  dest=$kernel_dir/modules/$name.ko
+  case $file in
+    *.ko) cp "$file" "$dest" ;;
+    *.ko.xz) need xz; xz -dc "$file" >"$dest" ;;
+    *.ko.zst) need zstd; zstd -qdc "$file" >"$dest" ;;
+    *) echo "module $file: unknown compression" >&2; exit 1 ;;
+  esac
+  for dep in $(grep -a -o 'depends=[^[:cntrl:]]*' "$dest" | head -n 1 | cut -d= -f2 | tr , ' '); do
+    add_module "$dep"
+  done
+  echo "$name" >>"$kernel_dir/modules/order"
+}
+
+if [ ! -s "$cache/kernel/release" ]; then
+  need apt-get apt-cache dpkg-deb
+  pkg=$(kernel_package)
+  if [ -z "$pkg" ]; then
+    # A fresh machine may have no package lists yet (works as root only).
+    apt-get update -qq >&2 || true
+    pkg=$(kernel_package)
+  fi
+  if [ -z "$pkg" ]; then
+    echo "apt knows no linux-image-amd64: no Debian kernel package can be had" >&2
+    exit 3
+  fi
+  if ! (cd "$scratch" && apt-get download -q "$pkg" >&2); then
+    echo "apt-get download $pkg failed" >&2
+    exit 3
+  fi
+  dpkg-deb -x "$scratch"/*.deb "$scratch/root"
+  release=$(ls "$scratch/root/lib/modules")
+  kernel_dir=$scratch/kernel
+  mkdir -p "$kernel_dir/modules"
+  cp "$scratch/root/boot/vmlinuz-$release" "$kernel_dir/vmlinuz"
+  for m in "${wanted_modules[@]}"; do add_module "$m"; done
+  echo "$pkg" >"$kernel_dir/package"
+  echo "$release" >"$kernel_dir/release"
+  rm -rf "$cache/kernel"
+  mv "$kernel_dir" "$cache/kernel"
+  rm -rf "$scratch/root" "$scratch"/*.deb
+fi
+release=$(cat "$cache/kernel/release")
+
+# Copy executable $1 to $2 in the image, with the shared libraries it loads
+# at their own paths (nothing for a static binary).
+copy_with_libs() {
+  local root=$1 bin=$2 dest=$3 lib
+  install -D -m 0755 "$(readlink -f "$bin")" "$root/$dest"
+  for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+
+stamp="$(sha256sum "$0" | cut -c1-16) $release"
+if [ ! -s "$cache/base.cpio" ] || [ "$(cat "$cache/base.stamp" 2>/dev/null)" != "$stamp" ]; then
+  root=$scratch/base
+  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,modules}
+  copy_with_libs "$root" "$(command -v busybox)" bin/busybox
+  copy_with_libs "$root" "$(command -v dmsetup)" sbin/dmsetup
+  cp "$cache/kernel/modules/"* "$root/modules/"
+  cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+while read -r module; do
+  insmod "/modules/$module.ko" || echo "@@ insmod-$module rc=1"
+done </modules/order
+echo "@@ booted rc=0 $(uname -r)"
+sh /test.sh
+echo "@@ finished rc=$?"
+poweroff -f
+EOF
+  chmod 0755 "$root/init"
+  (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null) >"$cache/base.cpio.new"
+  mv "$cache/base.cpio.new" "$cache/base.cpio"
+  echo "$stamp" >"$cache/base.stamp"
+fi
+
+# This run's test script, appended as a second archive.
+mkdir -p "$scratch/run"
+install -m 0755 "$test_script" "$scratch/run/test.sh"
+(cd "$scratch/run" && echo test.sh | busybox cpio -o -H newc 2>/dev/null) >"$scratch/run.cpio"
+cat "$cache/base.cpio" "$scratch/run.cpio" >"$out"
+
+echo "kernel=$cache/kernel/vmlinuz"
+echo "release=$release"
