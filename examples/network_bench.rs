@@ -65,6 +65,7 @@ async fn main() {
         subnet: None,
         timeout: Duration::from_secs(120),
         compose_dir: compose_dir(None).unwrap(),
+        disk: false,
     };
     let cluster = Down(lifecycle::up(&docker, &options).await.unwrap());
     let cluster = &cluster.0;

@@ -167,6 +167,10 @@ pub struct UpArgs {
     /// First three octets of the cluster's /24 (default: a free one).
     #[arg(long)]
     pub subnet: Option<String>,
+    /// Each node's data on the fault filesystem (compose/disk-N.yml), so
+    /// that `chaos nemesis` can inject disk faults by hand.
+    #[arg(long)]
+    pub disk_faults: bool,
     /// How long the nodes may take to become healthy.
     #[arg(long, default_value = "120s")]
     pub timeout: String,

@@ -115,7 +115,7 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
 #[test]
 fn bad_client_and_own_cluster_flags_are_one_line() {
     let results = results_dir("client-flags");
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 14] = [
         (
             &["--client", "cat", "--workload", "bank"],
             "--workload \"bank\": with --client, use register, log, queue, set",
@@ -154,6 +154,14 @@ fn bad_client_and_own_cluster_flags_are_one_line() {
         (
             &["--system", "nats", "--ops-per-key", "10"],
             "--ops-per-key: the log workload has no keys: leave it out",
+        ),
+        (
+            &["--nemesis", "flakey:error-writes", "--project", "o", "--client", "cat", "--port", "1"],
+            "flakey:error-writes needs each node's data on the fault filesystem",
+        ),
+        (
+            &["--backend", "k8s", "--namespace", "a", "--selector", "b", "--nemesis", "kill-lose-unsynced-all"],
+            "--backend k8s cannot kill-lose-unsynced",
         ),
     ];
     assert_runs_refused(&results, &cases);

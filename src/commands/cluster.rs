@@ -89,6 +89,7 @@ async fn up(args: &UpArgs) -> Result<i32, DockerError> {
         subnet: args.subnet.clone(),
         timeout,
         compose_dir: compose_dir(args.compose_dir.as_deref())?,
+        disk: args.disk_faults,
     };
     let docker = engine::connect().await?;
     let start = Instant::now();

@@ -113,6 +113,12 @@ impl DockerNode {
         self.state == "running"
     }
 
+    /// Does it keep its data on the fault filesystem (compose/disk-N.yml
+    /// labels it so)?
+    pub fn on_fault_fs(&self) -> bool {
+        self.labels.get(super::labels::DISK).map(String::as_str) == Some("faultfs")
+    }
+
     /// Running, paused or not: its network namespace exists.
     pub fn has_netns(&self) -> bool {
         self.state == "running" || self.state == "paused"

@@ -52,6 +52,12 @@ impl Spec {
         compose_dir.join(format!("{}.yml", self.stem()))
     }
 
+    /// The override that puts each node's data on the fault filesystem
+    /// (`disk-3.yml`): the same for every system.
+    pub fn disk_file(self, compose_dir: &Path) -> PathBuf {
+        compose_dir.join(format!("disk-{}.yml", self.nodes))
+    }
+
     /// The file's default subnet (first three octets), as in compose/README.md.
     pub fn default_net(self) -> &'static str {
         self.system
@@ -138,16 +144,21 @@ pub async fn compose_command() -> Result<Vec<String>, DockerError> {
     ))
 }
 
-/// Run `compose -f FILE ARGS...` with `env` added to ours; the output is
-/// captured so a failure can be reported on one line.
+/// Run `compose -f FILE [-f FILE...] ARGS...` with `env` added to ours
+/// (later files override earlier ones, as compose merges them); the output
+/// is captured so a failure can be reported on one line.
 pub async fn run(
     command: &[String],
-    file: &Path,
+    files: &[&Path],
     env: &[(&str, String)],
     args: &[&str],
 ) -> Result<Output, DockerError> {
     let mut cmd = tokio::process::Command::new(&command[0]);
-    cmd.args(&command[1..]).arg("-f").arg(file).args(args);
+    cmd.args(&command[1..]);
+    for file in files {
+        cmd.arg("-f").arg(file);
+    }
+    cmd.args(args);
     for (key, value) in env {
         cmd.env(key, value);
     }

@@ -11,8 +11,10 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
 use chaos_nemeses::iptables::share_in_force;
+use chaos_nemeses::storage::{clear_control, slow_disk_control, Flakey};
 use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;
+use serde_json::json;
 
 use super::cluster::{as_nodes, DockerCluster, DockerNode};
 use super::sidecar::{self, Chain, Sidecar};
@@ -30,6 +32,17 @@ impl DockerCluster {
             self.name(),
             api_message(&e)
         ))
+    }
+
+    /// SIGKILL, idempotent.
+    async fn sigkill(&self, node: &DockerNode) -> Result<(), ClusterError> {
+        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        match self.docker().kill_container(&node.id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 409: it died between our look and the kill.
+            Err(e) if api_status(&e) == Some(409) => Ok(()),
+            Err(e) => Err(self.backend("kill", node, e)),
+        }
     }
 
     async fn start_node(&self, name: &str, verb: &str) -> Result<(), ClusterError> {
@@ -246,7 +259,10 @@ impl Cluster for DockerCluster {
             | FaultSpec::Pause
             | FaultSpec::Stop
             | FaultSpec::Loss { .. }
-            | FaultSpec::Rate { .. } => Ok(()),
+            | FaultSpec::Rate { .. }
+            | FaultSpec::KillLoseUnsynced(_)
+            | FaultSpec::Flakey(_)
+            | FaultSpec::SlowDisk { .. } => Ok(()),
             _ => Err("the Docker backend does not implement it".into()),
         }
     }
@@ -255,18 +271,59 @@ impl Cluster for DockerCluster {
         Ok(as_nodes(&self.refresh().await?))
     }
 
+    /// A process crash: on a node whose data is on the fault filesystem,
+    /// what it did not fsync is written back first, as a crashed process's
+    /// page cache outlives it (`kill-lose-unsynced` is the power failure).
     async fn kill(&self, name: &str) -> Result<(), ClusterError> {
         let node = self.node(name).await?;
         if !node.has_netns() {
             return Ok(());
         }
-        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
-        match self.docker().kill_container(&node.id, Some(options)).await {
-            Ok(()) => Ok(()),
-            // 409: it died between our look and the kill.
-            Err(e) if api_status(&e) == Some(409) => Ok(()),
-            Err(e) => Err(self.backend("kill", &node, e)),
+        if node.on_fault_fs() && node.is_up() {
+            self.disk_control(&node, &json!({"op": "write-through"}))
+                .await?;
         }
+        self.sigkill(&node).await
+    }
+
+    async fn kill_losing_unsynced(&self, names: &[String]) -> Result<(), ClusterError> {
+        let mut nodes = Vec::new();
+        for name in names {
+            let node = self.node(name).await?;
+            if !node.on_fault_fs() {
+                return Err(ClusterError::Unsupported {
+                    fault: "kill-lose-unsynced".into(),
+                    reason: format!(
+                        "node {name} does not keep its data on the fault filesystem: a run starts its cluster that way when --nemesis names a disk fault"
+                    ),
+                });
+            }
+            nodes.push(node);
+        }
+        // Together, as a power failure takes them: the fault filesystem
+        // dies with each container, and with it what was not synced.
+        let killed = join_all(nodes.iter().map(|node| self.sigkill(node))).await;
+        killed.into_iter().collect()
+    }
+
+    async fn flakey(&self, name: &str, flakey: &Flakey) -> Result<(), ClusterError> {
+        self.disk_request(name, &flakey.control()).await.map(drop)
+    }
+
+    async fn slow_disk(&self, name: &str, delay_ms: u32) -> Result<(), ClusterError> {
+        self.disk_request(name, &slow_disk_control(delay_ms))
+            .await
+            .map(drop)
+    }
+
+    /// A node that is down has no disk fault: its filesystem starts clean.
+    async fn heal_disk(&self, name: &str) -> Result<Vec<String>, ClusterError> {
+        let node = self.node(name).await?;
+        if !node.is_up() || !node.on_fault_fs() {
+            return Ok(Vec::new());
+        }
+        self.disk_control(&node, &clear_control()).await?;
+        Ok(vec![format!("{name}: disk faults ended")])
     }
 
     async fn restart(&self, name: &str) -> Result<(), ClusterError> {

@@ -47,6 +47,8 @@ pub struct UpOptions {
     /// How long the nodes may take to become healthy.
     pub timeout: Duration,
     pub compose_dir: PathBuf,
+    /// Each node's data on the fault filesystem, for disk faults.
+    pub disk: bool,
 }
 
 /// Start a cluster and wait until every node is healthy. On any failure what
@@ -69,18 +71,27 @@ pub async fn up(docker: &Docker, options: &UpOptions) -> Result<DockerCluster, D
     }
     let command = compose::compose_command().await?;
     let file = spec.file(&options.compose_dir);
+    let mut files = vec![file.as_path()];
+    let disk_file = spec.disk_file(&options.compose_dir);
+    let mut disk_env = Vec::new();
+    if options.disk {
+        disk_env = disk_environment(spec)?;
+        files.push(&disk_file);
+    }
     let subnets = match &options.subnet {
         Some(net) => vec![check_subnet(net)?],
         None => free_subnets(docker, spec, &project).await?,
     };
     let mut last_error = String::new();
     for net in subnets.iter().take(4) {
-        let env = [
+        let mut env = vec![
             ("COMPOSE_PROJECT_NAME", project.clone()),
             ("CHAOS_RUN_ID", run_id.clone()),
             ("CHAOS_NET", net.clone()),
         ];
-        let output = compose::run(&command, &file, &env, &["up", "-d", "--remove-orphans"]).await?;
+        env.extend(disk_env.iter().cloned());
+        let output =
+            compose::run(&command, &files, &env, &["up", "-d", "--remove-orphans"]).await?;
         if output.status.success() {
             if let Err(e) = wait_healthy(docker, &selector, spec.nodes, options.timeout).await {
                 sweep(docker, &project).await?;
@@ -100,6 +111,28 @@ pub async fn up(docker: &Docker, options: &UpOptions) -> Result<DockerCluster, D
     Err(DockerError::Harness(format!(
         "compose could not start {project}: {last_error}"
     )))
+}
+
+/// What compose/disk-N.yml needs: this executable (mounted into each node,
+/// where it serves the fault filesystem) and the system's program; and a
+/// host with FUSE.
+fn disk_environment(spec: Spec) -> Result<Vec<(&'static str, String)>, DockerError> {
+    if !std::path::Path::new("/dev/fuse").exists() {
+        return Err(DockerError::Harness(
+            "disk faults need FUSE on the Docker host and there is no /dev/fuse: `modprobe fuse`, or leave the disk faults out of --nemesis".into(),
+        ));
+    }
+    let exe = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .map_err(|e| {
+            DockerError::Harness(format!(
+                "cannot find the chaos executable to mount into the nodes: {e}"
+            ))
+        })?;
+    Ok(vec![
+        ("CHAOS_BIN", exe.display().to_string()),
+        ("CHAOS_DISK_EXEC", spec.system.process.to_string()),
+    ])
 }
 
 /// Compose project names: lowercase letters, digits, `-` and `_`.

@@ -12,11 +12,13 @@
 //! * [`sidecar`]: the NET_ADMIN helper containers and the iptables scripts.
 //! * [`session`]: talking to a sidecar over `docker attach`, not `docker exec`.
 //! * [`faults`]: `impl Cluster for DockerCluster`.
+//! * [`disk`]: disk faults, through the fault filesystem under each node's data.
 //! * [`quality`]: losses and rate limits, through the sidecars.
 //! * [`heal`]: `chaos heal`: the journal's outstanding faults, then a scan.
 
 pub mod cluster;
 pub mod compose;
+pub mod disk;
 pub mod engine;
 pub mod faults;
 pub mod heal;
@@ -41,6 +43,9 @@ pub mod labels {
     pub const CLUSTER: &str = "io.chaos.cluster";
     pub const SYSTEM: &str = "io.chaos.system";
     pub const NODE: &str = "io.chaos.node";
+    /// On a node: `faultfs` when its data is on the fault filesystem
+    /// (compose/disk-N.yml).
+    pub const DISK: &str = "io.chaos.disk";
     /// On a sidecar: the name of the node container whose netns it shares.
     pub const SIDECAR_OF: &str = "io.chaos.sidecar-of";
     /// On a sidecar: the harness's name of that node (`n1`).

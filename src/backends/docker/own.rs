@@ -157,6 +157,6 @@ impl OwnProject {
         let env = [("COMPOSE_PROJECT_NAME", self.project.clone())];
         let mut all = vec!["-p", self.project.as_str()];
         all.extend_from_slice(args);
-        compose::run(&self.command, &self.file, &env, &all).await
+        compose::run(&self.command, &[&self.file], &env, &all).await
     }
 }

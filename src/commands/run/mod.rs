@@ -142,6 +142,7 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         subnet: None,
         timeout: Duration::from_secs(120),
         compose_dir: compose,
+        disk: plan.faults.iter().any(|f| f.needs_disk()),
     };
     let up_started = Instant::now();
     let up = lifecycle::up(&docker, &options);
@@ -162,6 +163,14 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         args.nodes,
         up_started.elapsed().as_secs_f64()
     ));
+    // Never a run that claims disk faults it could not inject.
+    if options.disk {
+        if let Err(e) = cluster.check_disks().await {
+            let _ = lifecycle::down(&docker, cluster.selector()).await;
+            return Err(Failure::Harness(e.to_string()));
+        }
+        console.say("every node keeps its data on the fault filesystem");
+    }
     let cx = Context {
         cluster: &cluster,
         plan,

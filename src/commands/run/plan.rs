@@ -91,6 +91,13 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         Backend::K8s => check_supported::<K8sCluster>("k8s", &faults),
     }
     .map_err(bad)?;
+    if let Some(disk) = faults.iter().find(|f| f.needs_disk()) {
+        if cluster != ClusterSource::Ours {
+            return Err(bad(format!(
+                "{disk} needs each node's data on the fault filesystem, which only our compose files set up (docs/disk-faults.md): leave it out of --nemesis on a cluster of your own"
+            )));
+        }
+    }
     let interval = parse_duration(&args.nemesis_interval)
         .map_err(|e| bad(format!("--nemesis-interval: {e}")))?;
     if interval.is_zero() && !faults.is_empty() {
