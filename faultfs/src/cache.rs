@@ -23,7 +23,8 @@ pub trait Backing {
     /// Fill `buf` from `offset`, stopping early only at end of file.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
     fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()>;
-    fn len(&self) -> io::Result<u64>;
+    /// The file's size.
+    fn size(&self) -> io::Result<u64>;
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// fdatasync when `data_only`, else fsync.
     fn sync(&self, data_only: bool) -> io::Result<()>;
@@ -45,7 +46,7 @@ impl Backing for File {
     fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
         FileExt::write_all_at(self, data, offset)
     }
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.metadata()?.len())
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -91,7 +92,7 @@ impl Backing for MemBacking {
         disk[offset as usize..end].copy_from_slice(data);
         Ok(())
     }
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.0.lock().unwrap().len() as u64)
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -121,13 +122,13 @@ impl<B: Backing> Entry<B> {
     /// Make the backing file equal to what readers see (no fsync).
     /// Idempotent, so a failed write-back can be tried again.
     fn write_back(&self) -> io::Result<()> {
-        if self.backing_cut < self.backing.len()? {
+        if self.backing_cut < self.backing.size()? {
             self.backing.set_len(self.backing_cut)?;
         }
         for (at, data) in self.extents.iter() {
             self.backing.write_all_at(data, at)?;
         }
-        if self.backing.len()? != self.size {
+        if self.backing.size()? != self.size {
             self.backing.set_len(self.size)?;
         }
         Ok(())
@@ -326,7 +327,7 @@ impl<B: Backing> Cache<B> {
     ) -> io::Result<&mut Entry<B>> {
         if !self.entries.contains_key(&ino) {
             let backing = open()?;
-            let size = backing.len()?;
+            let size = backing.size()?;
             self.clock += 1;
             let entry = Entry {
                 backing,
@@ -505,7 +506,7 @@ mod tests {
             fn write_all_at(&self, _: &[u8], _: u64) -> io::Result<()> {
                 Err(io::Error::from_raw_os_error(libc::ENOSPC))
             }
-            fn len(&self) -> io::Result<u64> {
+            fn size(&self) -> io::Result<u64> {
                 Ok(0)
             }
             fn set_len(&self, _: u64) -> io::Result<()> {

@@ -132,16 +132,15 @@ impl FaultFs {
         lock(&self.shared.faults).latency()
     }
 
-    fn do_setattr(
-        &self,
-        ino: INodeNo,
-        mode: Option<u32>,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        size: Option<u64>,
-        atime: Option<TimeOrNow>,
-        mtime: Option<TimeOrNow>,
-    ) -> Result<FileAttr> {
+    fn do_setattr(&self, ino: INodeNo, changes: Changes) -> Result<FileAttr> {
+        let Changes {
+            mode,
+            uid,
+            gid,
+            size,
+            atime,
+            mtime,
+        } = changes;
         let fd = self.fd(ino)?;
         let st = sys::fstat(fd.as_fd())?;
         let is_symlink = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
@@ -300,6 +299,16 @@ impl FaultFs {
     }
 }
 
+/// What a setattr asks to change.
+struct Changes {
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    size: Option<u64>,
+    atime: Option<TimeOrNow>,
+    mtime: Option<TimeOrNow>,
+}
+
 /// Added latency: the request waits, not the filesystem (other requests
 /// run on the other threads meanwhile).
 fn pause(delay: Duration) {
@@ -456,7 +465,15 @@ impl Filesystem for FaultFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        match self.do_setattr(ino, mode, uid, gid, size, atime, mtime) {
+        let changes = Changes {
+            mode,
+            uid,
+            gid,
+            size,
+            atime,
+            mtime,
+        };
+        match self.do_setattr(ino, changes) {
             Ok(attr) => reply.attr(&TTL, &attr),
             Err(e) => reply.error(e),
         }
