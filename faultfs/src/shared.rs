@@ -1,6 +1,8 @@
 //! The state the FUSE handlers and the control socket share: the inode
 //! table, the open handles, the write cache and the faults in force, each
-//! behind its own lock. No code path holds two of these locks at once.
+//! behind its own lock. The cache lock may be held while the inode lock is
+//! taken (to open a backing file for the cache), never the other way
+//! round; no other two are held at once.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
