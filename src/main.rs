@@ -11,6 +11,18 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Inside a node (compose/disk-N.yml mounts this executable there): the
+    // fault filesystem's own command line, kept out of `chaos --help`.
+    // Before anything starts a thread: `faultfs wrap` forks.
+    let mut args = std::env::args_os();
+    if std::env::args_os().nth(1).is_some_and(|a| a == "faultfs") {
+        let program = args.next().unwrap_or_default();
+        let mut name = program;
+        name.push(" faultfs");
+        std::process::exit(chaos_faultfs::cli::main(
+            std::iter::once(name).chain(args.skip(1)),
+        ));
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => exit::bad_arguments(e),

@@ -150,6 +150,9 @@ pub struct Cache<B> {
     limit: u64,
     bytes: u64,
     clock: u64,
+    /// Every change written back as it is made (no fsync): once set, the
+    /// cache holds nothing a kill could lose.
+    write_through: bool,
 }
 
 impl<B: Backing> Cache<B> {
@@ -161,7 +164,22 @@ impl<B: Backing> Cache<B> {
             limit,
             bytes: 0,
             clock: 0,
+            write_through: false,
         }
+    }
+
+    /// From now on, write every change back as it is made, and write back
+    /// what is cached now (without fsync: to the backing filesystem's own
+    /// page cache, which outlives this process as a kernel's outlives a
+    /// crashed program). What a plain kill of the system wants; a drop
+    /// after it loses nothing.
+    pub fn set_write_through(&mut self) -> io::Result<()> {
+        self.write_through = true;
+        let inos: Vec<u64> = self.entries.keys().copied().collect();
+        for ino in inos {
+            self.write_back(ino)?;
+        }
+        Ok(())
     }
 
     pub fn limit(&self) -> u64 {
@@ -240,6 +258,9 @@ impl<B: Backing> Cache<B> {
         e.size = e.size.max(offset + data.len() as u64);
         e.modified = SystemTime::now();
         self.bytes = self.bytes + after - before;
+        if self.write_through {
+            self.write_back(ino)?;
+        }
         Ok(())
     }
 
@@ -260,6 +281,9 @@ impl<B: Backing> Cache<B> {
         e.modified = SystemTime::now();
         let after = e.extents.bytes();
         self.bytes = self.bytes + after - before;
+        if self.write_through {
+            self.write_back(ino)?;
+        }
         Ok(())
     }
 
@@ -381,6 +405,22 @@ mod tests {
             Some(r) => r.unwrap(),
             None => disk.content(),
         }
+    }
+
+    /// What a plain kill of the system asks for first: after it, a drop
+    /// loses nothing, what was cached included.
+    #[test]
+    fn write_through_writes_back_now_and_from_then_on() {
+        let disk = MemBacking::default();
+        let mut cache = Cache::new(1 << 20);
+        cache.write(A, 0, b"cached", opener(&disk)).unwrap();
+        cache.set_write_through().unwrap();
+        assert_eq!(disk.content(), b"cached");
+        cache.write(A, 6, b" then", opener(&disk)).unwrap();
+        cache.set_len(A, 8, opener(&disk)).unwrap();
+        assert_eq!(cache.unsynced_bytes(), 0);
+        assert!(cache.drop_unsynced().files.is_empty());
+        assert_eq!(disk.content(), b"cached t");
     }
 
     #[test]

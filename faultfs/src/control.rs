@@ -24,6 +24,8 @@ pub enum Command {
     DropUnsynced,
     /// Write everything back and fsync it (sync(2) for this filesystem).
     Sync,
+    /// Write everything back, and every later change as it is made.
+    WriteThrough,
     Flakey {
         up: Duration,
         down: Duration,
@@ -48,6 +50,7 @@ pub enum Command {
 enum Request {
     DropUnsynced {},
     Sync {},
+    WriteThrough {},
     Flakey {
         up_ms: u64,
         down_ms: u64,
@@ -81,6 +84,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
     Ok(match request {
         Request::DropUnsynced {} => Command::DropUnsynced,
         Request::Sync {} => Command::Sync,
+        Request::WriteThrough {} => Command::WriteThrough,
         Request::Clear {} => Command::Clear,
         Request::Status {} => Command::Status,
         Request::Flakey {

@@ -8,6 +8,7 @@
 //! plain Rust tested without FUSE; `fs` and `mount` are the FUSE glue.
 
 pub mod cache;
+pub mod cli;
 pub mod control;
 pub mod extents;
 pub mod faults;
@@ -17,3 +18,4 @@ pub mod inodes;
 pub mod mount;
 pub mod shared;
 pub mod sys;
+pub mod wrap;

@@ -117,6 +117,10 @@ impl Shared {
                 Ok(()) => json!({"ok": true}),
                 Err(e) => error_reply(&format!("sync: {e}")),
             },
+            Command::WriteThrough => match lock(&self.cache).set_write_through() {
+                Ok(()) => json!({"ok": true}),
+                Err(e) => error_reply(&format!("write-through: {e}")),
+            },
             Command::Flakey { up, down, mode } => {
                 lock(&self.faults).set_flakey(Flakey::new(up, down, mode, now));
                 json!({"ok": true})

@@ -117,6 +117,11 @@ pub struct ClusterGuard {
 
 impl ClusterGuard {
     pub fn up(system: &str, nodes: usize, tag: &str) -> ClusterGuard {
+        ClusterGuard::up_with(system, nodes, tag, &[])
+    }
+
+    /// The same with more flags for `chaos cluster up` (`--disk-faults`).
+    pub fn up_with(system: &str, nodes: usize, tag: &str, flags: &[&str]) -> ClusterGuard {
         let run = run_id(tag);
         let project = format!("chaos-{system}-{nodes}-{run}");
         let guard = ClusterGuard {
@@ -124,16 +129,21 @@ impl ClusterGuard {
             project,
             down: false,
         };
-        let out = chaos(&[
-            "cluster",
-            "up",
-            "--system",
-            system,
-            "--nodes",
-            &nodes.to_string(),
-            "--run-id",
-            &run,
-        ]);
+        let out = chaos(
+            &[
+                "cluster",
+                "up",
+                "--system",
+                system,
+                "--nodes",
+                &nodes.to_string(),
+                "--run-id",
+                &run,
+            ]
+            .into_iter()
+            .chain(flags.iter().copied())
+            .collect::<Vec<_>>(),
+        );
         assert_eq!(
             out.status.code(),
             Some(0),

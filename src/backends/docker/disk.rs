@@ -31,6 +31,9 @@ impl DockerCluster {
         node: &DockerNode,
         request: &Value,
     ) -> Result<Value, ClusterError> {
+        if !node.on_fault_fs() {
+            return Err(not_on_fault_fs(&node.name, "it was started without it"));
+        }
         let text = request.to_string();
         let cmd = [CHAOS_IN_NODE, "faultfs", "ctl", CONTROL, text.as_str()];
         let (code, output) = sidecar::exec(self.docker(), &node.id, &cmd)
@@ -47,14 +50,7 @@ impl DockerCluster {
                 node.name,
                 reply["error"].as_str().unwrap_or("no reason given")
             ))),
-            None => Err(ClusterError::Unsupported {
-                fault: "act on the disk".into(),
-                reason: format!(
-                    "node {} does not keep its data on the fault filesystem ({}): a run starts its cluster that way when --nemesis names a disk fault",
-                    node.name,
-                    sidecar_line(&output)
-                ),
-            }),
+            None => Err(not_on_fault_fs(&node.name, &sidecar_line(&output))),
         }
     }
 
@@ -71,6 +67,16 @@ impl DockerCluster {
             self.disk_control(&node, &json!({"op": "status"})).await?;
         }
         Ok(())
+    }
+}
+
+/// A disk fault asked of a node whose data is not on the fault filesystem.
+pub fn not_on_fault_fs(node: &str, why: &str) -> ClusterError {
+    ClusterError::Unsupported {
+        fault: "act on the disk".into(),
+        reason: format!(
+            "node {node} does not keep its data on the fault filesystem ({why}): a run starts its cluster that way when --nemesis names a disk fault, `chaos cluster up --disk-faults` by hand"
+        ),
     }
 }
 

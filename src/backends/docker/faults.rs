@@ -291,12 +291,10 @@ impl Cluster for DockerCluster {
         for name in names {
             let node = self.node(name).await?;
             if !node.on_fault_fs() {
-                return Err(ClusterError::Unsupported {
-                    fault: "kill-lose-unsynced".into(),
-                    reason: format!(
-                        "node {name} does not keep its data on the fault filesystem: a run starts its cluster that way when --nemesis names a disk fault"
-                    ),
-                });
+                return Err(super::disk::not_on_fault_fs(
+                    name,
+                    "it was started without it",
+                ));
             }
             nodes.push(node);
         }
@@ -432,10 +430,43 @@ impl Cluster for DockerCluster {
             Fault::Kill { node } | Fault::Stop { node } => Ok(!self.node(node).await?.has_netns()),
             Fault::Loss { links, .. } => Ok(self.loss_in_force(links).await?),
             Fault::Rate { links, .. } => Ok(self.rate_in_force(links).await?),
+            Fault::KillLoseUnsynced { nodes } => {
+                for node in nodes {
+                    if self.node(node).await?.has_netns() {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            // The node's filesystem says what it holds; a restarted node's
+            // holds nothing.
+            Fault::Flakey { node, .. } | Fault::SlowDisk { node, .. } => {
+                let docker_node = self.node(node).await?;
+                if !docker_node.is_up() {
+                    return Ok(false);
+                }
+                let status = self
+                    .disk_control(&docker_node, &json!({"op": "status"}))
+                    .await?;
+                Ok(disk_fault_in(&status, fault))
+            }
             other => Err(ClusterError::Unsupported {
                 fault: format!("watch a {}", other.verb()),
                 reason: "the Docker backend cannot look at it".into(),
             }),
         }
+    }
+}
+
+/// Whether a fault filesystem's `status` reply shows `fault` in force.
+fn disk_fault_in(status: &serde_json::Value, fault: &Fault) -> bool {
+    match fault {
+        Fault::Flakey { .. } => !status["flakey"].is_null(),
+        Fault::SlowDisk { delay_ms, .. } => {
+            let ms = |field: &str| status["latency"][field].as_u64().unwrap_or(0);
+            let delay = u64::from(*delay_ms);
+            ms("reads_ms") == delay && ms("writes_ms") == delay && ms("fsync_ms") == delay
+        }
+        _ => false,
     }
 }

@@ -1,0 +1,117 @@
+//! Disk faults on a real Docker cluster whose nodes keep /data on the
+//! fault filesystem (`chaos cluster up --disk-faults`): a power cut loses
+//! exactly what was not fsynced, a plain kill loses nothing, a flakey disk
+//! fails writes until healed, and a node of a cluster started without it
+//! refuses a disk fault rather than pretend.
+
+mod common;
+
+use std::time::Duration;
+
+use chaos_nemeses::storage::{Flakey, FlakeyMode};
+use chaos_nemeses::Cluster;
+use common::*;
+
+/// Runs `script` in node `name`'s container: (exit code, output).
+fn sh(guard: &ClusterGuard, name: &str, script: &str) -> (i32, String) {
+    let container = format!("{}_{name}_1", guard.project);
+    let out = std::process::Command::new("docker")
+        .args(["exec", &container, "sh", "-c", script])
+        .output()
+        .expect("docker runs");
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
+}
+
+/// Waits until the fault filesystem of a restarted node answers again.
+fn wait_disk(guard: &ClusterGuard, name: &str) {
+    wait_until(
+        "the node's fault filesystem",
+        Duration::from_secs(30),
+        || {
+            sh(
+                guard,
+                name,
+                "/usr/local/bin/chaos faultfs ctl /run/chaos-disk/control.sock status",
+            )
+            .0 == 0
+        },
+    );
+}
+
+#[test]
+fn a_power_cut_loses_what_was_not_synced_and_a_kill_loses_nothing() {
+    if !docker_or_skip("a_power_cut_loses_what_was_not_synced_and_a_kill_loses_nothing") {
+        return;
+    }
+    let guard = ClusterGuard::up_with("etcd", 3, "disk", &["--disk-faults"]);
+    let rt = runtime();
+    let cluster = guard.open(&rt);
+    // `sync FILE` fsyncs it: the first file is durable, the second only
+    // written.
+    let (code, out) = sh(
+        &guard,
+        "n1",
+        "printf synced > /data/a && sync /data/a && printf lost > /data/b && cat /data/b",
+    );
+    assert_eq!((code, out.as_str()), (0, "lost"));
+    rt.block_on(cluster.kill_losing_unsynced(&["n1".to_string()]))
+        .unwrap();
+    rt.block_on(cluster.restart("n1")).unwrap();
+    wait_disk(&guard, "n1");
+    let (_, out) = sh(&guard, "n1", "cat /data/a; echo; wc -c < /data/b");
+    // The file itself was created (metadata is durable at once), its
+    // unsynced bytes are gone.
+    assert_eq!(out.trim(), "synced\n0", "after the power cut");
+
+    // A plain kill is a process crash: what was written survives.
+    let (code, _) = sh(&guard, "n1", "printf kept > /data/c");
+    assert_eq!(code, 0);
+    rt.block_on(cluster.kill("n1")).unwrap();
+    rt.block_on(cluster.restart("n1")).unwrap();
+    wait_disk(&guard, "n1");
+    let (_, out) = sh(&guard, "n1", "cat /data/c");
+    assert_eq!(out, "kept", "after a plain kill");
+    guard.teardown();
+}
+
+#[test]
+fn a_flakey_disk_fails_writes_until_healed_and_a_plain_node_refuses() {
+    if !docker_or_skip("a_flakey_disk_fails_writes_until_healed_and_a_plain_node_refuses") {
+        return;
+    }
+    let guard = ClusterGuard::up_with("etcd", 3, "flakey", &["--disk-faults"]);
+    let rt = runtime();
+    let cluster = guard.open(&rt);
+    // Down from the start, for a minute: every write in the test fails.
+    let always_down = Flakey {
+        mode: FlakeyMode::ErrorWrites,
+        up_ms: 0,
+        down_ms: 60_000,
+    };
+    rt.block_on(cluster.flakey("n2", &always_down)).unwrap();
+    let (code, out) = sh(&guard, "n2", "printf x > /data/flakey");
+    assert_ne!(code, 0, "a write succeeded on a flakey disk: {out}");
+    assert!(out.contains("Input/output error"), "{out}");
+    let healed = rt.block_on(cluster.heal_disk("n2")).unwrap();
+    assert_eq!(healed, ["n2: disk faults ended"]);
+    let (code, out) = sh(&guard, "n2", "printf x > /data/flakey && cat /data/flakey");
+    assert_eq!((code, out.as_str()), (0, "x"));
+    guard.teardown();
+
+    // Without --disk-faults nothing is under /data but the volume: the
+    // fault is refused, never pretended.
+    let plain = ClusterGuard::up("etcd", 3, "noflakey");
+    let cluster = plain.open(&rt);
+    let e = rt
+        .block_on(cluster.flakey("n1", &Flakey::new(FlakeyMode::DropWrites)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("node n1 does not keep its data on the fault filesystem"),
+        "{e}"
+    );
+    plain.teardown();
+}
