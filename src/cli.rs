@@ -394,6 +394,13 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     #[arg(long, help = read_help())]
     pub read: Option<String>,
+    /// How the disk faults are carried out: fuse (the fault filesystem
+    /// under each node's data; given alone, it is set up even when
+    /// --nemesis names no disk fault, to measure its cost) or dm
+    /// (dm-flakey, not used by runs yet). Default: fuse when --nemesis
+    /// names a disk fault.
+    #[arg(long, value_name = "fuse|dm")]
+    pub disk_faults: Option<String>,
     /// Leave the cluster running after the run.
     #[arg(long)]
     pub keep_cluster: bool,

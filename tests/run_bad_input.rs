@@ -115,7 +115,7 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
 #[test]
 fn bad_client_and_own_cluster_flags_are_one_line() {
     let results = results_dir("client-flags");
-    let cases: [(&[&str], &str); 14] = [
+    let cases: [(&[&str], &str); 16] = [
         (
             &["--client", "cat", "--workload", "bank"],
             "--workload \"bank\": with --client, use register, log, queue, set",
@@ -163,6 +163,8 @@ fn bad_client_and_own_cluster_flags_are_one_line() {
             &["--backend", "k8s", "--namespace", "a", "--selector", "b", "--nemesis", "kill-lose-unsynced-all"],
             "--backend k8s cannot kill-lose-unsynced",
         ),
+        (&["--disk-faults", "dm"], "--disk-faults dm: runs do not use dm-flakey yet"),
+        (&["--disk-faults", "lvm"], "--disk-faults \"lvm\": use fuse"),
     ];
     assert_runs_refused(&results, &cases);
 }

@@ -442,6 +442,9 @@ fn run_report<'a>(
     if let Some(n) = meta.ops_per_key {
         parameters.push(("ops-per-key".into(), n.to_string()));
     }
+    if let Some(how) = &meta.disk_faults {
+        parameters.push(("disk-faults".into(), how.clone()));
+    }
     RunReport {
         title,
         started: meta.started.clone(),

@@ -49,6 +49,10 @@ pub struct TestMeta {
     /// `--ops-per-key`, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_per_key: Option<u64>,
+    /// How the nodes' disks could be faulted: `fuse` when their data was
+    /// on the fault filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_faults: Option<String>,
     /// The cluster under test, once it is up: `name (N nodes, run ID)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
@@ -131,6 +135,7 @@ mod tests {
             client: None,
             mix: None,
             ops_per_key: None,
+            disk_faults: None,
             cluster: None,
             system_version: None,
             endpoints: vec![],

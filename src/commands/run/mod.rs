@@ -73,6 +73,7 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
         client: plan.client.clone(),
         mix: args.mix.clone(),
         ops_per_key: args.ops_per_key,
+        disk_faults: plan.disk.then(|| "fuse".to_string()),
         cluster: None,
         system_version: None,
         endpoints: Vec::new(),
@@ -142,7 +143,7 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         subnet: None,
         timeout: Duration::from_secs(120),
         compose_dir: compose,
-        disk: plan.faults.iter().any(|f| f.needs_disk()),
+        disk: plan.disk,
     };
     let up_started = Instant::now();
     let up = lifecycle::up(&docker, &options);

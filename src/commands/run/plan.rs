@@ -33,6 +33,9 @@ pub struct Plan {
     pub ops_per_key: Option<u64>,
     /// Where the cluster comes from.
     pub cluster: ClusterSource,
+    /// Each node's data on the fault filesystem: asked by a disk fault in
+    /// --nemesis, or by --disk-faults fuse.
+    pub disk: bool,
     /// The port clients connect to on each node.
     pub port: u16,
     pub faults: Vec<FaultSpec>,
@@ -91,6 +94,25 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         Backend::K8s => check_supported::<K8sCluster>("k8s", &faults),
     }
     .map_err(bad)?;
+    let disk = match args.disk_faults.as_deref() {
+        None => faults.iter().any(|f| f.needs_disk()),
+        Some("fuse") => true,
+        Some("dm") => {
+            return Err(bad(
+                "--disk-faults dm: runs do not use dm-flakey yet (its tables are tested in a VM, tests/dm_flakey_vm.rs); use --disk-faults fuse".into(),
+            ))
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "--disk-faults {other:?}: use fuse (or dm, not yet available)"
+            )))
+        }
+    };
+    if disk && args.backend != Backend::Docker {
+        return Err(bad(
+            "disk faults need each node's data on the fault filesystem, which only the Docker backend sets up yet: leave them out with --backend k8s".into(),
+        ));
+    }
     if let Some(disk) = faults.iter().find(|f| f.needs_disk()) {
         if cluster != ClusterSource::Ours {
             return Err(bad(format!(
@@ -139,6 +161,7 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         workload,
         read_mode,
         client: args.client.clone(),
+        disk,
         weights,
         ops_per_key: args.ops_per_key,
         cluster,
