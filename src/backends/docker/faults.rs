@@ -314,11 +314,19 @@ impl Cluster for DockerCluster {
             .map(drop)
     }
 
-    /// A node that is down has no disk fault: its filesystem starts clean.
+    /// A node the fault made exit (etcd stops at a failed WAL write) is
+    /// started again, with a filesystem that starts clean; a paused one is
+    /// left to its own fault's undo.
     async fn heal_disk(&self, name: &str) -> Result<Vec<String>, ClusterError> {
         let node = self.node(name).await?;
-        if !node.is_up() || !node.on_fault_fs() {
+        if !node.on_fault_fs() || node.state == "paused" {
             return Ok(Vec::new());
+        }
+        if !node.has_netns() {
+            self.start_node(name, "restart").await?;
+            return Ok(vec![format!(
+                "{name}: started again (it had exited under the disk fault)"
+            )]);
         }
         self.disk_control(&node, &clear_control()).await?;
         Ok(vec![format!("{name}: disk faults ended")])
@@ -439,11 +447,11 @@ impl Cluster for DockerCluster {
                 Ok(true)
             }
             // The node's filesystem says what it holds; a restarted node's
-            // holds nothing.
+            // holds nothing. A node the fault stopped or froze still has it.
             Fault::Flakey { node, .. } | Fault::SlowDisk { node, .. } => {
                 let docker_node = self.node(node).await?;
                 if !docker_node.is_up() {
-                    return Ok(false);
+                    return Ok(true);
                 }
                 let status = self
                     .disk_control(&docker_node, &json!({"op": "status"}))
