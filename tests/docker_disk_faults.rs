@@ -115,3 +115,51 @@ fn a_flakey_disk_fails_writes_until_healed_and_a_plain_node_refuses() {
     );
     plain.teardown();
 }
+
+/// File faults on a node that is down: a truncate leaves the file at the
+/// size it says; a bitflip reports its 16 edits; the same seed draws the
+/// same edits again (a replayed run damages the same bytes).
+#[test]
+fn file_faults_damage_a_stopped_nodes_files_as_drawn() {
+    use chaos_nemeses::storage::Damage;
+    if !docker_or_skip("file_faults_damage_a_stopped_nodes_files_as_drawn") {
+        return;
+    }
+    let guard = ClusterGuard::up("etcd", 3, "files");
+    let rt = runtime();
+    let cluster = guard.open(&rt);
+    rt.block_on(cluster.kill("n2")).unwrap();
+    let node = rt.block_on(cluster.node("n2")).unwrap();
+    let cut = rt
+        .block_on(cluster.damage_node_files(&node, Damage::Truncate, 3))
+        .unwrap();
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    // "n2: cut '/data/...' from F to T bytes"
+    let words: Vec<&str> = cut[0].split_whitespace().collect();
+    let (path, to) = (words[2].trim_matches('\''), words[words.len() - 2]);
+    let size = std::process::Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--volumes-from",
+            &node.id,
+            "chaos/base:bookworm",
+        ])
+        .args(["stat", "-c", "%s", path])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&size).trim(), to, "{cut:?}");
+    let flips = rt
+        .block_on(cluster.damage_node_files(&node, Damage::Bitflip, 9))
+        .unwrap();
+    assert_eq!(flips.len(), 16, "{flips:?}");
+    assert!(
+        flips.iter().all(|l| l.starts_with("n2: flipped bit ")),
+        "{flips:?}"
+    );
+    let again = rt
+        .block_on(cluster.damage_node_files(&node, Damage::Bitflip, 9))
+        .unwrap();
+    assert_eq!(flips, again, "the same seed, the same edits");
+    guard.teardown();
+}

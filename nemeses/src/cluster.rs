@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::fault::{Fault, FaultSpec};
 use crate::grudge::{Grudge, NodeName};
 use crate::quality::{Links, Percent, Rate};
-use crate::storage::Flakey;
+use crate::storage::{Damage, Flakey};
 
 /// One member of the cluster under test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +215,19 @@ pub trait Cluster: Send + Sync {
     ) -> impl Future<Output = Result<(), ClusterError>> + Send {
         let _ = (node, flakey);
         lacks("flakey")
+    }
+
+    /// Crash `nodes` (as `kill` does) and damage their data files while
+    /// they are down, the damage drawn from `seed`; `restart` brings each
+    /// back to what is left.
+    fn damage_files(
+        &self,
+        nodes: &[NodeName],
+        damage: Damage,
+        seed: u64,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = (nodes, damage, seed);
+        lacks("damage files")
     }
 
     /// Delay every read, write and fsync of `node`'s disk.

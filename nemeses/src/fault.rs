@@ -22,7 +22,7 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::grudge::{Grudge, NodeName, PartitionShape};
 use crate::quality::{Links, Percent, Place, Rate};
 use crate::rng::Rng;
-use crate::storage::{parse_delay, Crowd, Flakey};
+use crate::storage::{parse_delay, Crowd, Damage, Flakey};
 
 /// Network faults named by issue 15 that no backend carries out yet: they
 /// need `tc netem` (absent from some kernels, this machine's included) or
@@ -58,6 +58,10 @@ pub enum FaultSpec {
     /// `slow-disk:<delay>`: every read, write and fsync of one node's disk
     /// delayed.
     SlowDisk { delay_ms: u32 },
+    /// `bitflip[-minority|-all]`, `truncate[-minority|-all]`: the nodes
+    /// crashed (SIGKILL) and their data files damaged while they are down;
+    /// started again when undone.
+    DamageFiles { damage: Damage, crowd: Crowd },
 }
 
 impl FaultSpec {
@@ -78,6 +82,9 @@ impl FaultSpec {
             FaultSpec::KillLoseUnsynced(crowd) => format!("kill-lose-unsynced{}", crowd.suffix()),
             FaultSpec::Flakey(flakey) => format!("flakey:{}", flakey.mode.name()),
             FaultSpec::SlowDisk { delay_ms } => format!("slow-disk:{delay_ms}ms"),
+            FaultSpec::DamageFiles { damage, crowd } => {
+                format!("{}{}", damage.name(), crowd.suffix())
+            }
             other => other.verb().to_string(),
         }
     }
@@ -94,6 +101,7 @@ impl FaultSpec {
             FaultSpec::KillLoseUnsynced(_) => "kill-lose-unsynced",
             FaultSpec::Flakey(_) => "flakey",
             FaultSpec::SlowDisk { .. } => "slow-disk",
+            FaultSpec::DamageFiles { damage, .. } => damage.name(),
         }
     }
 
@@ -102,7 +110,10 @@ impl FaultSpec {
     pub fn needs_disk(&self) -> bool {
         matches!(
             self,
-            FaultSpec::KillLoseUnsynced(_) | FaultSpec::Flakey(_) | FaultSpec::SlowDisk { .. }
+            FaultSpec::KillLoseUnsynced(_)
+                | FaultSpec::Flakey(_)
+                | FaultSpec::SlowDisk { .. }
+                | FaultSpec::DamageFiles { .. }
         )
     }
 
@@ -111,7 +122,7 @@ impl FaultSpec {
     pub fn listing() -> String {
         let shapes: Vec<&str> = PartitionShape::ALL.iter().map(|s| s.name()).collect();
         format!(
-            "partition-<shape> ({}), {}, loss[-<place>]:<percent> (e.g. loss:20%), rate[-<place>]:<bandwidth> (e.g. rate-all:1mbit); a place is one node (the default), minority, all, or a shape's links; disk faults: kill-lose-unsynced[-minority|-all], flakey:<mode> ({}), slow-disk:<delay>",
+            "partition-<shape> ({}), {}, loss[-<place>]:<percent> (e.g. loss:20%), rate[-<place>]:<bandwidth> (e.g. rate-all:1mbit); a place is one node (the default), minority, all, or a shape's links; disk faults: kill-lose-unsynced[-minority|-all], flakey:<mode> ({}), slow-disk:<delay>, bitflip[-minority|-all], truncate[-minority|-all]",
             shapes.join(", "),
             node_names(),
             flakey_modes()
@@ -221,6 +232,17 @@ impl FaultSpec {
                 Some(_) => Err(bad("kill-lose-unsynced takes no parameter".into())),
             });
         }
+        for damage in Damage::ALL {
+            if let Some(crowd) = Crowd::ALL
+                .into_iter()
+                .find(|c| head == format!("{}{}", damage.name(), c.suffix()))
+            {
+                return Some(match parameter {
+                    None => Ok(FaultSpec::DamageFiles { damage, crowd }),
+                    Some(_) => Err(bad(format!("{} takes no parameter", damage.name()))),
+                });
+            }
+        }
         if head.starts_with("kill-lose-unsynced") {
             return Some(Err(bad(
                 "unknown fault: use kill-lose-unsynced, kill-lose-unsynced-minority or kill-lose-unsynced-all".into(),
@@ -292,6 +314,14 @@ impl FaultSpec {
                 .pick(nodes, rng)
                 .map(|nodes| Fault::KillLoseUnsynced { nodes })
                 .map_err(|why| format!("{}: {why}", self.name())),
+            FaultSpec::DamageFiles { damage, crowd } => crowd
+                .pick(nodes, rng)
+                .map(|nodes| Fault::DamageFiles {
+                    nodes,
+                    damage: *damage,
+                    seed: rng.next_u64(),
+                })
+                .map_err(|why| format!("{}: {why}", self.name())),
             FaultSpec::Flakey(_) | FaultSpec::SlowDisk { .. } => {
                 if nodes.is_empty() {
                     return Err(format!("{}: the cluster has no nodes", self.name()));
@@ -329,7 +359,7 @@ impl FaultSpec {
             FaultSpec::KillLoseUnsynced(Crowd::One) => {
                 Some(Fault::KillLoseUnsynced { nodes: vec![node] })
             }
-            FaultSpec::KillLoseUnsynced(_) => None,
+            FaultSpec::KillLoseUnsynced(_) | FaultSpec::DamageFiles { .. } => None,
             FaultSpec::Flakey(flakey) => Some(Fault::Flakey {
                 node,
                 flakey: *flakey,
@@ -405,6 +435,13 @@ pub enum Fault {
         node: NodeName,
         delay_ms: u32,
     },
+    /// `{"kind":"damage-files","nodes":["n2"],"damage":"bitflip","seed":7}`:
+    /// the seed draws which bytes, so a replay damages the same ones.
+    DamageFiles {
+        nodes: Vec<NodeName>,
+        damage: Damage,
+        seed: u64,
+    },
 }
 
 impl Fault {
@@ -421,6 +458,7 @@ impl Fault {
             Fault::KillLoseUnsynced { .. } => "kill-lose-unsynced",
             Fault::Flakey { .. } => "flakey",
             Fault::SlowDisk { .. } => "slow-disk",
+            Fault::DamageFiles { damage, .. } => damage.name(),
         }
     }
 
@@ -435,7 +473,7 @@ impl Fault {
             Fault::Pause { node } | Fault::Kill { node } | Fault::Stop { node } => node.clone(),
             Fault::Loss { links, loss } => format!("{loss} {links}"),
             Fault::Rate { links, rate } => format!("{rate} {links}"),
-            Fault::KillLoseUnsynced { nodes } => nodes.join(","),
+            Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => nodes.join(","),
             Fault::Flakey { node, flakey } => format!("{} on {node}", flakey.mode.name()),
             Fault::SlowDisk { node, delay_ms } => format!("{delay_ms}ms on {node}"),
         }
@@ -453,9 +491,11 @@ impl Fault {
             (Fault::Pause { node: a }, Fault::Pause { node: b })
             | (Fault::Kill { node: a }, Fault::Kill { node: b })
             | (Fault::Stop { node: a }, Fault::Stop { node: b }) => a == b,
-            (Fault::KillLoseUnsynced { nodes: a }, Fault::KillLoseUnsynced { nodes: b }) => {
-                a.iter().any(|n| b.contains(n))
-            }
+            // Nodes crashed by one cannot be crashed by another.
+            (
+                Fault::KillLoseUnsynced { nodes: a } | Fault::DamageFiles { nodes: a, .. },
+                Fault::KillLoseUnsynced { nodes: b } | Fault::DamageFiles { nodes: b, .. },
+            ) => a.iter().any(|n| b.contains(n)),
             // A node's fault filesystem holds one disk fault at a time.
             (
                 Fault::Flakey { node: a, .. } | Fault::SlowDisk { node: a, .. },
@@ -478,6 +518,11 @@ impl Fault {
             Fault::KillLoseUnsynced { nodes } => cluster.kill_losing_unsynced(nodes).await,
             Fault::Flakey { node, flakey } => cluster.flakey(node, flakey).await,
             Fault::SlowDisk { node, delay_ms } => cluster.slow_disk(node, *delay_ms).await,
+            Fault::DamageFiles {
+                nodes,
+                damage,
+                seed,
+            } => cluster.damage_files(nodes, *damage, *seed).await,
         }
     }
 
@@ -494,7 +539,7 @@ impl Fault {
             Fault::Stop { node } => cluster.start(node).await.map(|()| Vec::new()),
             Fault::Loss { .. } => cluster.heal_loss().await,
             Fault::Rate { .. } => cluster.heal_rate().await,
-            Fault::KillLoseUnsynced { nodes } => {
+            Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => {
                 for node in nodes {
                     cluster.restart(node).await?;
                 }
@@ -518,7 +563,8 @@ impl fmt::Display for Fault {
             | Fault::Rate { .. }
             | Fault::KillLoseUnsynced { .. }
             | Fault::Flakey { .. }
-            | Fault::SlowDisk { .. } => {
+            | Fault::SlowDisk { .. }
+            | Fault::DamageFiles { .. } => {
                 write!(f, "{} {}", self.verb(), self.target())
             }
         }

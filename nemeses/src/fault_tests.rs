@@ -279,3 +279,50 @@ fn disk_faults_parse_draw_journal_and_refuse_bad_parameters() {
         assert!(e.contains(says), "{item}: {e}");
     }
 }
+
+#[test]
+fn file_faults_parse_and_carry_their_seed_into_the_journal() {
+    use crate::storage::{Crowd, Damage};
+    let nodes: Vec<NodeName> = (1..=5).map(|i| format!("n{i}")).collect();
+    let spec = FaultSpec::parse("bitflip-minority").unwrap();
+    assert_eq!(
+        spec,
+        FaultSpec::DamageFiles {
+            damage: Damage::Bitflip,
+            crowd: Crowd::Minority
+        }
+    );
+    assert!(spec.needs_disk());
+    assert_eq!(FaultSpec::parse("truncate").unwrap().name(), "truncate");
+    let mut rng = Rng::new(4);
+    let fault = spec.instantiate(&nodes, &mut rng).unwrap();
+    let Fault::DamageFiles {
+        nodes: hit, seed, ..
+    } = &fault
+    else {
+        panic!("{fault:?}")
+    };
+    assert_eq!(hit.len(), 2);
+    let mut same = Rng::new(4);
+    let again = spec.instantiate(&nodes, &mut same).unwrap();
+    assert_eq!(
+        fault, again,
+        "the seed draws the nodes and the damage's seed"
+    );
+    let json = serde_json::to_value(&fault).unwrap();
+    assert_eq!(json["kind"], "damage-files");
+    assert_eq!(json["damage"], "bitflip");
+    assert_eq!(json["seed"], *seed);
+    assert_eq!(serde_json::from_value::<Fault>(json).unwrap(), fault);
+    assert_eq!(fault.verb(), "bitflip");
+    let kill = FaultSpec::KillLoseUnsynced(Crowd::All)
+        .instantiate(&nodes, &mut rng)
+        .unwrap();
+    assert!(
+        fault.same_slot(&kill),
+        "a crashed node cannot be crashed again"
+    );
+    assert!(FaultSpec::parse("bitflip:3")
+        .unwrap_err()
+        .contains("bitflip takes no parameter"));
+}

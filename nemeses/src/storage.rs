@@ -204,6 +204,130 @@ pub fn parse_delay(text: &str) -> Result<u32, String> {
     }
 }
 
+/// What a file fault does to a node's data files while the node is down
+/// (Jepsen's file nemeses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Damage {
+    /// [`FLIPS`] single bits flipped, at places drawn with the seed.
+    Bitflip,
+    /// One file cut short: its last part gone.
+    Truncate,
+}
+
+/// How many bits a `bitflip` flips per node.
+pub const FLIPS: usize = 16;
+
+impl Damage {
+    pub const ALL: [Damage; 2] = [Damage::Bitflip, Damage::Truncate];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Damage::Bitflip => "bitflip",
+            Damage::Truncate => "truncate",
+        }
+    }
+}
+
+/// One change to one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Edit {
+    /// Bit `bit` of the byte at `offset` inverted.
+    Flip { path: String, offset: u64, bit: u8 },
+    /// The file cut to `to` bytes.
+    Truncate { path: String, from: u64, to: u64 },
+}
+
+/// The shell command that lists a node's data files for [`plan_damage`]:
+/// `<size> <path>` per line, in a stable order.
+pub fn list_files_script(data: &str) -> String {
+    format!("find {data} -type f -size +0 -printf '%s %p\\n' | LC_ALL=C sort -k2")
+}
+
+/// The edits of `damage` on the files `listing` names, drawn from `seed`:
+/// files are drawn in proportion to their size (the data lives in the big
+/// ones), places uniformly within them. Err if there is nothing to damage.
+pub fn plan_damage(damage: Damage, listing: &str, seed: u64) -> Result<Vec<Edit>, String> {
+    let files: Vec<(u64, &str)> = listing
+        .lines()
+        .filter_map(|line| {
+            let (size, path) = line.trim().split_once(' ')?;
+            Some((size.parse().ok()?, path))
+        })
+        .filter(|(size, _)| *size > 0)
+        .collect();
+    let total: u64 = files.iter().map(|(size, _)| size).sum();
+    if total == 0 {
+        return Err("its data directory holds no file with data yet".into());
+    }
+    let mut rng = Rng::new(seed);
+    let draw_file = |rng: &mut Rng| {
+        let mut at = rng.below(total);
+        for (size, path) in &files {
+            if at < *size {
+                return (*size, path.to_string());
+            }
+            at -= size;
+        }
+        unreachable!("the draw is below the sum of the sizes")
+    };
+    Ok(match damage {
+        Damage::Bitflip => (0..FLIPS)
+            .map(|_| {
+                let (size, path) = draw_file(&mut rng);
+                Edit::Flip {
+                    path,
+                    offset: rng.below(size),
+                    bit: rng.below(8u64) as u8,
+                }
+            })
+            .collect(),
+        Damage::Truncate => {
+            let (size, path) = draw_file(&mut rng);
+            // Somewhere in its second half: the tail a crash would tear.
+            let to = size / 2 + rng.below(size - size / 2);
+            vec![Edit::Truncate {
+                path,
+                from: size,
+                to,
+            }]
+        }
+    })
+}
+
+/// The shell script that makes `edits` (perl for a bit, coreutils'
+/// truncate), printing one line per edit; paths are quoted for `sh`.
+pub fn damage_script(edits: &[Edit]) -> String {
+    let quote = |path: &str| format!("'{}'", path.replace('\'', "'\\''"));
+    let mut script = String::from("set -e\n");
+    for edit in edits {
+        match edit {
+            Edit::Flip { path, offset, bit } => script += &format!(
+                "perl -e 'open(F, \"+<\", $ARGV[0]) or die \"$ARGV[0]: $!\"; binmode F; seek(F, $ARGV[1], 0); read(F, $b, 1) == 1 or die \"short read\"; seek(F, $ARGV[1], 0); print F chr(ord($b) ^ (1 << $ARGV[2])); close F or die' {} {offset} {bit}\necho flipped bit {bit} at {offset} of {}\n",
+                quote(path),
+                quote(path)
+            ),
+            Edit::Truncate { path, from, to } => {
+                script += &format!(
+                    "truncate -s {to} {}\necho cut {} from {from} to {to} bytes\n",
+                    quote(path),
+                    quote(path)
+                )
+            }
+        }
+    }
+    script
+}
+
+impl fmt::Display for Edit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Edit::Flip { path, offset, bit } => write!(f, "bit {bit} at {offset} of {path}"),
+            Edit::Truncate { path, from, to } => write!(f, "{path} cut from {from} to {to} bytes"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +371,55 @@ mod tests {
         assert!(parse_delay("0ms").is_err());
         assert!(parse_delay("11s").is_err());
         assert!(parse_delay("100").is_err());
+    }
+
+    #[test]
+    fn damage_is_planned_from_the_listing_and_the_seed() {
+        let listing = "4096 /data/a/wal\n0 /data/empty\n100 /data/meta\n";
+        let flips = plan_damage(Damage::Bitflip, listing, 7).unwrap();
+        assert_eq!(flips.len(), FLIPS);
+        assert_eq!(flips, plan_damage(Damage::Bitflip, listing, 7).unwrap());
+        assert_ne!(flips, plan_damage(Damage::Bitflip, listing, 8).unwrap());
+        for edit in &flips {
+            let Edit::Flip { path, offset, bit } = edit else {
+                panic!("{edit:?}")
+            };
+            let size = if path == "/data/a/wal" { 4096 } else { 100 };
+            assert!(*offset < size && *bit < 8, "{edit}");
+            assert_ne!(path, "/data/empty");
+        }
+        let cut = plan_damage(Damage::Truncate, listing, 7).unwrap();
+        let [Edit::Truncate { from, to, .. }] = cut.as_slice() else {
+            panic!("{cut:?}")
+        };
+        assert!(*to >= from / 2 && to < from, "{cut:?}");
+        assert!(plan_damage(Damage::Truncate, "0 /data/x\n", 1).is_err());
+    }
+
+    #[test]
+    fn damage_scripts_quote_paths_and_parse_as_sh() {
+        let edits = [
+            Edit::Flip {
+                path: "/data/it's".into(),
+                offset: 3,
+                bit: 1,
+            },
+            Edit::Truncate {
+                path: "/data/b".into(),
+                from: 10,
+                to: 6,
+            },
+        ];
+        let script = damage_script(&edits);
+        assert!(script.contains("'/data/it'\\''s' 3 1"), "{script}");
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -10,13 +10,23 @@
 //! through (`write-through`), so that a process crash keeps what the
 //! kernel's page cache would have kept.
 
+use std::collections::HashMap;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
 use serde_json::{json, Value};
 
+use chaos_nemeses::storage::{damage_script, list_files_script, plan_damage, Damage};
 use chaos_nemeses::ClusterError;
 
 use super::cluster::DockerNode;
-use super::sidecar;
+use super::images::BASE_IMAGE;
 use super::DockerCluster;
+use super::{labels, sidecar};
+
+/// Where a node keeps its data (compose files of ours mount the volume
+/// there), and where a file fault's helper sees it.
+pub const DATA: &str = "/data";
 
 /// Where the fault filesystem listens, inside a node.
 pub const CONTROL: &str = "/run/chaos-disk/control.sock";
@@ -58,6 +68,75 @@ impl DockerCluster {
     pub async fn disk_request(&self, name: &str, request: &Value) -> Result<Value, ClusterError> {
         let node = self.node(name).await?;
         self.disk_control(&node, request).await
+    }
+
+    /// Damages the data files of `node`, which is down: a helper container
+    /// with the node's volumes runs the edits drawn from `seed`, and goes.
+    /// The edits, one line each.
+    pub async fn damage_node_files(
+        &self,
+        node: &DockerNode,
+        damage: Damage,
+        seed: u64,
+    ) -> Result<Vec<String>, ClusterError> {
+        let failed = |what: String| {
+            ClusterError::Backend(format!("{} on node {}: {what}", damage.name(), node.name))
+        };
+        let name = format!("{}-chaos-files", node.container);
+        let body = ContainerCreateBody {
+            image: Some(BASE_IMAGE.to_string()),
+            cmd: Some(vec!["sleep".into(), "600".into()]),
+            labels: Some(HashMap::from([
+                (labels::MANAGED.to_string(), "true".to_string()),
+                (labels::RUN.to_string(), self.run_id().to_string()),
+                (labels::SIDECAR_OF.to_string(), node.container.clone()),
+            ])),
+            host_config: Some(HostConfig {
+                volumes_from: Some(vec![node.id.clone()]),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let docker = self.docker();
+        let _ = sidecar::remove(docker, &name).await;
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        let helper = docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| {
+                failed(format!(
+                    "cannot create its helper: {}",
+                    super::api_message(&e)
+                ))
+            })?
+            .id;
+        let helper = helper.as_str();
+        let done = async {
+            docker.start_container(helper, None).await.map_err(|e| {
+                failed(format!(
+                    "cannot start its helper: {}",
+                    super::api_message(&e)
+                ))
+            })?;
+            let run = |script: String| async move {
+                match sidecar::exec(docker, helper, &["sh", "-c", &script]).await {
+                    Ok((0, out)) => Ok(out),
+                    Ok((code, out)) => Err(failed(format!("exit {code}: {}", out.trim()))),
+                    Err(e) => Err(failed(e.to_string())),
+                }
+            };
+            let listing = run(list_files_script(DATA)).await?;
+            let edits = plan_damage(damage, &listing, seed).map_err(failed)?;
+            let said = run(damage_script(&edits)).await?;
+            Ok(said
+                .lines()
+                .map(|l| format!("{}: {l}", node.name))
+                .collect())
+        };
+        let outcome = done.await;
+        let _ = sidecar::remove(docker, helper).await;
+        outcome
     }
 
     /// Every node's fault filesystem answers: asked before a run with disk

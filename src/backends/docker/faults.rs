@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
 use chaos_nemeses::iptables::share_in_force;
-use chaos_nemeses::storage::{clear_control, slow_disk_control, Flakey};
+use chaos_nemeses::storage::{clear_control, slow_disk_control, Damage, Flakey};
 use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;
 use serde_json::json;
@@ -262,7 +262,8 @@ impl Cluster for DockerCluster {
             | FaultSpec::Rate { .. }
             | FaultSpec::KillLoseUnsynced(_)
             | FaultSpec::Flakey(_)
-            | FaultSpec::SlowDisk { .. } => Ok(()),
+            | FaultSpec::SlowDisk { .. }
+            | FaultSpec::DamageFiles { .. } => Ok(()),
             _ => Err("the Docker backend does not implement it".into()),
         }
     }
@@ -302,6 +303,24 @@ impl Cluster for DockerCluster {
         // dies with each container, and with it what was not synced.
         let killed = join_all(nodes.iter().map(|node| self.sigkill(node))).await;
         killed.into_iter().collect()
+    }
+
+    /// Each node crashed as by `kill` (what it wrote is kept: a crash,
+    /// not a power cut), then its files damaged while it is down.
+    async fn damage_files(
+        &self,
+        names: &[String],
+        damage: Damage,
+        seed: u64,
+    ) -> Result<(), ClusterError> {
+        for (i, name) in names.iter().enumerate() {
+            self.kill(name).await?;
+            let node = self.node(name).await?;
+            // Each node its own draw, all from the fault's one seed.
+            let node_seed = seed.wrapping_add(i as u64);
+            self.damage_node_files(&node, damage, node_seed).await?;
+        }
+        Ok(())
     }
 
     async fn flakey(&self, name: &str, flakey: &Flakey) -> Result<(), ClusterError> {
@@ -438,7 +457,7 @@ impl Cluster for DockerCluster {
             Fault::Kill { node } | Fault::Stop { node } => Ok(!self.node(node).await?.has_netns()),
             Fault::Loss { links, .. } => Ok(self.loss_in_force(links).await?),
             Fault::Rate { links, .. } => Ok(self.rate_in_force(links).await?),
-            Fault::KillLoseUnsynced { nodes } => {
+            Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => {
                 for node in nodes {
                     if self.node(node).await?.has_netns() {
                         return Ok(false);
