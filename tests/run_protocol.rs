@@ -165,7 +165,15 @@ fn own_compose_cluster_with_a_python_queue_client() {
     eprintln!("{}{}", stdout(&out), stderr(&out));
     let dir = run_folder(&results, "orders-queue");
     assert_eq!(own_projects_left(), "", "the compose project is left");
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // etcd loses nothing, so the queue is valid, or unknown when a dequeue
+    // that timed out under a partition may have taken what no one read
+    // (the checker cannot tell, and says so); never invalid.
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    match out.status.code() {
+        Some(0) => assert!(report.contains("PASS"), "{report}"),
+        Some(2) => assert!(report.contains("Loss not certain"), "{report}"),
+        other => panic!("exit {other:?}: {}", stdout(&out)),
+    }
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
     // Nodes are named after the services; addresses are IP:--port.
@@ -192,8 +200,6 @@ fn own_compose_cluster_with_a_python_queue_client() {
         enqueues > dequeues * 3 / 2,
         "{enqueues} enqueues, {dequeues} dequeues"
     );
-    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report.contains("PASS"), "{report}");
     assert!(
         report.contains("enqueue=2,dequeue=1"),
         "the report names the mix"
