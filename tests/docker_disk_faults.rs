@@ -163,3 +163,67 @@ fn file_faults_damage_a_stopped_nodes_files_as_drawn() {
     assert_eq!(flips, again, "the same seed, the same edits");
     guard.teardown();
 }
+
+/// The harness SIGKILLed while a flakey disk is in force: `chaos heal`
+/// finds the fault through the run's lease and journal and ends it, and
+/// taking the cluster down leaves nothing (the filesystem, its mount and
+/// its socket live and die inside the node containers).
+#[test]
+fn a_harness_killed_under_a_flakey_disk_is_healed_by_chaos_heal() {
+    if !docker_or_skip("a_harness_killed_under_a_flakey_disk_is_healed_by_chaos_heal") {
+        return;
+    }
+    let (results, state) = scratch("disk-sigkill");
+    let mut child = spawn_run(
+        &results,
+        &state,
+        &[
+            "--time-limit",
+            "120",
+            "--nemesis-interval",
+            "2",
+            "--nemesis",
+            "flakey:error-writes",
+            "--concurrency",
+            "2",
+        ],
+    );
+    let dir = wait_for_event(&results, &mut child, "\"flakey-in-force\"");
+    let run = run_id_of(&dir);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let project = format!("chaos-etcd-3-{run}");
+    let flakey_nodes = || -> Vec<String> {
+        ["n1", "n2", "n3"]
+            .into_iter()
+            .filter(|n| {
+                let out = std::process::Command::new("docker")
+                    .args(["exec", &format!("{project}_{n}_1")])
+                    .args(["/usr/local/bin/chaos", "faultfs", "ctl"])
+                    .args(["/run/chaos-disk/control.sock", "status"])
+                    .output()
+                    .unwrap();
+                let status: serde_json::Value =
+                    serde_json::from_str(stdout(&out).trim()).unwrap_or_default();
+                !status["flakey"].is_null()
+            })
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(flakey_nodes().len(), 1, "one node's disk is flakey");
+
+    let heal = chaos_in(&results, &state, &["heal", "--run", &run]);
+    let said = format!("{}{}", stdout(&heal), stderr(&heal));
+    assert_eq!(heal.status.code(), Some(0), "{said}");
+    assert!(said.contains("undid flakey"), "{said}");
+    assert_eq!(
+        flakey_nodes(),
+        Vec::<String>::new(),
+        "after the heal: {said}"
+    );
+
+    let out = chaos_in(&results, &state, &["cluster", "down", "--run", &run]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_nothing_left(&run);
+    let _ = std::fs::remove_dir_all(&results);
+}
