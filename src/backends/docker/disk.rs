@@ -86,6 +86,9 @@ impl DockerCluster {
         let body = ContainerCreateBody {
             image: Some(BASE_IMAGE.to_string()),
             cmd: Some(vec!["sleep".into(), "600".into()]),
+            // Labelled as a helper of the node's, so a heal's sweep and
+            // `cluster down` remove it if a crash left it; without the
+            // sidecar protocol label, no fault ever takes it for one.
             labels: Some(HashMap::from([
                 (labels::MANAGED.to_string(), "true".to_string()),
                 (labels::RUN.to_string(), self.run_id().to_string()),

@@ -457,13 +457,10 @@ impl Cluster for DockerCluster {
             Fault::Kill { node } | Fault::Stop { node } => Ok(!self.node(node).await?.has_netns()),
             Fault::Loss { links, .. } => Ok(self.loss_in_force(links).await?),
             Fault::Rate { links, .. } => Ok(self.rate_in_force(links).await?),
+            // In force while none of the nodes runs again.
             Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => {
-                for node in nodes {
-                    if self.node(node).await?.has_netns() {
-                        return Ok(false);
-                    }
-                }
-                Ok(true)
+                let now = self.refresh().await?;
+                Ok(!now.iter().any(|n| nodes.contains(&n.name) && n.has_netns()))
             }
             // The node's filesystem says what it holds; a restarted node's
             // holds nothing. A node the fault stopped or froze still has it.

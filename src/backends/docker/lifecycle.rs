@@ -218,6 +218,18 @@ pub async fn wait_healthy(
     want: usize,
     timeout: Duration,
 ) -> Result<(), DockerError> {
+    wait_healthy_or_say(docker, selector, want, timeout, "--timeout").await
+}
+
+/// [`wait_healthy`], whose error names `flag` as the one that gives the
+/// nodes more time (`--ready-timeout` for a cluster from `--compose`).
+pub async fn wait_healthy_or_say(
+    docker: &Docker,
+    selector: &Selector,
+    want: usize,
+    timeout: Duration,
+    flag: &str,
+) -> Result<(), DockerError> {
     let start = Instant::now();
     loop {
         let nodes = discover(docker, selector).await?;
@@ -247,7 +259,7 @@ pub async fn wait_healthy(
                 None => String::new(),
             };
             return Err(DockerError::Harness(format!(
-                "{selector}: {healthy}/{want} nodes healthy after {} s{hint}: a slow machine may need --timeout",
+                "{selector}: {healthy}/{want} nodes healthy after {} s{hint}: a slow machine may need {flag}",
                 timeout.as_secs()
             )));
         }

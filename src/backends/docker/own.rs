@@ -85,13 +85,9 @@ impl OwnProject {
             )));
         }
         let left = timeout.saturating_sub(start.elapsed());
-        lifecycle::wait_healthy(docker, &selector, want, left)
+        lifecycle::wait_healthy_or_say(docker, &selector, want, left, "--ready-timeout")
             .await
-            .map_err(|e| {
-                // Its advice names `chaos cluster up`'s flag; ours is this.
-                let e = e.to_string().replace("--timeout", "--ready-timeout");
-                DockerError::Harness(format!("{}: {e}", self.file.display()))
-            })?;
+            .map_err(|e| DockerError::Harness(format!("{}: {e}", self.file.display())))?;
         let Some(ready) = ready else {
             return Ok(());
         };

@@ -172,14 +172,12 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         }
         console.say("every node keeps its data on the fault filesystem");
     }
-    let cx = Context {
-        cluster: &cluster,
-        plan,
-        dir: &dir,
-        journal: journal_path(args),
-        console: &console,
-    };
-    let outcome = run_on(cx, &mut meta, &mut interrupts).await;
+    let outcome = run_on(
+        context(args, plan, &cluster, &dir, &console),
+        &mut meta,
+        &mut interrupts,
+    )
+    .await;
     if args.keep_cluster {
         console.say(&format!(
             "cluster kept: `chaos cluster down --run {run_id}` removes it"
@@ -243,14 +241,12 @@ async fn on_own_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     console.log_to(&dir.join("chaos.log"));
     console.say(&format!("results in {}", dir.display()));
     console.say(&format!("cluster: {}", cluster.describe()));
-    let cx = Context {
-        cluster: &cluster,
-        plan,
-        dir: &dir,
-        journal: journal_path(args),
-        console: &console,
-    };
-    let outcome = run_on(cx, &mut meta, &mut interrupts).await;
+    let outcome = run_on(
+        context(args, plan, &cluster, &dir, &console),
+        &mut meta,
+        &mut interrupts,
+    )
+    .await;
     match started {
         Some((own, _)) if args.keep_cluster => console.say(&format!(
             "cluster kept: `docker-compose -p {} -f {} down -v` removes it",
@@ -301,14 +297,29 @@ async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     let (dir, mut meta) = open_results(args, plan)?;
     console.log_to(&dir.join("chaos.log"));
     console.say(&format!("results in {}", dir.display()));
-    let cx = Context {
-        cluster: &cluster,
+    run_on(
+        context(args, plan, &cluster, &dir, &console),
+        &mut meta,
+        &mut interrupts,
+    )
+    .await
+}
+
+/// What the run's phases need, on `cluster`.
+fn context<'a, C>(
+    args: &RunArgs,
+    plan: &'a Plan,
+    cluster: &'a C,
+    dir: &'a Path,
+    console: &'a Console,
+) -> Context<'a, C> {
+    Context {
+        cluster,
         plan,
-        dir: &dir,
+        dir,
         journal: journal_path(args),
-        console: &console,
-    };
-    run_on(cx, &mut meta, &mut interrupts).await
+        console,
+    }
 }
 
 /// `--journal`, or journal.jsonl in the `--results` folder.

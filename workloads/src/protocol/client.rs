@@ -8,8 +8,19 @@ use std::time::Duration;
 
 use crate::client::{Client, ClientFactory, Completion, Invocation, NodeTarget, OpenError};
 
-use super::message::{self, Init, Role};
+use super::message::{self, BadReply, Init, Role};
 use super::program::{Program, ProgramError};
+
+/// Why an admin request (`setup`, `teardown`) got no answer.
+#[derive(Debug)]
+pub enum AdminError {
+    /// The program did not start or answer `init`.
+    Start(ProgramError),
+    /// It stopped talking before it answered.
+    Exchange(ProgramError),
+    /// It answered something that is not a reply.
+    Reply(BadReply),
+}
 
 /// How long a program may take to start and answer `init`.
 pub const INIT_LIMIT: Duration = Duration::from_secs(10);
@@ -46,6 +57,19 @@ impl Programs {
             read: &self.read,
         };
         Program::start(&self.command, &log, &init, INIT_LIMIT).await
+    }
+
+    /// Starts the admin program on `node`, asks it `kind` (`setup`,
+    /// `teardown`), stops it: its answer.
+    pub async fn admin(&self, node: &NodeTarget, kind: &str) -> Result<Completion, AdminError> {
+        let mut admin = self
+            .start(Role::Admin, node)
+            .await
+            .map_err(AdminError::Start)?;
+        let answer = admin.exchange(&message::admin_line(kind, 0)).await;
+        admin.stop().await;
+        let line = answer.map_err(AdminError::Exchange)?;
+        message::completion(&line, 0).map_err(AdminError::Reply)
     }
 }
 

@@ -11,8 +11,10 @@ use crate::system::{
 };
 use crate::Generator;
 
-use super::client::Programs;
-use super::message::{self, Role, NOT_SUPPORTED};
+use chaos_checkers::history::OpType;
+
+use super::client::{AdminError, Programs};
+use super::message::NOT_SUPPORTED;
 
 /// The set-up of workload `name`: the admin program started on the first
 /// node and asked to `setup`. It is also the check that `--client` works
@@ -43,20 +45,18 @@ pub fn prepare<'a>(
             read: run.read_mode.clone(),
             nodes: targets.to_vec(),
         };
-        // A program that cannot start or answer init is the flag's fault:
-        // one line, before anything ran.
-        let mut admin = programs.start(Role::Admin, first).await.map_err(|e| {
-            SetupError::BadInput(format!(
+        let done = programs.admin(first, "setup").await.map_err(|e| match e {
+            // A program that cannot start or answer init is the flag's
+            // fault: one line, before anything ran.
+            AdminError::Start(e) => SetupError::BadInput(format!(
                 "--client {:?}: {e} (its stderr: {}/admin.log)",
                 client.command,
                 client.logs.display()
-            ))
+            )),
+            AdminError::Exchange(e) => SetupError::NotReady(format!("setup: {e}")),
+            AdminError::Reply(e) => SetupError::BadInput(e.0),
         })?;
-        let answer = admin.exchange(&message::admin_line("setup", 0)).await;
-        admin.stop().await;
-        let answer = answer.map_err(|e| SetupError::NotReady(format!("setup: {e}")))?;
-        let done = message::completion(&answer, 0).map_err(|e| SetupError::BadInput(e.0))?;
-        if done.kind != chaos_checkers::history::OpType::Ok {
+        if done.kind != OpType::Ok {
             return Err(SetupError::NotReady(format!(
                 "the client program's setup answered {} ({})",
                 done.kind.as_str(),
@@ -87,25 +87,16 @@ impl Driver for ProtocolDriver {
     fn remove_data<'a>(&'a self, targets: &'a [NodeTarget]) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let first = targets.first().ok_or("no nodes")?;
-            let mut admin = self
-                .0
-                .start(Role::Admin, first)
-                .await
-                .map_err(|e| format!("client program: {e}"))?;
-            let answer = admin.exchange(&message::admin_line("teardown", 0)).await;
-            admin.stop().await;
-            let line = answer.map_err(|e| format!("teardown: {e}"))?;
-            if message::error_code(&line) == Some(NOT_SUPPORTED) {
-                return Err("the client program does not tear down (not-supported): the run's data stays under its prefix".into());
-            }
-            let done = message::completion(&line, 0).map_err(|e| e.0)?;
+            let done = self.0.admin(first, "teardown").await.map_err(|e| match e {
+                AdminError::Start(e) => format!("client program: {e}"),
+                AdminError::Exchange(e) => format!("teardown: {e}"),
+                AdminError::Reply(e) => e.0,
+            })?;
+            let error = done.error.unwrap_or_default();
             match done.kind {
-                chaos_checkers::history::OpType::Ok => Ok(()),
-                kind => Err(format!(
-                    "teardown answered {} ({})",
-                    kind.as_str(),
-                    done.error.unwrap_or_default()
-                )),
+                OpType::Ok => Ok(()),
+                _ if error.starts_with(NOT_SUPPORTED) => Err("the client program does not tear down (not-supported): the run's data stays under its prefix".into()),
+                kind => Err(format!("teardown answered {} ({error})", kind.as_str())),
             }
         })
     }

@@ -80,7 +80,7 @@ pub fn admin_line(kind: &str, id: u64) -> String {
 const CODES: [(u64, &str, bool); 11] = [
     (0, "timeout", false),
     (1, "node-not-found", true),
-    (10, "not-supported", true),
+    (10, NOT_SUPPORTED, true),
     (11, "temporarily-unavailable", true),
     (12, "malformed-request", true),
     (13, "crash", false),
@@ -91,8 +91,8 @@ const CODES: [(u64, &str, bool); 11] = [
     (30, "txn-conflict", true),
 ];
 
-/// The code of `not-supported`: an admin request the program does not do.
-pub const NOT_SUPPORTED: u64 = 10;
+/// The error of an admin request the program does not do (code 10).
+pub const NOT_SUPPORTED: &str = "not-supported";
 
 /// A reply that does not follow the protocol: the program is retired.
 #[derive(Debug, PartialEq, Eq)]
@@ -147,14 +147,6 @@ pub fn is_init_ok(line: &str) -> bool {
                 .map(|t| t == "init_ok")
         })
         .unwrap_or(false)
-}
-
-/// The error code of an `error` reply, if it is one.
-pub fn error_code(line: &str) -> Option<u64> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    (v.get("type")?.as_str()? == "error")
-        .then(|| v.get("code")?.as_u64())
-        .flatten()
 }
 
 /// The start of a line, for an error message.
