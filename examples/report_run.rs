@@ -17,25 +17,13 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use chaos_nemeses::rng::Rng;
 use serde_json::{json, Value};
 
-/// SplitMix64: a seeded stream, so the folder is the same every time.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A uniform fraction in `0..1` from the harness's seeded generator (so the
+/// folder is the same every time): the top 53 bits of a draw.
+fn unit(rng: &mut Rng) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 const MS: u64 = 1_000_000;
@@ -82,7 +70,7 @@ fn main() {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
 
     // Each worker: op, think, op... one process id until an op ends info.
     let mut planned = Vec::new();
@@ -94,22 +82,22 @@ fn main() {
         let invoke = next_free[w];
         let node = ["n1", "n2", "n3"][w % 3];
         let key = n / OPS_PER_KEY;
-        let (f, value) = match rng.below(10) {
+        let (f, value) = match rng.below::<u64>(10) {
             0..=3 => ("read", Value::Null),
-            4..=7 => ("write", json!(rng.below(5))),
-            _ => ("cas", json!([rng.below(5), rng.below(5)])),
+            4..=7 => ("write", json!(rng.below::<u64>(5))),
+            _ => ("cas", json!([rng.below::<u64>(5), rng.below::<u64>(5)])),
         };
         // Mostly 1-4 ms, one in fifty up to 60 ms, one in a thousand 1 s.
-        let mut latency = MS + (rng.unit() * 3.0 * MS as f64) as u64;
-        if rng.below(50) == 0 {
-            latency += rng.below(60 * MS);
+        let mut latency = MS + (unit(&mut rng) * 3.0 * MS as f64) as u64;
+        if rng.below::<u64>(50) == 0 {
+            latency += rng.below::<u64>(60 * MS);
         }
-        if rng.below(1000) == 0 {
+        if rng.below::<u64>(1000) == 0 {
             latency += 1_000 * MS;
         }
         let (mut outcome, mut error) = ("ok", None);
         if cut_off(invoke) == Some(node) {
-            if rng.below(2) == 0 {
+            if rng.below::<u64>(2) == 0 {
                 (outcome, error, latency) = ("info", Some("timeout"), 1_000 * MS);
             } else {
                 (outcome, error, latency) = ("fail", Some("unavailable"), MS);
@@ -119,10 +107,10 @@ fn main() {
         // An info write may take effect or not; a refused op certainly not.
         let takes_effect = match outcome {
             "fail" => false,
-            "info" => f != "read" && rng.below(2) == 0,
+            "info" => f != "read" && rng.below::<u64>(2) == 0,
             _ => true,
         };
-        let at = takes_effect.then(|| invoke + (rng.unit() * latency as f64) as u64);
+        let at = takes_effect.then(|| invoke + (unit(&mut rng) * latency as f64) as u64);
         planned.push(Planned {
             process: process[w],
             key,
@@ -139,7 +127,7 @@ fn main() {
             process[w] = fresh;
             fresh += 1;
         }
-        next_free[w] = complete + 40 * MS + rng.below(40 * MS);
+        next_free[w] = complete + 40 * MS + rng.below::<u64>(40 * MS);
     }
 
     // One register per key, applied in the order the ops take effect.

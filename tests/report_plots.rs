@@ -86,4 +86,10 @@ fn an_invalid_run_also_draws_its_anomaly() {
         "latency, rate, the anomaly"
     );
     assert!(html.contains("<h3>Anomalies</h3>"));
+    // The drawing is a file too, shown where the Markdown renders.
+    let drawing = std::fs::read_to_string(folder.0.join("anomaly.svg")).unwrap();
+    assert!(drawing.starts_with("<svg") && drawing.contains("#e63946"));
+    let markdown = std::fs::read_to_string(folder.0.join("report.md")).unwrap();
+    assert!(markdown.contains("### Anomalies"), "{markdown}");
+    assert!(markdown.contains("](anomaly.svg)"), "{markdown}");
 }

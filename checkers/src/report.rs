@@ -11,11 +11,13 @@ use std::fmt;
 pub const MAX_EXAMPLES: usize = 8;
 
 /// Why a queue or log history could not be checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
     /// Invocations and completions do not pair up.
-    Pair(PairError),
+    #[error(transparent)]
+    Pair(#[from] PairError),
     /// An op's value does not follow the conventions of the checker.
+    #[error("op {index}: {message}")]
     Malformed { index: u64, message: String },
 }
 
@@ -25,30 +27,6 @@ impl CheckError {
             index: op.index,
             message: message.into(),
         }
-    }
-}
-
-impl fmt::Display for CheckError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CheckError::Pair(e) => e.fmt(f),
-            CheckError::Malformed { index, message } => write!(f, "op {index}: {message}"),
-        }
-    }
-}
-
-impl std::error::Error for CheckError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CheckError::Pair(e) => Some(e),
-            CheckError::Malformed { .. } => None,
-        }
-    }
-}
-
-impl From<PairError> for CheckError {
-    fn from(e: PairError) -> Self {
-        CheckError::Pair(e)
     }
 }
 

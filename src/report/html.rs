@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::model::text::{Block, Item, Line, Span};
 use super::model::Report;
-use super::plot::{self, Plot};
+use super::plot::Plot;
 use super::xml::escape;
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}\
@@ -32,7 +32,6 @@ pub fn render(report: &Report<'_>, plots: &[Plot]) -> String {
             };
         }
     }
-    body += &anomalies(report);
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
         escape(&report.title)
@@ -90,21 +89,6 @@ fn figure(file: &str, alt: &str, plots: &[Plot]) -> String {
         ),
         None => String::new(),
     }
-}
-
-/// Each op that cannot be linearized, drawn among the ops around it.
-fn anomalies(report: &Report<'_>) -> String {
-    if report.anomalies.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("<h3>Anomalies</h3>");
-    for failure in &report.anomalies {
-        out += &format!(
-            "<figure>{}<figcaption>The op that cannot be linearized (red) with the ops concurrent with it; dashed: outcome unknown.</figcaption></figure>",
-            plot::anomaly(failure)
-        );
-    }
-    out
 }
 
 #[cfg(test)]
@@ -169,7 +153,10 @@ mod render {
             partition_shape: None,
         };
         let failures: Vec<_> = l.keys.iter().filter_map(|k| k.failure.as_ref()).collect();
-        let page = render(&Report::build(&run), &plots(&h, &p));
+        let report = Report::build(&run);
+        let mut drawn = plots(&h, &p);
+        drawn.extend(anomaly_plots(&report.anomalies));
+        let page = render(&report, &drawn);
         assert_eq!(page.matches("<svg").count(), 3, "latency, rate, anomaly");
         assert_eq!(page.matches("</svg>").count(), 3);
         assert!(page.contains("#e63946"), "the culprit is drawn in red");

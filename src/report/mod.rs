@@ -19,6 +19,6 @@ pub use index::{index_html, index_markdown, Ending, IndexEntry, RunRow};
 pub use input::{Evidence, NodeSignal, RunReport, SignalSearch};
 pub use markdown::{markdown, render as render_markdown};
 pub use model::{verdict_word, Report};
-pub use plot::{anomaly, plots, Plot, PLOTS};
+pub use plot::{anomaly, anomaly_plots, plots, Plot, PLOTS};
 pub use signals::{near_faults, signals};
 pub use units::{duration, offset};

@@ -25,8 +25,9 @@ use crate::report::{self, Evidence, NodeSignal, RunReport, SignalSearch};
 
 /// Every file a finished run folder holds, as the report lists them (the
 /// node logs as `nodes/<node>/log`, one per node). The plots,
-/// `latency.svg` and `rate.svg`, are not listed: the report shows them
-/// where they belong, under Throughput and Latency.
+/// `latency.svg` and `rate.svg` (and an invalid run's `anomaly.svg`), are
+/// not listed: the report shows them where they belong, under Throughput
+/// and Latency (and Anomalies).
 pub const ARTIFACTS: [&str; 8] = [
     "test.json",
     "history.jsonl",
@@ -327,9 +328,10 @@ pub fn analyse(dir: &Path, meta: &TestMeta) -> Result<Outcome, Failure> {
         &(serde_json::to_string_pretty(&results).unwrap_or_default() + "\n"),
     )?;
     write(&dir.join("report.md"), &report::render_markdown(&model))?;
-    let plots = report::plots(&history, &perf);
+    let mut plots = report::plots(&history, &perf);
+    plots.extend(report::anomaly_plots(&model.anomalies));
     for plot in &plots {
-        write(&dir.join(plot.file), &plot.svg)?;
+        write(&dir.join(&plot.file), &plot.svg)?;
     }
     write(
         &dir.join("report.html"),

@@ -60,9 +60,12 @@ impl FromStr for Format {
 ///
 /// `line` counts from 1; 0 means the problem is with the file as a whole
 /// (it cannot be read, its format cannot be told), and is then left out.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", at_line(*.line))]
 pub struct ReadError {
-    pub source: String,
+    /// The file (or `-`) as the user named it. Not `source`: thiserror
+    /// would take a field of that name for the error's cause.
+    pub file: String,
     pub line: usize,
     pub message: String,
 }
@@ -70,7 +73,7 @@ pub struct ReadError {
 impl ReadError {
     pub(crate) fn new(source: &str, line: usize, message: impl Into<String>) -> Self {
         ReadError {
-            source: source.to_string(),
+            file: source.to_string(),
             line,
             message: message.into(),
         }
@@ -89,17 +92,13 @@ impl ReadError {
     }
 }
 
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.source, self.message)
-        } else {
-            write!(f, "{}:{}: {}", self.source, self.line, self.message)
-        }
+/// `:12` after a file name, nothing for the file as a whole (line 0).
+fn at_line(line: usize) -> String {
+    match line {
+        0 => String::new(),
+        n => format!(":{n}"),
     }
 }
-
-impl std::error::Error for ReadError {}
 
 /// The marker of an op line in a Jepsen log.
 pub(crate) const JEPSEN_LOG_MARKER: &str = "jepsen.util - ";

@@ -250,7 +250,8 @@ impl Pair<'_> {
 }
 
 /// A history whose invocations and completions do not pair up.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("op {index}: {message}")]
 pub struct PairError {
     /// The `index` of the op at fault.
     pub index: u64,
@@ -258,11 +259,3 @@ pub struct PairError {
     pub position: usize,
     pub message: String,
 }
-
-impl fmt::Display for PairError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "op {}: {}", self.index, self.message)
-    }
-}
-
-impl std::error::Error for PairError {}

@@ -183,19 +183,12 @@ pub struct KeyReport {
 
 /// The history cannot be checked as given (bad pairing, ops the model does
 /// not know): the caller's input is wrong, not the system under test.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("op {index}: {message}")]
 pub struct CheckError {
     pub index: u64,
     pub message: String,
 }
-
-impl fmt::Display for CheckError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "op {}: {}", self.index, self.message)
-    }
-}
-
-impl std::error::Error for CheckError {}
 
 impl From<PairError> for CheckError {
     fn from(e: PairError) -> Self {

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::availability::{availability, Availability};
 use super::input::{Evidence, RunReport};
-use super::plot::PLOTS;
+use super::plot::{anomaly_file, ANOMALY_ALT, PLOTS};
 use super::units::{duration, offset};
 use text::{Block, Item, Line, Section, Span};
 
@@ -38,8 +38,8 @@ pub struct Report<'a> {
     pub checkers_verdict: Validity,
     pub availability: Availability,
     pub sections: Vec<Section>,
-    /// The ops that cannot be linearized, drawn in the HTML report
-    /// (`results.json` holds them already).
+    /// The ops that cannot be linearized, each drawn as a plot file beside
+    /// the report (`results.json` holds them already).
     #[serde(skip)]
     pub anomalies: Vec<&'a Failure>,
 }
@@ -65,21 +65,26 @@ impl<'a> Report<'a> {
                 _ => None,
             })
             .flatten()
-            .collect();
+            .collect::<Vec<_>>();
+        let mut sections = vec![
+            metadata(run),
+            throughput(run),
+            evidence_section(run, verdict),
+            timeline(run),
+            signals(run),
+            assessment(run, verdict, &availability),
+        ];
+        if !anomalies.is_empty() {
+            // Right after the evidence that names them.
+            sections.insert(3, anomaly_section(anomalies.len()));
+        }
         Report {
             notices: Vec::new(),
             title: run.title.clone(),
             started: run.started.clone(),
             checkers_verdict: verdict,
             availability,
-            sections: vec![
-                metadata(run),
-                throughput(run),
-                evidence_section(run, verdict),
-                timeline(run),
-                signals(run),
-                assessment(run, verdict, &availability),
-            ],
+            sections,
             anomalies,
         }
     }
@@ -183,6 +188,20 @@ fn throughput(run: &RunReport<'_>) -> Section {
     Section {
         heading: "Throughput and Latency".into(),
         blocks,
+    }
+}
+
+/// Each anomaly's drawing, as files beside the report: Markdown shows them
+/// where it renders images, and report.html inline.
+fn anomaly_section(count: usize) -> Section {
+    Section {
+        heading: "Anomalies".into(),
+        blocks: (0..count)
+            .map(|n| Block::Plot {
+                file: anomaly_file(n),
+                alt: ANOMALY_ALT.to_string(),
+            })
+            .collect(),
     }
 }
 

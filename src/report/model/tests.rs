@@ -107,6 +107,7 @@ fn markdown_html_and_json_say_the_same_sections_from_one_model() {
             "Run Metadata",
             "Throughput and Latency",
             "Consistency Evidence",
+            "Anomalies",
             "Fault Timeline",
             "Node Log Signals",
             "Assessment"

@@ -20,13 +20,14 @@ use latency::CELL;
 pub use rate::rate;
 
 use chaos_checkers::history::{History, OpType};
+use chaos_checkers::linear::Failure;
 use chaos_checkers::perf::Perf;
 
 /// A plot file of the report: its name beside `report.md`, what it shows
 /// (the image's alternative text), and the SVG.
 pub struct Plot {
-    pub file: &'static str,
-    pub alt: &'static str,
+    pub file: String,
+    pub alt: String,
     pub svg: String,
 }
 
@@ -48,12 +49,37 @@ pub fn plots(history: &History, perf: &Perf) -> Vec<Plot> {
     PLOTS
         .iter()
         .map(|&(file, alt)| Plot {
-            file,
-            alt,
+            file: file.to_string(),
+            alt: alt.to_string(),
             svg: match file {
                 "latency.svg" => latency(&ops, perf),
                 _ => rate(&ops, perf),
             },
+        })
+        .collect()
+}
+
+/// What each anomaly drawing shows, for its caption and alternative text.
+pub const ANOMALY_ALT: &str = "The op that cannot be linearized (red) with the ops concurrent with it; dashed: outcome unknown";
+
+/// The file of the `n`th anomaly drawing (from 0): `anomaly.svg`, then
+/// `anomaly-2.svg`, ...: one anomaly, the usual case, gets the plain name.
+pub fn anomaly_file(n: usize) -> String {
+    match n {
+        0 => "anomaly.svg".to_string(),
+        n => format!("anomaly-{}.svg", n + 1),
+    }
+}
+
+/// The drawings of `failures`, one file each, named by [`anomaly_file`].
+pub fn anomaly_plots(failures: &[&Failure]) -> Vec<Plot> {
+    failures
+        .iter()
+        .enumerate()
+        .map(|(n, failure)| Plot {
+            file: anomaly_file(n),
+            alt: ANOMALY_ALT.to_string(),
+            svg: anomaly(failure),
         })
         .collect()
 }

@@ -237,8 +237,8 @@ fn no_text_runs_off_an_edge() {
     }
     let mut plots = svgs(&h);
     plots.push(Plot {
-        file: "empty",
-        alt: "",
+        file: "empty".to_string(),
+        alt: String::new(),
         svg: latency(
             &Completed::of(&History::default()),
             &perf(&History::default(), 100),
