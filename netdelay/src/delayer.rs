@@ -122,16 +122,22 @@ pub fn run(opts: &Options, signals: &OwnedFd, ready: impl FnOnce()) -> Result<Co
 
 impl Delayer {
     fn bind(opts: &Options) -> Result<Delayer, String> {
-        let before = sys::open_fds().map_err(|e| format!("/proc/self/fd: {e}"))?;
         let mut queue =
             Queue::open().map_err(|e| format!("cannot open a netfilter socket: {e}"))?;
         // nfq 0.2 does not lend its socket; we need it to wait on it with
-        // the signals and a timeout. It is the one new netfilter socket.
-        let queue_fd = sys::open_fds()
+        // the signals and a timeout. It is this process's one netfilter
+        // socket (we open no other).
+        let sockets: Vec<RawFd> = sys::open_fds()
             .map_err(|e| format!("/proc/self/fd: {e}"))?
             .into_iter()
-            .find(|fd| !before.contains(fd) && sys::is_netfilter_socket(*fd))
-            .ok_or("cannot find the netfilter socket just opened")?;
+            .filter(|fd| sys::is_netfilter_socket(*fd))
+            .collect();
+        let [queue_fd] = sockets[..] else {
+            return Err(format!(
+                "expected one netfilter socket in this process, found {}",
+                sockets.len()
+            ));
+        };
         let n = opts.queue;
         queue.bind(n).map_err(|e| bind_error(n, &e))?;
         let duplicating = !opts.plan.duplicate.is_zero();
