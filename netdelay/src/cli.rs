@@ -27,20 +27,20 @@ struct Cli {
     #[arg(long, default_value_t = 0)]
     queue: u16,
     /// The mean delay: 100ms, 1.5s, 250us (at most 60s).
-    #[arg(long, default_value = "0", value_parser = params::duration)]
+    #[arg(long, default_value = "0", value_parser = params::duration, allow_hyphen_values = true)]
     delay: Duration,
     /// How far a packet's delay strays from the mean (0 for none).
-    #[arg(long, default_value = "0", value_parser = params::duration)]
+    #[arg(long, default_value = "0", value_parser = params::duration, allow_hyphen_values = true)]
     jitter: Duration,
     /// uniform (mean ± jitter) or normal (jitter as the standard
     /// deviation, clipped at 0).
     #[arg(long, default_value = "uniform", value_parser = str::parse::<Distribution>)]
     distribution: Distribution,
     /// The share of packets sent at once, overtaking those held: 20%.
-    #[arg(long, default_value = "0%", value_parser = str::parse::<Percent>)]
+    #[arg(long, default_value = "0%", value_parser = str::parse::<Percent>, allow_hyphen_values = true)]
     reorder: Percent,
     /// The share of packets also sent a second time: 5%.
-    #[arg(long, default_value = "0%", value_parser = str::parse::<Percent>)]
+    #[arg(long, default_value = "0%", value_parser = str::parse::<Percent>, allow_hyphen_values = true)]
     duplicate: Percent,
     /// The seed of the draws: the same seed, the same fates in the same
     /// order of packets.

@@ -263,27 +263,43 @@ impl Delayer {
 }
 
 fn bind_error(queue: u16, e: &io::Error) -> String {
+    // The kernel says EPERM both to a process without CAP_NET_ADMIN and
+    // for a queue another socket has bound; its table tells them apart.
+    if e.raw_os_error() == Some(libc::EPERM) && queue_listed(queue) {
+        return format!("queue {queue} is already bound by another process");
+    }
     match e.raw_os_error() {
         Some(libc::EPERM) => {
             format!("cannot bind queue {queue}: {e} (needs root or CAP_NET_ADMIN)")
         }
-        Some(libc::EBUSY) => format!("queue {queue} is already bound by another process"),
         _ => format!("cannot bind queue {queue}: {e}"),
     }
+}
+
+/// This namespace's queues in use, one line each, the number first.
+fn queue_lines() -> Vec<Vec<String>> {
+    let text = fs::read_to_string("/proc/net/netfilter/nfnetlink_queue").unwrap_or_default();
+    text.lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+fn queue_listed(queue: u16) -> bool {
+    queue_lines()
+        .iter()
+        .any(|f| f.first().and_then(|n| n.parse::<u16>().ok()) == Some(queue))
 }
 
 /// The packets the kernel dropped on this queue (full, or a failed copy
 /// to us), from /proc/net/netfilter/nfnetlink_queue: its 6th and 7th
 /// fields. None when the file or the line is not there.
 fn kernel_dropped(queue: u16) -> Option<u64> {
-    let text = fs::read_to_string("/proc/net/netfilter/nfnetlink_queue").ok()?;
-    text.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.first()?.parse::<u16>().ok()? != queue {
+    queue_lines().iter().find_map(|f| {
+        if f.first()?.parse::<u16>().ok()? != queue {
             return None;
         }
-        let queue_dropped: u64 = fields.get(5)?.parse().ok()?;
-        let user_dropped: u64 = fields.get(6)?.parse().ok()?;
+        let queue_dropped: u64 = f.get(5)?.parse().ok()?;
+        let user_dropped: u64 = f.get(6)?.parse().ok()?;
         Some(queue_dropped + user_dropped)
     })
 }
