@@ -23,6 +23,15 @@ fn main() {
             std::iter::once(name).chain(args.skip(1)),
         ));
     }
+    // The packet delayer, run in a node's network namespace (`chaos
+    // netdelay --delay 100ms ...`): before any thread, as it blocks signals.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "netdelay") {
+        let mut name = args.next().unwrap_or_default();
+        name.push(" netdelay");
+        std::process::exit(chaos_netdelay::cli::main(
+            std::iter::once(name).chain(args.skip(1)),
+        ));
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => exit::bad_arguments(e),
