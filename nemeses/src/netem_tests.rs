@@ -13,7 +13,7 @@ fn specs_parse_and_print_back() {
         ("250us", "250us"),
         ("2s", "2s"),
         ("0.5s~100ms/normal", "500ms~100ms/normal"),
-        ("loss=20%/correlation=50%", "loss=20%/correlation=50%"),
+        ("loss=20%/correlation=75%", "loss=20%/correlation=75%"),
         (
             "correlation=25%/reorder=25%/duplicate=1%/loss=1%/normal/100ms~20ms",
             "100ms~20ms/normal/loss=1%/duplicate=1%/reorder=25%/correlation=25%",
@@ -50,7 +50,11 @@ fn bad_specs_are_refused_in_one_line_saying_why() {
         ("loss=5%/reorder=25%", "reorder needs a delay"),
         ("20ms~30ms", "more than the delay"),
         ("100ms/normal", "a distribution shapes the jitter"),
-        ("100ms/correlation=25%", "needs a random draw"),
+        ("100ms/correlation=25%", "give a loss"),
+        ("100ms~10ms/duplicate=5%/correlation=25%", "give a loss"),
+        ("loss=100%/correlation=50%", "below 100%"),
+        ("loss=20%/correlation=100%", "below 100%"),
+        ("loss=90%/correlation=50%", "raise the correlation"),
         (
             "correlation=25%",
             "needs a delay, loss, duplicate or reorder",
@@ -71,12 +75,18 @@ fn bad_specs_are_refused_in_one_line_saying_why() {
 
 #[test]
 fn tc_options_name_every_part_in_microseconds() {
-    let all: Netem = "100ms~20ms/normal/loss=1%/duplicate=2%/reorder=25%/correlation=50%"
+    let all: Netem = "100ms~20ms/normal/loss=1%/duplicate=2%/reorder=25%"
         .parse()
         .unwrap();
     assert_eq!(
         all.tc(),
-        "limit 10000 delay 100000us 20000us 50% distribution normal loss random 1% 50% duplicate 2% 50% reorder 25% 50%"
+        "limit 10000 delay 100000us 20000us distribution normal loss random 1% duplicate 2% reorder 25%"
+    );
+    // 20 % in bursts: p = 0.2 × 0.25 / 0.8, r = 1 − 0.75; mean burst 4.
+    let bursts: Netem = "loss=20%/correlation=75%".parse().unwrap();
+    assert_eq!(
+        bursts.tc(),
+        "limit 10000 loss gemodel 6.2500% 25.0000% 100% 0%"
     );
     assert_eq!(Netem::delayed(ms(100)).tc(), "limit 10000 delay 100000us");
     let loss: Netem = "loss=12.5%".parse().unwrap();
