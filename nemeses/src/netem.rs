@@ -77,11 +77,13 @@ impl Distribution {
 /// `:`, which the fault list uses):
 ///
 /// * `100ms`, `1.5ms`, `250us`, `2s`: the delay (mean);
-///   `100ms~20ms`: with jitter (each packet's delay drawn within ± 20 ms);
+///   `100ms~20ms`: with jitter (each packet's delay drawn around 100 ms:
+///   within ± 20 ms when uniform, 20 ms its standard deviation otherwise);
 /// * `uniform` (the default), `normal`, `pareto`, `paretonormal`: how the
 ///   jitter is drawn (needs a jitter);
 /// * `loss=5%`, `duplicate=1%`, `reorder=25%`: shares of the packets lost,
-///   sent twice, sent at once ahead of the delayed ones (needs a delay);
+///   sent twice, sent at once ahead of the delayed ones (reorder needs a
+///   delay);
 /// * `correlation=75%`: losses in bursts: after a lost packet the next is
 ///   lost with this probability, the long-run share still `loss=` (needs
 ///   a loss below 100 %).
