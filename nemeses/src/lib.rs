@@ -21,7 +21,8 @@
 //! * [`quality`]: how much and on which links the network-quality faults
 //!   (`loss`, `rate`) act.
 //! * [`iptables`]: the partition and loss rules and scripts every backend
-//!   runs; [`tc`]: the rate limit's.
+//!   runs; [`tc`]: the rate limit's; [`netem`]: delay, jitter, duplicates,
+//!   reordering and correlated loss with `tc netem`, where the kernel has it.
 //! * [`storage`]: the disk faults' parameters (who loses unsynced writes,
 //!   dm-flakey's modes, a slow disk's delay) and the fault filesystem's
 //!   control requests; [`disk`]: [`disk::dm_flakey`], the device-mapper
@@ -36,6 +37,7 @@ pub mod iptables;
 pub mod journal;
 pub mod lease;
 pub mod nemesis;
+pub mod netem;
 pub mod quality;
 pub mod rng;
 pub mod schedule;

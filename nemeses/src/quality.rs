@@ -163,7 +163,7 @@ impl fmt::Display for Rate {
 
 /// `12.5` with `places` 2 → 1250. Digits and at most one dot with at most
 /// `places` digits after it; no sign, so a negative number is refused here.
-fn decimal(text: &str, places: usize) -> Option<u128> {
+pub(crate) fn decimal(text: &str, places: usize) -> Option<u128> {
     let (whole, part) = text.split_once('.').unwrap_or((text, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || whole.len() > 24 || text.ends_with('.') {

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# The small VM that tests/dm_flakey_vm.rs boots to try the dm-flakey scripts
-# on a real kernel (the host's may have no device-mapper, and a test must
-# not touch the host's disks anyway).
+# The small VM that tests/dm_flakey_vm.rs and tests/netem_vm.rs boot to try
+# the dm-flakey and netem scripts on a real kernel (the host's may have no
+# device-mapper or netem, and a test must not touch the host's disks or
+# network anyway).
 #
 #   build-initramfs.sh CACHE_DIR TEST_SCRIPT OUT_INITRAMFS
 #
 # Kernel: Debian's current stock kernel (what linux-image-amd64 depends on),
 # fetched once with apt-get download into CACHE_DIR/kernel: vmlinuz, the
 # modules the test needs with their dependencies (from each module's
-# depends= field), in load order. Debian builds dm-mod, dm-flakey and loop
-# as modules.
+# depends= field), in load order. Debian builds dm-mod, dm-flakey, loop,
+# sch_netem, sch_htb, cls_u32 and veth as modules. A cache whose kernel
+# lacks one of the wanted modules (made before it was wanted) is fetched
+# again.
 #
-# Initramfs: busybox, dmsetup with the libraries ldd names, the modules and
-# an /init that mounts /proc, /sys, /dev (devtmpfs) and /tmp, loads the
-# modules, runs /test.sh and powers off. That part is cached as
+# Initramfs: busybox, dmsetup, iproute2's tc and ip, dash, with the
+# libraries ldd names, tc's jitter distribution tables, the modules and
+# an /init that mounts /proc, /sys, /dev (devtmpfs), /tmp and /run (for
+# `ip netns`), loads the modules, runs /test.sh and powers off. Busybox's
+# shell runs its own applets before anything on PATH, and its `tc` and `ip`
+# know no netem: a script that needs iproute2's runs under dash (as the
+# fault helpers' scripts do on Debian), where PATH decides. That part is cached as
 # CACHE_DIR/base.cpio (rebuilt when this script or the kernel changes); each
 # run appends a small archive holding TEST_SCRIPT as /test.sh (the kernel
 # unpacks concatenated archives in turn) and writes OUT_INITRAMFS.
@@ -28,14 +35,14 @@ if [ $# -ne 3 ]; then
   exit 1
 fi
 cache=$1 test_script=$2 out=$3
-wanted_modules=(dm-flakey loop)
+wanted_modules=(dm-flakey loop sch_netem sch_htb cls_u32 veth)
 
 need() {
   for tool; do
     command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool (install it, or run .ci/run)" >&2; exit 2; }
   done
 }
-need busybox dmsetup ldd sha256sum
+need busybox dmsetup tc ip dash ldd sha256sum
 
 mkdir -p "$cache"
 # One preparation at a time: test runs of several checkouts may share the
@@ -73,7 +80,16 @@ add_module() {
   echo "$name" >>"$kernel_dir/modules/order"
 }
 
-if [ ! -s "$cache/kernel/release" ]; then
+# Does the cached kernel carry every wanted module?
+have_modules() {
+  local m
+  [ -s "$cache/kernel/release" ] || return 1
+  for m in "${wanted_modules[@]}"; do
+    grep -qxF "$m" "$cache/kernel/modules/order" 2>/dev/null || return 1
+  done
+}
+
+if ! have_modules; then
   need apt-get apt-cache dpkg-deb
   pkg=$(kernel_package)
   if [ -z "$pkg" ]; then
@@ -117,17 +133,29 @@ copy_with_libs() {
 stamp="$(sha256sum "$0" | cut -c1-16) $release"
 if [ ! -s "$cache/base.cpio" ] || [ "$(cat "$cache/base.stamp" 2>/dev/null)" != "$stamp" ]; then
   root=$scratch/base
-  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,modules}
+  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,modules}
   copy_with_libs "$root" "$(command -v busybox)" bin/busybox
   copy_with_libs "$root" "$(command -v dmsetup)" sbin/dmsetup
+  copy_with_libs "$root" "$(command -v tc)" sbin/tc
+  copy_with_libs "$root" "$(command -v ip)" sbin/ip
+  copy_with_libs "$root" "$(command -v dash)" bin/dash
+  # tc reads normal.dist and the others from where it was built to look.
+  for table in /usr/lib/*/tc/normal.dist /usr/lib/tc/normal.dist /usr/lib64/tc/normal.dist; do
+    if [ -f "$table" ]; then
+      mkdir -p "$root$(dirname "$table")"
+      cp "$(dirname "$table")"/*.dist "$root$(dirname "$table")/"
+    fi
+  done
   cp "$cache/kernel/modules/"* "$root/modules/"
   cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
 while read -r module; do
   insmod "/modules/$module.ko" || echo "@@ insmod-$module rc=1"
 done </modules/order

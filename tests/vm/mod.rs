@@ -1,5 +1,5 @@
 //! A throwaway VM for tests that need a kernel of their own (device-mapper
-//! faults): a stock Debian kernel and a busybox initramfs, prepared by
+//! faults, netem): a stock Debian kernel and a busybox initramfs, prepared by
 //! `tests/vm/build-initramfs.sh` (cached under target/tmp/vm-cache), booted
 //! under QEMU with software emulation (TCG: KVM may be absent or stall),
 //! running one shell script and powering off. The serial console is the
@@ -39,7 +39,7 @@ impl Drop for Vm {
 fn missing(test: &str, why: &str) -> Option<Vm> {
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: {why}, and CI=true (.ci/run installs qemu-system-x86, busybox-static and dmsetup)"
+        "{test}: {why}, and CI=true (.ci/run installs qemu-system-x86, busybox-static, dmsetup and iproute2)"
     );
     eprintln!("SKIPPED {test}: {why}");
     None
