@@ -5,7 +5,6 @@ use crate::history::{Op, PairError};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::fmt;
 
 /// How many examples of each finding a report keeps.
 pub const MAX_EXAMPLES: usize = 8;

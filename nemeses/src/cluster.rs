@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fault::{Fault, FaultSpec};
 use crate::grudge::{Grudge, NodeName};
+use crate::netem::Netem;
 use crate::quality::{Links, Percent, Rate};
 use crate::storage::{Damage, Flakey};
 
@@ -81,7 +82,7 @@ impl ClusterError {
 ///
 /// Process faults come in pairs: `kill`/`restart`, `stop`/`start`,
 /// `pause`/`resume`; network faults too: `partition`/`heal`,
-/// `lose`/`heal_loss`, `limit_rate`/`heal_rate`. A method naming a
+/// `lose`/`heal_loss`, `limit_rate`/`heal_rate`, `shape`/`heal_shaping`. A method naming a
 /// node not in [`Cluster::nodes`] returns [`ClusterError::UnknownNode`].
 ///
 /// Only [`Cluster::nodes`], [`Cluster::is_up`] and [`Cluster::supports`] are
@@ -194,6 +195,25 @@ pub trait Cluster: Send + Sync {
     /// there is nothing to remove; one line per node whose limit went.
     fn heal_rate(&self) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
         async { Err(unsupported("heal a rate limit")) }
+    }
+
+    /// Pass the packets on `links` through `netem` where they leave (each
+    /// sender's packets to its peers on the links): delayed, jittered,
+    /// lost, duplicated, reordered as it says. Replaces any shaping
+    /// installed before; never the harness's own path to the nodes.
+    fn shape(
+        &self,
+        links: &Links,
+        netem: &Netem,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = (links, netem);
+        lacks("delay")
+    }
+
+    /// Remove exactly the shaping this harness added (qdiscs, rules, the
+    /// delayer). Succeeds when there is none; one line per node it left.
+    fn heal_shaping(&self) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
+        async { Err(unsupported("heal a delay")) }
     }
 
     /// Crash `nodes` together (SIGKILL), and lose what they wrote and did

@@ -20,15 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::grudge::{Grudge, NodeName, PartitionShape};
+use crate::netem::Netem;
 use crate::quality::{Links, Percent, Place, Rate};
 use crate::rng::Rng;
+use crate::shaping::Shaping;
 use crate::storage::{parse_delay, Crowd, Damage, Flakey};
-
-/// Network faults named by issue 15 that no backend carries out yet: they
-/// need `tc netem` (absent from some kernels, this machine's included) or
-/// a userspace delayer on NFQUEUE, and neither is built. Named on the
-/// command line, they are refused in one line rather than "unknown".
-const NOT_YET: [&str; 3] = ["delay", "duplicate", "reorder"];
 
 /// A fault a schedule may pick, as the command line names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +44,15 @@ pub enum FaultSpec {
     /// `rate[-<place>]:<bandwidth>`: the place's links slowed to that
     /// bandwidth (each sender's packets on them share one bucket).
     Rate { place: Place, rate: Rate },
+    /// `delay[-<place>]:<netem>`, `duplicate[-<place>]:<percent>`,
+    /// `reorder[-<place>]:<percent>`, `slow-node`, `flaky-node`: the
+    /// place's packets passed through `netem` where they leave (see
+    /// [`crate::shaping`]).
+    Shape {
+        shaping: Shaping,
+        place: Place,
+        netem: Netem,
+    },
     /// `kill-lose-unsynced[-minority|-all]`: the nodes SIGKILLed together
     /// and everything they wrote but did not fsync lost, as in a power
     /// failure; started again when undone.
@@ -79,6 +84,12 @@ impl FaultSpec {
             FaultSpec::Partition(shape) => format!("partition-{}", shape.name()),
             FaultSpec::Loss { place, loss } => format!("loss{}:{loss}", at(place)),
             FaultSpec::Rate { place, rate } => format!("rate{}:{rate}", at(place)),
+            FaultSpec::Shape { shaping, .. } if shaping.preset().is_some() => shaping.to_string(),
+            FaultSpec::Shape {
+                shaping,
+                place,
+                netem,
+            } => format!("{shaping}{}:{netem}", at(place)),
             FaultSpec::KillLoseUnsynced(crowd) => format!("kill-lose-unsynced{}", crowd.suffix()),
             FaultSpec::Flakey(flakey) => format!("flakey:{}", flakey.mode.name()),
             FaultSpec::SlowDisk { delay_ms } => format!("slow-disk:{delay_ms}ms"),
@@ -98,6 +109,7 @@ impl FaultSpec {
             FaultSpec::Stop => "stop",
             FaultSpec::Loss { .. } => "loss",
             FaultSpec::Rate { .. } => "rate",
+            FaultSpec::Shape { shaping, .. } => shaping.name(),
             FaultSpec::KillLoseUnsynced(_) => "kill-lose-unsynced",
             FaultSpec::Flakey(_) => "flakey",
             FaultSpec::SlowDisk { .. } => "slow-disk",
@@ -122,7 +134,7 @@ impl FaultSpec {
     pub fn listing() -> String {
         let shapes: Vec<&str> = PartitionShape::ALL.iter().map(|s| s.name()).collect();
         format!(
-            "partition-<shape> ({}), {}, loss[-<place>]:<percent> (e.g. loss:20%), rate[-<place>]:<bandwidth> (e.g. rate-all:1mbit); a place is one node (the default), minority, all, or a shape's links; disk faults: kill-lose-unsynced[-minority|-all], flakey:<mode> ({}), slow-disk:<delay>, bitflip[-minority|-all], truncate[-minority|-all]",
+            "partition-<shape> ({}), {}, loss[-<place>]:<percent> (e.g. loss:20%), rate[-<place>]:<bandwidth> (e.g. rate-all:1mbit), delay[-<place>]:<delay>[~<jitter>] (e.g. delay-all:100ms~20ms/normal), duplicate[-<place>]:<percent>, reorder[-<place>]:<percent>, slow-node, flaky-node; a place is one node (the default), minority, all, or a shape's links; disk faults: kill-lose-unsynced[-minority|-all], flakey:<mode> ({}), slow-disk:<delay>, bitflip[-minority|-all], truncate[-minority|-all]",
             shapes.join(", "),
             node_names(),
             flakey_modes()
@@ -147,12 +159,10 @@ impl FaultSpec {
         if let Some(disk) = FaultSpec::parse_disk(item, head, parameter) {
             return disk;
         }
-        let verb = head.split('-').next().unwrap_or_default();
-        if NOT_YET.contains(&verb) {
-            return Err(format!(
-                "--nemesis {item:?}: {verb} is not available yet (it needs tc netem or an NFQUEUE delayer, neither built); the network faults are partition-<shape>, loss and rate"
-            ));
+        if let Some(shape) = FaultSpec::parse_shaping(item, head, parameter) {
+            return shape;
         }
+        let verb = head.split('-').next().unwrap_or_default();
         if verb == "loss" || verb == "rate" {
             return FaultSpec::parse_quality(item, verb, &head[verb.len()..], parameter);
         }
@@ -164,7 +174,7 @@ impl FaultSpec {
         match item.strip_prefix("partition-") {
             Some(shape) => Ok(FaultSpec::Partition(shape.parse()?)),
             None => Err(format!(
-                "--nemesis: unknown fault {item:?} (use partition-<shape>, {}, loss:<percent>, rate:<bandwidth> or none)",
+                "--nemesis: unknown fault {item:?} (use partition-<shape>, {}, loss:<percent>, rate:<bandwidth>, delay:<delay>, duplicate:<percent>, reorder:<percent>, slow-node, flaky-node or none)",
                 node_names()
             )),
         }
@@ -213,6 +223,56 @@ impl FaultSpec {
                 rate: parameter.parse().map_err(bad)?,
             }
         })
+    }
+
+    /// `delay[-<place>]:<netem>`, `duplicate...`, `reorder...`,
+    /// `slow-node`, `flaky-node`; None if `head` names none of them.
+    fn parse_shaping(
+        item: &str,
+        head: &str,
+        parameter: Option<&str>,
+    ) -> Option<Result<FaultSpec, String>> {
+        let bad = |why: String| format!("--nemesis {item:?}: {why}");
+        let shaping = Shaping::ALL.into_iter().find(|s| {
+            head == s.name() || (s.preset().is_none() && head.starts_with(&format!("{s}-")))
+        })?;
+        if let Some(netem) = shaping.preset() {
+            return Some(match parameter {
+                None => Ok(FaultSpec::Shape {
+                    shaping,
+                    place: Place::One,
+                    netem,
+                }),
+                Some(_) => Err(bad(format!(
+                    "{shaping} takes no parameter (it is {netem} on one node; for other values use delay:<netem>)"
+                ))),
+            });
+        }
+        let place = match &head[shaping.name().len()..] {
+            "" => Place::One,
+            dash_place => match dash_place[1..].parse() {
+                Ok(place) => place,
+                Err(why) => return Some(Err(bad(why))),
+            },
+        };
+        let example = match shaping {
+            Shaping::Delay => "delay:100ms~20ms",
+            Shaping::Duplicate => "duplicate:5%",
+            _ => "reorder:25%",
+        };
+        let Some(parameter) = parameter.filter(|p| !p.is_empty()) else {
+            return Some(Err(bad(format!("{shaping} needs a parameter, e.g. {example}"))));
+        };
+        Some(
+            shaping
+                .parse_parameter(parameter)
+                .map(|netem| FaultSpec::Shape {
+                    shaping,
+                    place,
+                    netem,
+                })
+                .map_err(bad),
+        )
     }
 
     /// `kill-lose-unsynced[-minority|-all]`, `flakey:<mode>`,
@@ -310,6 +370,18 @@ impl FaultSpec {
                 .links(nodes, rng)
                 .map(|links| Fault::Rate { links, rate: *rate })
                 .map_err(|why| format!("{}: {why}", self.name())),
+            FaultSpec::Shape {
+                shaping,
+                place,
+                netem,
+            } => place
+                .links(nodes, rng)
+                .map(|links| Fault::Shape {
+                    shaping: *shaping,
+                    links,
+                    netem: *netem,
+                })
+                .map_err(|why| format!("{}: {why}", self.name())),
             FaultSpec::KillLoseUnsynced(crowd) => crowd
                 .pick(nodes, rng)
                 .map(|nodes| Fault::KillLoseUnsynced { nodes })
@@ -355,7 +427,16 @@ impl FaultSpec {
                 links: Links::On(vec![node]),
                 rate: *rate,
             }),
-            FaultSpec::Loss { .. } | FaultSpec::Rate { .. } => None,
+            FaultSpec::Shape {
+                shaping,
+                place: Place::One,
+                netem,
+            } => Some(Fault::Shape {
+                shaping: *shaping,
+                links: Links::On(vec![node]),
+                netem: *netem,
+            }),
+            FaultSpec::Loss { .. } | FaultSpec::Rate { .. } | FaultSpec::Shape { .. } => None,
             FaultSpec::KillLoseUnsynced(Crowd::One) => {
                 Some(Fault::KillLoseUnsynced { nodes: vec![node] })
             }
@@ -421,6 +502,12 @@ pub enum Fault {
         links: Links,
         rate: Rate,
     },
+    /// `{"kind":"shape","shaping":"delay","links":{"on":["n3"]},"netem":"100ms~20ms"}`
+    Shape {
+        shaping: Shaping,
+        links: Links,
+        netem: Netem,
+    },
     /// `{"kind":"kill-lose-unsynced","nodes":["n1","n2","n3"]}`
     KillLoseUnsynced {
         nodes: Vec<NodeName>,
@@ -455,6 +542,7 @@ impl Fault {
             Fault::Stop { .. } => "stop",
             Fault::Loss { .. } => "loss",
             Fault::Rate { .. } => "rate",
+            Fault::Shape { shaping, .. } => shaping.name(),
             Fault::KillLoseUnsynced { .. } => "kill-lose-unsynced",
             Fault::Flakey { .. } => "flakey",
             Fault::SlowDisk { .. } => "slow-disk",
@@ -473,6 +561,7 @@ impl Fault {
             Fault::Pause { node } | Fault::Kill { node } | Fault::Stop { node } => node.clone(),
             Fault::Loss { links, loss } => format!("{loss} {links}"),
             Fault::Rate { links, rate } => format!("{rate} {links}"),
+            Fault::Shape { links, netem, .. } => format!("{netem} {links}"),
             Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => nodes.join(","),
             Fault::Flakey { node, flakey } => format!("{} on {node}", flakey.mode.name()),
             Fault::SlowDisk { node, delay_ms } => format!("{delay_ms}ms on {node}"),
@@ -487,7 +576,11 @@ impl Fault {
         match (self, other) {
             (Fault::Partition { .. }, Fault::Partition { .. })
             | (Fault::Loss { .. }, Fault::Loss { .. })
-            | (Fault::Rate { .. }, Fault::Rate { .. }) => true,
+            | (Fault::Rate { .. }, Fault::Rate { .. })
+            | (Fault::Shape { .. }, Fault::Shape { .. }) => true,
+            // netem and the rate limit both want an interface's root qdisc.
+            (Fault::Shape { .. }, Fault::Rate { .. })
+            | (Fault::Rate { .. }, Fault::Shape { .. }) => true,
             (Fault::Pause { node: a }, Fault::Pause { node: b })
             | (Fault::Kill { node: a }, Fault::Kill { node: b })
             | (Fault::Stop { node: a }, Fault::Stop { node: b }) => a == b,
@@ -515,6 +608,7 @@ impl Fault {
             Fault::Stop { node } => cluster.stop(node).await,
             Fault::Loss { links, loss } => cluster.lose(links, *loss).await,
             Fault::Rate { links, rate } => cluster.limit_rate(links, *rate).await,
+            Fault::Shape { links, netem, .. } => cluster.shape(links, netem).await,
             Fault::KillLoseUnsynced { nodes } => cluster.kill_losing_unsynced(nodes).await,
             Fault::Flakey { node, flakey } => cluster.flakey(node, flakey).await,
             Fault::SlowDisk { node, delay_ms } => cluster.slow_disk(node, *delay_ms).await,
@@ -539,6 +633,7 @@ impl Fault {
             Fault::Stop { node } => cluster.start(node).await.map(|()| Vec::new()),
             Fault::Loss { .. } => cluster.heal_loss().await,
             Fault::Rate { .. } => cluster.heal_rate().await,
+            Fault::Shape { .. } => cluster.heal_shaping().await,
             Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => {
                 for node in nodes {
                     cluster.restart(node).await?;
@@ -561,6 +656,7 @@ impl fmt::Display for Fault {
             Fault::Stop { node } => write!(f, "stop {node}"),
             Fault::Loss { .. }
             | Fault::Rate { .. }
+            | Fault::Shape { .. }
             | Fault::KillLoseUnsynced { .. }
             | Fault::Flakey { .. }
             | Fault::SlowDisk { .. }

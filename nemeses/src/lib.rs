@@ -41,6 +41,7 @@ pub mod netem;
 pub mod quality;
 pub mod rng;
 pub mod schedule;
+pub mod shaping;
 pub mod storage;
 pub mod tc;
 

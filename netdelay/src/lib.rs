@@ -12,4 +12,5 @@ pub mod held;
 pub mod iptables;
 pub mod params;
 pub mod plan;
+pub mod process;
 pub mod sys;

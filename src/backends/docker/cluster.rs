@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use bollard::Docker;
+use chaos_nemeses::shaping::Mechanism;
 use chaos_nemeses::{ClusterError, Grudge, Node};
 use futures_util::future::join_all;
 
@@ -149,6 +150,8 @@ pub struct DockerCluster {
     pub(crate) grudge: Mutex<Grudge>,
     /// Attached sidecars, so scripts run without `docker exec`.
     pub(crate) sessions: Sessions,
+    /// How traffic is shaped here, once asked ([`DockerCluster::shaping`]).
+    pub(crate) mechanism: Mutex<Option<Mechanism>>,
 }
 
 impl DockerCluster {
@@ -181,6 +184,7 @@ impl DockerCluster {
             nodes: Mutex::new(nodes),
             grudge: Mutex::new(Grudge::new()),
             sessions: Sessions::default(),
+            mechanism: Mutex::new(None),
         })
     }
 

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
+use chaos_nemeses::netem::Netem;
 use chaos_nemeses::iptables::share_in_force;
 use chaos_nemeses::storage::{clear_control, slow_disk_control, Damage, Flakey};
 use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
@@ -260,6 +261,7 @@ impl Cluster for DockerCluster {
             | FaultSpec::Stop
             | FaultSpec::Loss { .. }
             | FaultSpec::Rate { .. }
+            | FaultSpec::Shape { .. }
             | FaultSpec::KillLoseUnsynced(_)
             | FaultSpec::Flakey(_)
             | FaultSpec::SlowDisk { .. }
@@ -445,6 +447,14 @@ impl Cluster for DockerCluster {
         Ok(self.heal_rate_nodes(self.heals_everywhere()).await?)
     }
 
+    async fn shape(&self, links: &Links, netem: &Netem) -> Result<(), ClusterError> {
+        self.install_shaping(links, netem).await
+    }
+
+    async fn heal_shaping(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.heal_shaping_nodes(self.heals_everywhere()).await?)
+    }
+
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
         Ok(self.node(name).await?.is_up())
     }
@@ -457,6 +467,7 @@ impl Cluster for DockerCluster {
             Fault::Kill { node } | Fault::Stop { node } => Ok(!self.node(node).await?.has_netns()),
             Fault::Loss { links, .. } => Ok(self.loss_in_force(links).await?),
             Fault::Rate { links, .. } => Ok(self.rate_in_force(links).await?),
+            Fault::Shape { links, .. } => Ok(self.shaping_in_force(links).await?),
             // In force while none of the nodes runs again.
             Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => {
                 let now = self.refresh().await?;

@@ -122,17 +122,33 @@ fn disk_environment(spec: Spec) -> Result<Vec<(&'static str, String)>, DockerErr
             "disk faults need FUSE on the Docker host and there is no /dev/fuse: `modprobe fuse`, or leave the disk faults out of --nemesis".into(),
         ));
     }
-    let exe = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
-        .map_err(|e| {
-            DockerError::Harness(format!(
-                "cannot find the chaos executable to mount into the nodes: {e}"
-            ))
-        })?;
+    let exe = chaos_executable()?;
     Ok(vec![
         ("CHAOS_BIN", exe.display().to_string()),
         ("CHAOS_DISK_EXEC", spec.system.process.to_string()),
     ])
+}
+
+/// The chaos executable on the host, to mount into nodes (the fault
+/// filesystem) and sidecars (the packet delayer): `$CHAOS_BIN` if set (a
+/// test binary that drives the library is not chaos), else this process's.
+/// Docker's images are Debian bookworm, as this build's host is meant to
+/// be, so the one executable runs on both sides.
+pub(crate) fn chaos_executable() -> Result<std::path::PathBuf, DockerError> {
+    let exe = match std::env::var_os("CHAOS_BIN") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_exe().map_err(|e| {
+            DockerError::Harness(format!(
+                "cannot find the chaos executable to mount into the containers: {e}"
+            ))
+        })?,
+    };
+    exe.canonicalize().map_err(|e| {
+        DockerError::Harness(format!(
+            "cannot find the chaos executable {} to mount into the containers: {e}",
+            exe.display()
+        ))
+    })
 }
 
 /// Compose project names: lowercase letters, digits, `-` and `_`.

@@ -28,6 +28,7 @@ pub mod lifecycle;
 pub mod own;
 pub mod quality;
 pub mod session;
+pub mod shaping;
 pub mod sidecar;
 
 use std::cmp::Ordering;

@@ -89,11 +89,13 @@ impl DockerCluster {
         self.heal_each(look_everywhere, tc::HEAL, removed).await
     }
 
-    /// Every network fault of ours, partitions, losses and rate limits, for
+    /// Every network fault of ours, partitions, losses, rate limits and
+    /// shapings (netem, the delayer), for
     /// `chaos heal`'s scan and `chaos cluster down` of an adopted cluster.
     pub async fn heal_network(&self, look_everywhere: bool) -> Result<Vec<String>, DockerError> {
         let mut lines = self.heal_loss_nodes(look_everywhere).await?;
         lines.extend(self.heal_rate_nodes(look_everywhere).await?);
+        lines.extend(self.heal_shaping_nodes(look_everywhere).await?);
         // Last: it also removes the sidecars of nodes since restarted.
         lines.extend(self.heal_nodes(look_everywhere).await?);
         Ok(lines)
@@ -152,7 +154,7 @@ impl DockerCluster {
     }
 
     /// The nodes and sidecars now, with every node `links` names checked.
-    async fn look(&self, links: &Links) -> Result<(Vec<DockerNode>, Vec<Sidecar>), ClusterError> {
+    pub(super) async fn look(&self, links: &Links) -> Result<(Vec<DockerNode>, Vec<Sidecar>), ClusterError> {
         let (nodes, sidecars) = self.look_all().await?;
         let plain = super::cluster::as_nodes(&nodes);
         for name in links.nodes() {
@@ -161,7 +163,7 @@ impl DockerCluster {
         Ok((nodes, sidecars))
     }
 
-    async fn look_all(&self) -> Result<(Vec<DockerNode>, Vec<Sidecar>), DockerError> {
+    pub(super) async fn look_all(&self) -> Result<(Vec<DockerNode>, Vec<Sidecar>), DockerError> {
         futures_util::try_join!(
             self.refresh(),
             sidecar::list(self.docker(), Some(self.run_id()))
@@ -191,7 +193,7 @@ impl DockerCluster {
 
     /// Ok if every node's job was; else one error naming the fault and each
     /// node that failed.
-    fn all_done(
+    pub(super) fn all_done(
         &self,
         fault: String,
         nodes: &[DockerNode],
@@ -277,6 +279,6 @@ fn all_true(looks: Vec<Result<bool, DockerError>>) -> Result<bool, DockerError> 
         .try_fold(true, |all, look| look.map(|this| all && this))
 }
 
-fn names(nodes: &[DockerNode]) -> Vec<NodeName> {
+pub(super) fn names(nodes: &[DockerNode]) -> Vec<NodeName> {
     nodes.iter().map(|n| n.name.clone()).collect()
 }

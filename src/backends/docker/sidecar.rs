@@ -36,6 +36,7 @@ use futures_util::StreamExt;
 
 use super::cluster::DockerNode;
 use super::images::BASE_IMAGE;
+use super::lifecycle::chaos_executable;
 use super::session::{quote, Sessions, PROTOCOL, SERVER};
 use super::{api_message, api_status, labels, one_line, DockerError};
 
@@ -43,6 +44,9 @@ use super::{api_message, api_status, labels, one_line, DockerError};
 // backend: see `chaos_nemeses::iptables`.
 use chaos_nemeses::iptables::{check_outcome, heal_outcome, shown_rules, APPLY, CHECK, HEAL, SHOW};
 pub use chaos_nemeses::iptables::{rules, Chain, CHAIN};
+
+/// Where the chaos executable is in a sidecar.
+pub const CHAOS_IN_SIDECAR: &str = "/usr/local/bin/chaos";
 
 /// A sidecar as listed.
 #[derive(Clone, Debug)]
@@ -152,6 +156,11 @@ pub async fn ensure(
         host_config: Some(HostConfig {
             network_mode: Some(format!("container:{}", node.id)),
             cap_add: Some(vec!["NET_ADMIN".into()]),
+            // The packet delayer (`chaos netdelay`) runs from here.
+            binds: Some(vec![format!(
+                "{}:{CHAOS_IN_SIDECAR}:ro",
+                chaos_executable()?.display()
+            )]),
             ..Default::default()
         }),
         ..Default::default()
