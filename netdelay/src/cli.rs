@@ -2,7 +2,8 @@
 //! netdelay` (the harness's own executable, run in a node's network
 //! namespace). It binds the queue, prints `netdelay: queue N bound` on
 //! stdout once packets are delayed, and runs until SIGTERM or SIGINT,
-//! then prints `netdelay: passed D delayed, R reordered, U duplicated`.
+//! then prints `netdelay: passed D delayed, R reordered, U duplicated, L
+//! lost`.
 //! Exit codes: 0 stopped by a signal, 1 the delayer could not start or
 //! failed (one line on stderr), 2 bad arguments (one line on stderr).
 
@@ -20,7 +21,7 @@ use crate::sys;
 #[derive(Parser)]
 #[command(
     name = "chaos-netdelay",
-    about = "Delay, reorder and duplicate the packets of an NFQUEUE (see docs/faults.md)"
+    about = "Delay, reorder, duplicate and drop the packets of an NFQUEUE (see docs/faults.md)"
 )]
 struct Cli {
     /// The NFQUEUE number to bind (the rules' --queue-num).
@@ -36,6 +37,10 @@ struct Cli {
     /// deviation, clipped at 0).
     #[arg(long, default_value = "uniform", value_parser = str::parse::<Distribution>)]
     distribution: Distribution,
+    /// The share of packets dropped (each drawn alone, as netem's `loss
+    /// random`): 10%. A lost packet is neither held nor duplicated.
+    #[arg(long, default_value = "0%", value_parser = str::parse::<Percent>, allow_hyphen_values = true)]
+    loss: Percent,
     /// The share of packets sent at once, overtaking those held: 20%.
     #[arg(long, default_value = "0%", value_parser = str::parse::<Percent>, allow_hyphen_values = true)]
     reorder: Percent,
@@ -82,6 +87,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             delay: cli.delay,
             jitter: cli.jitter,
             distribution: cli.distribution,
+            loss: cli.loss,
             reorder: cli.reorder,
             duplicate: cli.duplicate,
         },

@@ -1,8 +1,9 @@
 //! The delayer: one thread, one NFQUEUE, one heap. It takes every packet
-//! queued, draws its [`Fate`], and issues its verdict (ACCEPT) when the
-//! fate says: at once for a reordered packet, at its release time for the
-//! others. NFQUEUE takes verdicts in any order, so holding a packet is
-//! just not answering yet; the kernel keeps it meanwhile.
+//! queued, draws its [`Fate`], and issues its verdict when the fate says:
+//! DROP at once for a lost packet, ACCEPT at once for a reordered one and
+//! at its release time for the others. NFQUEUE takes verdicts in any
+//! order, so holding a packet is just not answering yet; the kernel keeps
+//! it meanwhile.
 //!
 //! The loop waits in one ppoll for a packet, the next release time (to
 //! the microsecond) or SIGTERM/SIGINT. On a signal, every held packet and
@@ -59,6 +60,8 @@ pub struct Counters {
     pub reordered: u64,
     /// Sent a second time.
     pub duplicated: u64,
+    /// Dropped (NF_DROP at once): drawn lost.
+    pub lost: u64,
     /// Drawn a duplicate but too long to copy, or the copy failed to send.
     pub not_duplicated: u64,
     /// Still queued when the signal came: passed at once, undrawn.
@@ -71,8 +74,8 @@ impl fmt::Display for Counters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "passed {} delayed, {} reordered, {} duplicated",
-            self.delayed, self.reordered, self.duplicated
+            "passed {} delayed, {} reordered, {} duplicated, {} lost",
+            self.delayed, self.reordered, self.duplicated, self.lost
         )
     }
 }
@@ -185,7 +188,15 @@ impl Delayer {
         }
     }
 
-    fn admit(&mut self, msg: Message, fate: Fate) {
+    fn admit(&mut self, mut msg: Message, fate: Fate) {
+        if fate.lost {
+            self.counters.lost += 1;
+            msg.set_verdict(Verdict::Drop);
+            if let Err(e) = self.queue.verdict(msg) {
+                self.error(format_args!("a verdict failed: {e}"));
+            }
+            return;
+        }
         match fate.hold {
             None => {
                 self.counters.reordered += 1;

@@ -2,8 +2,9 @@
 //! `sch_netem`: iptables sends the packets a node sends to its peers to an
 //! NFQUEUE ([`iptables`]), and the delayer ([`delayer`]) holds each one
 //! for a drawn delay before accepting it, sends some at once (reorder),
-//! and sends some twice (duplicate), as netem's `delay`, `reorder` and
-//! `duplicate` do ([`plan`]). docs/faults.md says where it fits.
+//! sends some twice (duplicate), and drops some (loss), as netem's
+//! `delay`, `reorder`, `duplicate` and `loss random` do ([`plan`]).
+//! docs/faults.md says where it fits.
 
 pub mod cli;
 pub mod delayer;

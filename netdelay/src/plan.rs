@@ -3,11 +3,22 @@
 //! the [`Fate`] out.
 //!
 //! The meanings are netem's, so a fault reads the same on a kernel that
-//! has netem: `reorder` sends a packet at once, skipping the delay, so it
-//! overtakes the packets held before it (netem's `reorder` without a
+//! has netem: `loss` drops a packet (netem's `loss random`, each packet
+//! drawn alone); `reorder` sends a packet at once, skipping the delay, so
+//! it overtakes the packets held before it (netem's `reorder` without a
 //! `gap`); `duplicate` sends the packet twice; `jitter` spreads the delay
 //! around the mean, and a packet drawn a shorter delay than the one before
 //! it overtakes it too (netem's tfifo does the same unless a rate is set).
+//!
+//! A lost packet is only dropped: not held, and not duplicated even when
+//! its duplicate draw says so (netem would send one of the two copies
+//! then; here a packet drawn lost is gone, so `loss P` loses P of the
+//! packets whatever `duplicate` is).
+//!
+//! The draws, per packet, always all five and always in this order: loss,
+//! reorder, duplicate, then the two uniforms of the delay. What one says
+//! never skips another, so packet k's fate comes from the seed's draws
+//! 5k..5k+5 whatever the earlier packets' fates were.
 
 use std::time::Duration;
 
@@ -21,6 +32,7 @@ pub struct Plan {
     pub delay: Duration,
     pub jitter: Duration,
     pub distribution: Distribution,
+    pub loss: Percent,
     pub reorder: Percent,
     pub duplicate: Percent,
 }
@@ -28,21 +40,34 @@ pub struct Plan {
 /// One packet's fate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fate {
-    /// None: sent at once, ahead of the held packets (reordered).
+    /// Dropped at once; then `hold` is None and `duplicate` false.
+    pub lost: bool,
+    /// None: answered at once: sent ahead of the held packets
+    /// (reordered), or dropped if `lost`.
     pub hold: Option<Duration>,
-    /// Also sent a second time.
+    /// Also sent a second time (never when `lost`).
     pub duplicate: bool,
 }
 
 impl Plan {
     /// The draws for one packet, always the same number of them in the
-    /// same order (reorder, duplicate, then the delay's), so a seed replays
-    /// the same fates for the same packets whatever each draw said.
+    /// same order (loss, reorder, duplicate, then the delay's two), so a
+    /// seed replays the same fates for the same packets whatever each
+    /// draw said. A lost packet's other draws are made and set aside.
     pub fn draw(&self, rng: &mut Rng) -> Fate {
+        let lost = chance(rng, self.loss);
         let reordered = chance(rng, self.reorder);
         let duplicate = chance(rng, self.duplicate);
         let delay = self.delay_draw(rng);
+        if lost {
+            return Fate {
+                lost: true,
+                hold: None,
+                duplicate: false,
+            };
+        }
         Fate {
+            lost: false,
             hold: (!reordered).then_some(delay),
             duplicate,
         }
@@ -158,6 +183,7 @@ mod tests {
         let mut rng = Rng::new(3);
         assert!((0..1000).all(|_| plan.draw(&mut rng)
             == Fate {
+                lost: false,
                 hold: Some(Duration::ZERO),
                 duplicate: false
             }));
@@ -165,15 +191,74 @@ mod tests {
         plan.duplicate = "100%".parse().unwrap();
         assert!((0..1000).all(|_| plan.draw(&mut rng)
             == Fate {
+                lost: false,
                 hold: None,
                 duplicate: true
             }));
+        // Lost outright: neither held nor duplicated, whatever else says.
+        plan.loss = "100%".parse().unwrap();
+        plan.reorder = "0%".parse().unwrap();
+        plan.delay = Duration::from_millis(10);
+        assert!((0..1000).all(|_| plan.draw(&mut rng)
+            == Fate {
+                lost: true,
+                hold: None,
+                duplicate: false
+            }));
+    }
+
+    #[test]
+    fn loss_happens_at_its_rate_and_leaves_the_other_draws_alone() {
+        let plan = Plan {
+            delay: Duration::from_millis(10),
+            loss: "20%".parse().unwrap(),
+            reorder: "30%".parse().unwrap(),
+            duplicate: "10%".parse().unwrap(),
+            ..Plan::default()
+        };
+        let mut rng = Rng::new(12);
+        let fates: Vec<Fate> = (0..20_000).map(|_| plan.draw(&mut rng)).collect();
+        let lost: Vec<&Fate> = fates.iter().filter(|f| f.lost).collect();
+        let kept: Vec<&Fate> = fates.iter().filter(|f| !f.lost).collect();
+        // Binomial 99.9 % interval: 4000 ± 185.
+        assert!((3_815..4_185).contains(&lost.len()), "{}", lost.len());
+        assert!(lost.iter().all(|f| f.hold.is_none() && !f.duplicate));
+        // Of the about 16 000 kept, 30 % reordered and 10 % duplicated,
+        // as without loss (99.9 % intervals of a share of 16 000: ± 1.2
+        // and ± 0.8 points).
+        let reordered = kept.iter().filter(|f| f.hold.is_none()).count();
+        let duplicated = kept.iter().filter(|f| f.duplicate).count();
+        let share = |k: usize| k as f64 / kept.len() as f64;
+        assert!((share(reordered) - 0.30).abs() < 0.012, "{reordered}");
+        assert!((share(duplicated) - 0.10).abs() < 0.008, "{duplicated}");
+    }
+
+    #[test]
+    fn a_seed_draws_five_times_per_packet_whatever_the_fates() {
+        // The stream after k packets is the seed's after 5k draws, lost
+        // or not, reordered or not.
+        let plan = Plan {
+            loss: "50%".parse().unwrap(),
+            reorder: "50%".parse().unwrap(),
+            duplicate: "50%".parse().unwrap(),
+            ..plan(10, 5, Distribution::Normal)
+        };
+        let mut rng = Rng::new(21);
+        for _ in 0..100 {
+            plan.draw(&mut rng);
+        }
+        let mut skipped = Rng::new(21);
+        for _ in 0..500 {
+            skipped.next_u64();
+        }
+        assert_eq!(rng, skipped);
     }
 
     #[test]
     fn a_seed_replays_its_fates() {
         let plan = Plan {
             jitter: Duration::from_millis(5),
+            loss: "20%".parse().unwrap(),
             reorder: "50%".parse().unwrap(),
             ..plan(10, 5, Distribution::Normal)
         };

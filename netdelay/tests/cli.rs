@@ -17,6 +17,8 @@ fn bad_arguments_are_refused_in_one_line() {
         (&["--reorder", "20"], "write it with %"),
         (&["--duplicate", "120%"], "out of range"),
         (&["--reorder", "-1%"], "negative"),
+        (&["--loss", "5"], "write it with %"),
+        (&["--loss", "100.5%"], "out of range"),
         (&["--distribution", "pareto"], "uniform, normal"),
         (&["--queue", "70000"], "70000"),
         (&["--limit", "0"], "0"),
@@ -35,7 +37,8 @@ fn bad_arguments_are_refused_in_one_line() {
     }
     let help = Command::new(BIN).arg("--help").output().unwrap();
     assert_eq!(help.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--duplicate"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--duplicate") && help.contains("--loss"));
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn every_packet_is_held_for_the_delay() {
     assert!((90.0..110.0).contains(&m), "median {m} ms");
     assert!(quantile(&rtts, 0.0) >= 100.0, "none leaves early");
     assert_eq!(code, 0);
-    assert_eq!(counters(&lines), (50, 0, 0), "{lines:?}");
+    assert_eq!(counters(&lines), (50, 0, 0, 0), "{lines:?}");
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn sigterm_lets_held_packets_go_and_heal_leaves_nothing() {
         "released at the signal, not after 5 s: {worst} ms"
     );
     assert_eq!(code, 0);
-    assert_eq!(counters(&lines), (20, 0, 0));
+    assert_eq!(counters(&lines), (20, 0, 0, 0));
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "no process left"

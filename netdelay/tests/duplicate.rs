@@ -40,7 +40,7 @@ fn duplicates_arrive_at_the_drawn_rate_and_are_not_queued_again() {
     );
     assert!((lo..=hi).contains(&(dups as f64)), "{dups}");
     assert_eq!(code, 0);
-    assert_eq!(counters(&lines), (u64::from(n), 0, dups as u64));
+    assert_eq!(counters(&lines), (u64::from(n), 0, dups as u64, 0));
 }
 
 #[test]

@@ -399,8 +399,19 @@ pub fn binomial_95(n: u32, p: f64) -> (f64, f64) {
     (n * p - half, n * p + half)
 }
 
-/// The counters from the delayer's exit line.
-pub fn counters(lines: &[String]) -> (u64, u64, u64) {
+/// The Wilson score 95 % interval of a probability of which `k` of `n`
+/// draws came out (as shares, not counts; good for small k too).
+pub fn wilson_95(k: u32, n: u32) -> (f64, f64) {
+    let (k, n, z) = (f64::from(k), f64::from(n), 1.96f64);
+    let p = k / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    (centre - half, centre + half)
+}
+
+/// The counters from the delayer's exit line: delayed, reordered,
+/// duplicated, lost.
+pub fn counters(lines: &[String]) -> (u64, u64, u64, u64) {
     let line = lines
         .iter()
         .find(|l| l.starts_with("netdelay: passed "))
@@ -409,5 +420,6 @@ pub fn counters(lines: &[String]) -> (u64, u64, u64) {
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|w| w.parse().ok())
         .collect();
-    (n[0], n[1], n[2])
+    assert_eq!(n.len(), 4, "{line}");
+    (n[0], n[1], n[2], n[3])
 }
