@@ -41,7 +41,7 @@ fn results_dir(tag: &str) -> std::path::PathBuf {
 #[test]
 fn bad_run_flags_are_one_line_and_leave_no_folder() {
     let results = results_dir("flags");
-    let cases: [(&[&str], &str); 19] = [
+    let cases: [(&[&str], &str); 21] = [
         (&["--nemesis", "partition-halves,,kill"], "item 2 is empty"),
         (
             &["--time-limit", "1s"],
@@ -77,8 +77,16 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
             "\"fast\" is not a bandwidth: write bits per second, e.g. 1mbit",
         ),
         (
-            &["--nemesis", "delay:100ms"],
-            "delay is not available yet (it needs tc netem or an NFQUEUE delayer, neither built)",
+            &["--nemesis", "delay:-5ms"],
+            "--nemesis \"delay:-5ms\": -5ms: a delay cannot be negative",
+        ),
+        (
+            &["--nemesis", "duplicate-all:120%"],
+            "120% is out of range: a probability is more than 0% and at most 100%",
+        ),
+        (
+            &["--backend", "k8s", "--nemesis", "slow-node"],
+            "--backend k8s cannot slow-node",
         ),
         (
             &["--nemesis", "loss-sideways:20%"],

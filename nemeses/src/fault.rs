@@ -89,7 +89,7 @@ impl FaultSpec {
                 shaping,
                 place,
                 netem,
-            } => format!("{shaping}{}:{netem}", at(place)),
+            } => format!("{shaping}{}:{}", at(place), shaping.parameter(netem)),
             FaultSpec::KillLoseUnsynced(crowd) => format!("kill-lose-unsynced{}", crowd.suffix()),
             FaultSpec::Flakey(flakey) => format!("flakey:{}", flakey.mode.name()),
             FaultSpec::SlowDisk { delay_ms } => format!("slow-disk:{delay_ms}ms"),
@@ -206,7 +206,7 @@ impl FaultSpec {
         };
         if let Some((_, extra)) = parameter.split_once(':') {
             let why = if verb == "loss" {
-                format!("loss takes one parameter, the probability; a correlation ({extra}) needs tc netem, which this harness does not use yet (iptables' statistic match draws each packet alone)")
+                format!("loss takes one parameter, the probability (iptables' statistic match draws each packet alone); loss in bursts is delay:1ms/loss={parameter_head}/correlation={extra}, on a kernel with netem", parameter_head = parameter.split(':').next().unwrap_or_default())
             } else {
                 format!("rate takes one parameter, the bandwidth (not {extra})")
             };
@@ -261,7 +261,9 @@ impl FaultSpec {
             _ => "reorder:25%",
         };
         let Some(parameter) = parameter.filter(|p| !p.is_empty()) else {
-            return Some(Err(bad(format!("{shaping} needs a parameter, e.g. {example}"))));
+            return Some(Err(bad(format!(
+                "{shaping} needs a parameter, e.g. {example}"
+            ))));
         };
         Some(
             shaping

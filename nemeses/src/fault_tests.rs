@@ -16,7 +16,7 @@ fn faults_parse_and_unknown_ones_are_named() {
     let e = FaultSpec::parse_list("kill,explode").unwrap_err();
     assert_eq!(
         e,
-        "--nemesis: unknown fault \"explode\" (use partition-<shape>, kill, pause, stop, loss:<percent>, rate:<bandwidth> or none)"
+        "--nemesis: unknown fault \"explode\" (use partition-<shape>, kill, pause, stop, loss:<percent>, rate:<bandwidth>, delay:<delay>, duplicate:<percent>, reorder:<percent>, slow-node, flaky-node or none)"
     );
     let e = FaultSpec::parse_list("partition-sideways").unwrap_err();
     assert!(e.starts_with("unknown partition shape 'sideways'"), "{e}");
@@ -48,6 +48,25 @@ fn every_name_the_help_lists_parses_back_to_its_fault() {
     ] {
         specs.push(FaultSpec::Loss { place, loss });
         specs.push(FaultSpec::Rate { place, rate });
+        for (shaping, parameter) in [
+            (Shaping::Delay, "100ms~20ms/normal"),
+            (Shaping::Duplicate, "5%"),
+            (Shaping::Reorder, "25%"),
+        ] {
+            let netem = shaping.parse_parameter(parameter).unwrap();
+            specs.push(FaultSpec::Shape {
+                shaping,
+                place,
+                netem,
+            });
+        }
+    }
+    for shaping in [Shaping::SlowNode, Shaping::FlakyNode] {
+        specs.push(FaultSpec::Shape {
+            shaping,
+            place: Place::One,
+            netem: shaping.preset().unwrap(),
+        });
     }
     for spec in specs {
         assert_eq!(FaultSpec::parse(&spec.name()), Ok(spec), "{spec}");
@@ -144,10 +163,16 @@ fn bad_network_quality_parameters_are_one_line_each() {
         ("lossall:20%", "--nemesis: unknown fault \"lossall:20%\""),
         ("kill:3", "--nemesis \"kill:3\": kill takes no parameter"),
         ("partition-halves:3", "--nemesis \"partition-halves:3\": a partition takes no parameter"),
-        ("loss:20%:50%", "a correlation (50%) needs tc netem, which this harness does not use yet"),
-        ("delay:100ms", "--nemesis \"delay:100ms\": delay is not available yet (it needs tc netem or an NFQUEUE delayer, neither built)"),
-        ("duplicate-all:1%", "duplicate is not available yet"),
-        ("reorder", "reorder is not available yet"),
+        ("loss:20%:50%", "loss in bursts is delay:1ms/loss=20%/correlation=50%"),
+        ("delay:-5ms", "--nemesis \"delay:-5ms\": -5ms: a delay cannot be negative"),
+        ("delay:100ms~200ms", "is more than the delay (100ms)"),
+        ("delay", "--nemesis \"delay\": delay needs a parameter, e.g. delay:100ms~20ms"),
+        ("delay:loss=5%", "delay needs a delay first"),
+        ("duplicate-all:120%", "120% is out of range"),
+        ("duplicate:100ms", "takes the share of packets first"),
+        ("reorder", "reorder needs a parameter, e.g. reorder:25%"),
+        ("delay-majority:10ms", "unknown place 'majority'"),
+        ("slow-node:1ms", "slow-node takes no parameter"),
     ] {
         let e = FaultSpec::parse_list(&format!("kill,{item}")).unwrap_err();
         assert!(e.starts_with(expected) || e.contains(expected), "{item}: {e}");

@@ -81,6 +81,29 @@ impl Shaping {
         Some(text.parse().expect("the presets are valid netem specs"))
     }
 
+    /// The parameter [`Shaping::parse_parameter`] reads back as `netem`:
+    /// `100ms~20ms` for a delay, the share first for the others (`5%`,
+    /// `25%/10ms`).
+    pub fn parameter(self, netem: &Netem) -> String {
+        let mut rest = *netem;
+        let share = match self {
+            Shaping::Duplicate => rest.duplicate.take(),
+            Shaping::Reorder => rest.reorder.take(),
+            _ => None,
+        };
+        match share {
+            None => netem.to_string(),
+            Some(share) => {
+                let rest = rest.to_string();
+                if rest.is_empty() {
+                    share.to_string()
+                } else {
+                    format!("{share}/{rest}")
+                }
+            }
+        }
+    }
+
     /// The netem a verb's parameter means: `delay:100ms~20ms` as written;
     /// `duplicate:5%` as `duplicate=5%`, `reorder:25%` as
     /// `10ms/reorder=25%` (the first item, a bare percentage, is the
@@ -103,24 +126,25 @@ impl Shaping {
                 if let Some(rest) = rest {
                     text = format!("{text}/{rest}");
                 }
+                // A delay is an item that starts as a number does.
+                let delayed = rest.is_some_and(|rest| {
+                    rest.split('/')
+                        .any(|item| item.starts_with(|c: char| c.is_ascii_digit() || c == '-'))
+                });
+                if self == Shaping::Reorder && !delayed {
+                    text = format!("{text}/{}us", REORDER_DELAY.as_micros());
+                }
                 text
             }
             Shaping::SlowNode | Shaping::FlakyNode => {
                 return Err(format!("{} takes no parameter", self.name()))
             }
         };
-        let mut netem: Netem = text.parse()?;
-        match self {
-            Shaping::Delay if netem.delay.is_none() => {
-                return Err(format!(
-                    "delay needs a delay first, e.g. delay:100ms or delay:100ms~20ms (not {parameter})"
-                ))
-            }
-            Shaping::Reorder if netem.delay.is_none() => {
-                netem.delay = Some(REORDER_DELAY);
-                netem.validate()?;
-            }
-            _ => {}
+        let netem: Netem = text.parse()?;
+        if self == Shaping::Delay && netem.delay.is_none() {
+            return Err(format!(
+                "delay needs a delay first, e.g. delay:100ms or delay:100ms~20ms (not {parameter})"
+            ));
         }
         Ok(netem)
     }

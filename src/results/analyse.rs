@@ -447,6 +447,9 @@ fn run_report<'a>(
     if let Some(how) = &meta.disk_faults {
         parameters.push(("disk-faults".into(), how.clone()));
     }
+    if let Some(how) = &meta.traffic_shaping {
+        parameters.push(("traffic shaping".into(), how.clone()));
+    }
     RunReport {
         title,
         started: meta.started.clone(),

@@ -53,6 +53,11 @@ pub struct TestMeta {
     /// on the fault filesystem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_faults: Option<String>,
+    /// How the delay, duplicate, reorder, slow-node and flaky-node faults
+    /// were carried out (`tc netem`, or the NFQUEUE delayer), when the
+    /// run had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_shaping: Option<String>,
     /// The cluster under test, once it is up: `name (N nodes, run ID)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
@@ -136,6 +141,7 @@ mod tests {
             mix: None,
             ops_per_key: None,
             disk_faults: None,
+            traffic_shaping: None,
             cluster: None,
             system_version: None,
             endpoints: vec![],

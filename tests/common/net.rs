@@ -162,3 +162,48 @@ pub fn tc_in(container: &str, run: &str, args: &[&str]) -> String {
     );
     stdout(&out)
 }
+
+/// ping's own output for `count` pings from container `from` to `ip`,
+/// `interval` seconds apart (each reply line with its `time=` and any
+/// `(DUP!)`). It waits for every reply up to 3 s after the last ping
+/// (`-w`): with `-c` alone, ping gives up on the last replies after about
+/// twice the round trips it has seen, which a delay that just began
+/// makes too short.
+pub fn ping_output(from: &str, ip: &str, count: usize, interval: &str) -> String {
+    let seconds: f64 = interval.parse().expect("an interval in seconds");
+    let deadline = (count as f64 * seconds).ceil() as u64 + 3;
+    let out = Command::new("docker")
+        .args([
+            "exec",
+            from,
+            "ping",
+            "-n",
+            "-c",
+            &count.to_string(),
+            "-i",
+            interval,
+            "-w",
+            &deadline.to_string(),
+            ip,
+        ])
+        .output()
+        .expect("docker runs");
+    stdout(&out)
+}
+
+/// The round-trip times, in milliseconds, of the replies in ping's output
+/// (the first copy of each; duplicates are left out).
+pub fn round_trips_ms(ping: &str) -> Vec<f64> {
+    ping.lines()
+        .filter(|l| !l.contains("DUP!"))
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|t| t.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// The median of `xs` (not empty).
+pub fn median(xs: &[f64]) -> f64 {
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}

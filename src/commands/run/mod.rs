@@ -15,7 +15,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chaos_nemeses::lease::{self, Lease, LeaseInfo};
-use chaos_nemeses::Journal;
+use chaos_nemeses::netem::Netem;
+use chaos_nemeses::{FaultSpec, Journal};
 
 use crate::backends::docker::compose::{compose_dir, Spec};
 use crate::backends::docker::lifecycle::{self, UpOptions};
@@ -74,6 +75,7 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
         mix: args.mix.clone(),
         ops_per_key: args.ops_per_key,
         disk_faults: plan.disk.then(|| "fuse".to_string()),
+        traffic_shaping: None,
         cluster: None,
         system_version: None,
         endpoints: Vec::new(),
@@ -172,6 +174,10 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         }
         console.say("every node keeps its data on the fault filesystem");
     }
+    if let Err(e) = check_shaping(&cluster, plan, &mut meta, &dir, &console).await {
+        let _ = lifecycle::down(&docker, cluster.selector()).await;
+        return Err(e);
+    }
     let outcome = run_on(
         context(args, plan, &cluster, &dir, &console),
         &mut meta,
@@ -189,6 +195,37 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         }
     }
     outcome
+}
+
+/// Never a run that claims a shaping (delay, ...) it cannot carry out:
+/// refused before the first op. And test.json and the report say which
+/// way the shaping is carried out.
+async fn check_shaping(
+    cluster: &DockerCluster,
+    plan: &Plan,
+    meta: &mut TestMeta,
+    dir: &Path,
+    console: &Console,
+) -> Result<(), Failure> {
+    let shapings: Vec<(String, Netem)> = plan
+        .faults
+        .iter()
+        .filter_map(|f| match f {
+            FaultSpec::Shape { netem, .. } => Some((f.name(), *netem)),
+            _ => None,
+        })
+        .collect();
+    if shapings.is_empty() {
+        return Ok(());
+    }
+    let mechanism = cluster
+        .check_shaping(&shapings)
+        .await
+        .map_err(|e| Failure::Harness(e.to_string()))?;
+    console.say(&format!("traffic shaped with {}", mechanism.describe()));
+    meta.traffic_shaping = Some(mechanism.describe().to_string());
+    meta.write(dir)?;
+    Ok(())
 }
 
 /// A cluster of the user's own: their compose file, started under the
@@ -241,12 +278,18 @@ async fn on_own_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     console.log_to(&dir.join("chaos.log"));
     console.say(&format!("results in {}", dir.display()));
     console.say(&format!("cluster: {}", cluster.describe()));
-    let outcome = run_on(
-        context(args, plan, &cluster, &dir, &console),
-        &mut meta,
-        &mut interrupts,
-    )
-    .await;
+    let checked = check_shaping(&cluster, plan, &mut meta, &dir, &console).await;
+    let outcome = match checked {
+        Err(e) => Err(e),
+        Ok(()) => {
+            run_on(
+                context(args, plan, &cluster, &dir, &console),
+                &mut meta,
+                &mut interrupts,
+            )
+            .await
+        }
+    };
     match started {
         Some((own, _)) if args.keep_cluster => console.say(&format!(
             "cluster kept: `docker-compose -p {} -f {} down -v` removes it",
