@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
-use chaos_nemeses::netem::Netem;
 use chaos_nemeses::iptables::share_in_force;
+use chaos_nemeses::netem::Netem;
 use chaos_nemeses::storage::{clear_control, slow_disk_control, Damage, Flakey};
 use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;

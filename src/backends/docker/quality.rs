@@ -154,7 +154,10 @@ impl DockerCluster {
     }
 
     /// The nodes and sidecars now, with every node `links` names checked.
-    pub(super) async fn look(&self, links: &Links) -> Result<(Vec<DockerNode>, Vec<Sidecar>), ClusterError> {
+    pub(super) async fn look(
+        &self,
+        links: &Links,
+    ) -> Result<(Vec<DockerNode>, Vec<Sidecar>), ClusterError> {
         let (nodes, sidecars) = self.look_all().await?;
         let plain = super::cluster::as_nodes(&nodes);
         for name in links.nodes() {

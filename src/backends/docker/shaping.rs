@@ -43,8 +43,14 @@ impl DockerCluster {
             ))
         })?;
         let id = sidecar::ensure(self.docker(), node, self.run_id(), &sidecars).await?;
-        let output = sidecar::run(self.docker(), &self.sessions, &id, "netem probe", netem::PROBE)
-            .await?;
+        let output = sidecar::run(
+            self.docker(),
+            &self.sessions,
+            &id,
+            "netem probe",
+            netem::PROBE,
+        )
+        .await?;
         let mechanism = match netem::probe_outcome(&output) {
             Some(Ok(_)) => Mechanism::Netem,
             Some(Err(_)) => Mechanism::Delayer,
@@ -63,7 +69,10 @@ impl DockerCluster {
     /// Before a run: can this cluster carry out each of `faults` (a name
     /// and its netem)? The mechanism, or one line naming the first fault
     /// it cannot and why, so no run claims a shaping it did not inject.
-    pub async fn check_shaping(&self, faults: &[(String, Netem)]) -> Result<Mechanism, ClusterError> {
+    pub async fn check_shaping(
+        &self,
+        faults: &[(String, Netem)],
+    ) -> Result<Mechanism, ClusterError> {
         let mechanism = self.shaping().await?;
         if mechanism == Mechanism::Delayer {
             for (name, netem) in faults {
@@ -120,8 +129,7 @@ impl DockerCluster {
                         let mut args = vec![CHAOS_IN_SIDECAR.to_string()];
                         args.extend(delayer_args(netem, seed as u64));
                         let start = sidecar::with_args(&process::start_script(), &args);
-                        sidecar::run(self.docker(), &self.sessions, &id, "delayer", &start)
-                            .await?;
+                        sidecar::run(self.docker(), &self.sessions, &id, "delayer", &start).await?;
                         let rules = queue_rules::rules(QUEUE, &peers);
                         let apply = sidecar::with_args(queue_rules::APPLY, &[rules]);
                         sidecar::run(self.docker(), &self.sessions, &id, "delay rules", &apply)
