@@ -111,9 +111,11 @@ impl Shaping {
         };
         let mut netem: Netem = text.parse()?;
         match self {
-            Shaping::Delay if netem.delay.is_none() => return Err(format!(
+            Shaping::Delay if netem.delay.is_none() => {
+                return Err(format!(
                 "delay needs a delay first, e.g. delay:100ms or delay:100ms~20ms (not {parameter})"
-            )),
+            ))
+            }
             Shaping::Reorder if netem.delay.is_none() => {
                 netem.delay = Some(REORDER_DELAY);
                 netem.validate()?;
