@@ -261,7 +261,9 @@ impl FaultSpec {
             _ => "reorder:25%",
         };
         let Some(parameter) = parameter.filter(|p| !p.is_empty()) else {
-            return Some(Err(bad(format!("{shaping} needs a parameter, e.g. {example}"))));
+            return Some(Err(bad(format!(
+                "{shaping} needs a parameter, e.g. {example}"
+            ))));
         };
         Some(
             shaping
@@ -449,6 +451,24 @@ impl FaultSpec {
                 node,
                 delay_ms: *delay_ms,
             }),
+        }
+    }
+
+    /// [`FaultSpec::on`], and also the one-node file damage (`bitflip`,
+    /// `truncate`), whose bytes are drawn from `rng`: the instance on
+    /// `node` of a fault given by hand with a seed (`chaos nemesis apply
+    /// bitflip --node n2 --seed 7`). None for a fault on several nodes.
+    pub fn on_drawn(&self, node: NodeName, rng: &mut Rng) -> Option<Fault> {
+        match self {
+            FaultSpec::DamageFiles {
+                damage,
+                crowd: Crowd::One,
+            } => Some(Fault::DamageFiles {
+                nodes: vec![node],
+                damage: *damage,
+                seed: rng.next_u64(),
+            }),
+            other => other.on(node),
         }
     }
 }
