@@ -24,7 +24,8 @@ pub enum Command {
     Images(ImagesArgs),
     /// Start, inspect and remove Docker clusters: up, down, status, logs.
     Cluster(ClusterArgs),
-    /// Apply or undo one fault by hand, journaled: partition, heal, kill, pause, ...
+    /// Apply or undo one fault by hand, journaled: any --nemesis fault
+    /// (apply), or partition, heal, kill, pause, ...
     Nemesis(NemesisArgs),
     /// Undo every fault a crashed or interrupted run left in force.
     Heal(HealArgs),
@@ -231,6 +232,9 @@ pub struct NodeFaultArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum NemesisCommand {
+    /// Apply any fault `chaos run --nemesis` knows, journaled: `chaos heal`
+    /// undoes it.
+    Apply(ApplyArgs),
     /// Partition the network (replacing any partition in force).
     Partition(PartitionArgs),
     /// Remove the partition: our iptables chain on every node, nothing else.
@@ -247,6 +251,29 @@ pub enum NemesisCommand {
     Pause(NodeFaultArgs),
     /// Thaw a paused node.
     Resume(NodeFaultArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    // The faults listed come from the fault vocabulary (chaos_nemeses).
+    #[arg(
+        value_name = "FAULT",
+        help = format!("The fault, as --nemesis names one: {}.", chaos_nemeses::FaultSpec::listing())
+    )]
+    pub spec: String,
+    /// On this node (n1, n2, ...), for a fault on one node; without it,
+    /// the nodes are drawn with --seed.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Seed of the draw: which nodes, which links, which bytes.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = whole_number::<u64>)]
+    pub seed: u64,
+    /// Keep the fault this long, then undo it (Ctrl-C undoes it at once).
+    /// Without it the fault stays after the command exits.
+    #[arg(long)]
+    pub hold: Option<String>,
+    #[command(flatten)]
+    pub fault: FaultArgs,
 }
 
 #[derive(Args, Debug)]

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use chaos::backends::k8s::permissions::required;
 use chaos::backends::k8s::{K8sCluster, K8sError, Target, SIDECAR};
-use chaos::commands::nemesis::{by_hand, ByHand};
+use chaos::commands::nemesis::{by_hand, ByHand, Says};
 use chaos_nemeses::iptables::{rules, APPLY};
 use chaos_nemeses::journal::Action;
-use chaos_nemeses::{grudge, Cluster, ClusterError, Fault, Journal, Links};
+use chaos_nemeses::{grudge, Cluster, ClusterError, Fault, FaultSpec, Journal, Links};
 use http::{Request, Response};
 use kube::client::Body;
 use serde_json::{json, Value};
@@ -812,6 +812,36 @@ async fn chaos_nemesis_refuses_a_node_the_cluster_lacks_before_the_journal() {
     assert_eq!(
         e.message(),
         "no node named etcd-9 in this cluster (nodes: etcd-0, etcd-1, etcd-2)"
+    );
+    assert!(Journal::read(&path).unwrap().is_empty());
+    assert!(seen.lock().unwrap().iter().all(|s| !s.upgrade), "no exec");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn chaos_nemesis_apply_refuses_a_fault_the_backend_lacks_before_the_journal() {
+    let (cluster, seen) = discovered(Box::new(|_| ok(three()))).await;
+    let dir = std::env::temp_dir().join(format!("chaos-k8s-apply-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("journal.jsonl");
+    let mut journal = Journal::open(&path, &cluster.run_id()).unwrap();
+    let action = ByHand::Apply {
+        spec: FaultSpec::parse("slow-disk:100ms").unwrap(),
+        node: Some("etcd-1".into()),
+        seed: 0,
+        hold: None,
+        says: Says::Applied {
+            undo: "chaos heal".into(),
+        },
+    };
+    let e = by_hand(&cluster, &cluster.name(), &mut journal, &action)
+        .await
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 254);
+    assert_eq!(
+        e.message(),
+        "slow-disk:100ms: the Kubernetes backend does not implement it"
     );
     assert!(Journal::read(&path).unwrap().is_empty());
     assert!(seen.lock().unwrap().iter().all(|s| !s.upgrade), "no exec");

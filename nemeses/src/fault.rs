@@ -453,6 +453,24 @@ impl FaultSpec {
             }),
         }
     }
+
+    /// [`FaultSpec::on`], and also the one-node file damage (`bitflip`,
+    /// `truncate`), whose bytes are drawn from `rng`: the instance on
+    /// `node` of a fault given by hand with a seed (`chaos nemesis apply
+    /// bitflip --node n2 --seed 7`). None for a fault on several nodes.
+    pub fn on_drawn(&self, node: NodeName, rng: &mut Rng) -> Option<Fault> {
+        match self {
+            FaultSpec::DamageFiles {
+                damage,
+                crowd: Crowd::One,
+            } => Some(Fault::DamageFiles {
+                nodes: vec![node],
+                damage: *damage,
+                seed: rng.next_u64(),
+            }),
+            other => other.on(node),
+        }
+    }
 }
 
 impl fmt::Display for FaultSpec {

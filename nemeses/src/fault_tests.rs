@@ -117,6 +117,33 @@ fn a_fault_by_hand_is_on_the_node_named() {
 }
 
 #[test]
+fn one_nodes_file_damage_by_hand_draws_its_bytes_from_the_seed() {
+    let bitflip = FaultSpec::parse("bitflip").unwrap();
+    assert_eq!(
+        bitflip.on("n2".into()),
+        None,
+        "on() has no seed to draw from"
+    );
+    let drawn = |seed| bitflip.on_drawn("n2".into(), &mut Rng::new(seed));
+    assert_eq!(
+        drawn(7),
+        Some(Fault::DamageFiles {
+            nodes: vec!["n2".into()],
+            damage: Damage::Bitflip,
+            seed: Rng::new(7).next_u64(),
+        })
+    );
+    assert_eq!(drawn(7), drawn(7), "a seed replays");
+    assert_ne!(drawn(7), drawn(8));
+    let all = FaultSpec::parse("truncate-all").unwrap();
+    assert_eq!(all.on_drawn("n2".into(), &mut Rng::new(7)), None);
+    assert_eq!(
+        FaultSpec::Pause.on_drawn("n2".into(), &mut Rng::new(7)),
+        FaultSpec::Pause.on("n2".into())
+    );
+}
+
+#[test]
 fn network_quality_faults_parse_with_their_parameter_and_place() {
     let specs = FaultSpec::parse_list(
         "loss:20%,partition-one-way,loss-all:0.5%,rate-halves:2mbit,loss-one:1%",

@@ -13,7 +13,7 @@ use chaos_nemeses::journal::Entry;
 use chaos_nemeses::lease::{self, Lease, LeaseError, LeaseInfo};
 use chaos_nemeses::nemesis::{self, NemesisError};
 use chaos_nemeses::{
-    Cluster, ClusterError, Fault, FaultSpec, Grudge, Journal, PartitionShape, Rng,
+    Cluster, ClusterError, Fault, FaultSpec, Grudge, Journal, NodeName, PartitionShape, Rng,
 };
 
 use crate::backends::docker::inventory::Target as DockerTarget;
@@ -30,12 +30,15 @@ pub fn run(args: &NemesisArgs) -> i32 {
 /// What one `chaos nemesis` command does once its cluster is open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ByHand {
-    /// Partition the network into `shape` (nodes drawn with `seed`); with
-    /// `hold`, heal it after that long (or at Ctrl-C / SIGTERM).
-    Partition {
-        shape: PartitionShape,
+    /// Apply `spec`: on `node` when one is named, else drawn over the
+    /// cluster's nodes with `seed`; with `hold`, undo it after that long
+    /// (or at Ctrl-C / SIGTERM). `says` is how the lines read.
+    Apply {
+        spec: FaultSpec,
+        node: Option<NodeName>,
         seed: u64,
         hold: Option<Duration>,
+        says: Says,
     },
     /// Remove the partition in force: our chain on every node, nothing else.
     Heal,
@@ -48,6 +51,17 @@ pub enum ByHand {
     },
 }
 
+/// How [`ByHand::Apply`] says what it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Says {
+    /// `applied loss 20% on n2 to NAME: <undo> undoes it`, then, held,
+    /// `removed ... from NAME` (`chaos nemesis apply`); `undo` is the heal command.
+    Applied { undo: String },
+    /// `partitioned NAME: n1 | n2,n3`, then, held, `healed NAME`
+    /// (`chaos nemesis partition`).
+    Partitioned,
+}
+
 /// The flags, checked before any backend is asked: one line and 254 for a
 /// mistake.
 fn parse(command: &NemesisCommand) -> Result<(&FaultArgs, ByHand), Failure> {
@@ -55,17 +69,52 @@ fn parse(command: &NemesisCommand) -> Result<(&FaultArgs, ByHand), Failure> {
         let fault = spec.on(n.node.clone()).expect("a fault on one node");
         ByHand::Node { fault, apply, done }
     };
+    let hold = |hold: &Option<String>| {
+        hold.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|e| Failure::BadInput(format!("--hold: {e}")))
+    };
     Ok(match command {
+        NemesisCommand::Apply(a) => {
+            let spec = parse_fault(&a.spec)?;
+            if let Some(node) = &a.node {
+                if spec.on_drawn(node.clone(), &mut Rng::new(a.seed)).is_none() {
+                    return Err(Failure::BadInput(format!(
+                        "--node {node}: {spec} acts on several nodes: leave --node out (--seed N draws which)"
+                    )));
+                }
+            }
+            let says = Says::Applied {
+                undo: heal_command(&a.fault),
+            };
+            let (node, seed, hold) = (a.node.clone(), a.seed, hold(&a.hold)?);
+            (
+                &a.fault,
+                ByHand::Apply {
+                    spec,
+                    node,
+                    seed,
+                    hold,
+                    says,
+                },
+            )
+        }
         NemesisCommand::Partition(p) => {
             let shape: PartitionShape = p.shape.parse().map_err(Failure::BadInput)?;
-            let hold = p
-                .hold
-                .as_deref()
-                .map(parse_duration)
-                .transpose()
-                .map_err(|e| Failure::BadInput(format!("--hold: {e}")))?;
-            let seed = p.seed;
-            (&p.fault, ByHand::Partition { shape, seed, hold })
+            let (spec, seed, hold) = (FaultSpec::Partition(shape), p.seed, hold(&p.hold)?);
+            let says = Says::Partitioned;
+            let node = None;
+            (
+                &p.fault,
+                ByHand::Apply {
+                    spec,
+                    node,
+                    seed,
+                    hold,
+                    says,
+                },
+            )
         }
         NemesisCommand::Heal(args) => (args, ByHand::Heal),
         NemesisCommand::Kill(n) => (&n.fault, node(n, FaultSpec::Kill, true, "killed")),
@@ -76,6 +125,53 @@ fn parse(command: &NemesisCommand) -> Result<(&FaultArgs, ByHand), Failure> {
         NemesisCommand::Resume(n) => (&n.fault, node(n, FaultSpec::Pause, false, "resumed")),
     })
 }
+
+/// `chaos nemesis apply FAULT`'s fault, with the vocabulary's messages
+/// speaking of this command instead of `--nemesis`.
+fn parse_fault(item: &str) -> Result<FaultSpec, Failure> {
+    if item == "none" {
+        return Err(Failure::BadInput(
+            "chaos nemesis apply none: nothing to apply; name a fault, e.g. loss-all:20% (`chaos nemesis apply --help` lists them)".into(),
+        ));
+    }
+    FaultSpec::parse(item).map_err(|e| {
+        let e = match e.strip_prefix("--nemesis") {
+            Some(rest) => format!("chaos nemesis apply{}", rest.replace(" or none)", ")")),
+            None => e,
+        };
+        Failure::BadInput(e)
+    })
+}
+
+/// The `chaos heal` that undoes a fault applied with `args`: the same
+/// journal, and the same cluster where heal can name it.
+fn heal_command(args: &FaultArgs) -> String {
+    let mut command = String::from("chaos heal");
+    match args.backend {
+        Backend::Docker => {
+            if let Some(run) = &args.target.run {
+                command += &format!(" --run {run}");
+            } else if let Some(project) = &args.target.project {
+                command += &format!(" --project {project}");
+            }
+        }
+        Backend::K8s => {
+            let flag = |v: &Option<String>| v.clone().unwrap_or_default();
+            command += &format!(
+                " --backend k8s --namespace {} --selector {}",
+                flag(&args.namespace),
+                flag(&args.selector)
+            );
+        }
+    }
+    if args.journal != Path::new(DEFAULT_JOURNAL) {
+        command += &format!(" --journal {}", args.journal.display());
+    }
+    command
+}
+
+/// `chaos nemesis --journal`'s default, which a plain `chaos heal` reads.
+const DEFAULT_JOURNAL: &str = "results/journal.jsonl";
 
 async fn command(args: &NemesisArgs) -> Result<i32, Failure> {
     let (target, action) = parse(&args.command)?;
@@ -155,18 +251,53 @@ pub async fn by_hand<C: Cluster>(
     action: &ByHand,
 ) -> Result<i32, Failure> {
     match action {
-        ByHand::Partition { shape, seed, hold } => {
-            let names: Vec<String> = cluster.nodes().await?.into_iter().map(|n| n.name).collect();
-            let grudge = shape
-                .grudge(&names, &mut Rng::new(*seed))
-                .map_err(Failure::BadInput)?;
-            let fault = Fault::Partition { grudge };
+        ByHand::Apply {
+            spec,
+            node,
+            seed,
+            hold,
+            says,
+        } => {
+            C::supports(spec).map_err(|why| Failure::BadInput(format!("{spec}: {why}")))?;
+            let nodes = cluster.nodes().await?;
+            let mut rng = Rng::new(*seed);
+            let fault = match node {
+                Some(node) => {
+                    // Before the journal, as for a node fault (below).
+                    ClusterError::find(&nodes, node)?;
+                    spec.on_drawn(node.clone(), &mut rng).ok_or_else(|| {
+                        Failure::BadInput(format!("--node {node}: {spec} acts on several nodes"))
+                    })?
+                }
+                None => {
+                    let names: Vec<String> = nodes.into_iter().map(|n| n.name).collect();
+                    spec.instantiate(&names, &mut rng)
+                        .map_err(Failure::BadInput)?
+                }
+            };
             nemesis::apply(cluster, journal, &fault)
                 .await
                 .map_err(failure)?;
-            println!("partitioned {name}: {}", fault.target());
+            let what = format!("{} {}", fault.verb(), fault.target());
+            match says {
+                Says::Applied { undo } => {
+                    println!("applied {what} to {name}: `{undo}` undoes it")
+                }
+                Says::Partitioned => println!("partitioned {name}: {}", fault.target()),
+            }
             if let Some(hold) = hold {
-                hold_then_heal(cluster, name, journal, &fault, *hold).await?;
+                hold_then_undo(
+                    cluster,
+                    journal,
+                    &fault,
+                    *hold,
+                    matches!(says, Says::Partitioned),
+                )
+                .await?;
+                match says {
+                    Says::Applied { .. } => println!("removed {what} from {name}"),
+                    Says::Partitioned => println!("healed {name}"),
+                }
             }
         }
         ByHand::Heal => {
@@ -212,19 +343,24 @@ fn last_partition(outstanding: &[Entry]) -> Option<Fault> {
         .cloned()
 }
 
-/// Keep the partition for `hold`, or until Ctrl-C / SIGTERM, then heal it.
-/// A SIGKILL skips the heal: that is what the journal and `chaos heal` are for.
-async fn hold_then_heal<C: Cluster>(
+/// Keep the fault for `hold`, or until Ctrl-C / SIGTERM, then undo it.
+/// A SIGKILL skips the undo: that is what the journal and `chaos heal` are for.
+async fn hold_then_undo<C: Cluster>(
     cluster: &C,
-    name: &str,
     journal: &mut Journal,
     fault: &Fault,
     hold: Duration,
+    partition: bool,
 ) -> Result<(), Failure> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())
         .map_err(|e| Failure::Harness(format!("cannot watch for SIGTERM: {e}")))?;
-    println!("holding for {} s (Ctrl-C heals now)", hold.as_secs_f64());
+    let now = if partition {
+        "heals now"
+    } else {
+        "undoes it now"
+    };
+    println!("holding for {} s (Ctrl-C {now})", hold.as_secs_f64());
     tokio::select! {
         _ = tokio::time::sleep(hold) => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -233,6 +369,5 @@ async fn hold_then_heal<C: Cluster>(
     nemesis::undo(cluster, journal, fault)
         .await
         .map_err(failure)?;
-    println!("healed {name}");
     Ok(())
 }
