@@ -1,8 +1,12 @@
 //! How fast the Docker backend applies and heals the network faults of
-//! issue 15 (one-way partition, loss, rate limit) on 5 nodes, and what
-//! watching one costs. Numbers for BENCHMARKS.md.
+//! issue 15 (one-way partition, loss, rate limit, delay) on 5 nodes, and
+//! what watching one costs. Numbers for BENCHMARKS.md.
 //!
-//!     cargo run --release --example network_bench [-- ITERATIONS]
+//!     cargo build --release --bin chaos
+//!     CHAOS_BIN=target/release/chaos cargo run --release --example network_bench [-- ITERATIONS]
+//!
+//! `CHAOS_BIN`: the sidecars run the delayer from the chaos executable,
+//! which this example is not.
 //!
 //! A 5-node etcd cluster; the sidecars are started by a first loss (not
 //! timed with the rest: see partition_bench for that cost). Then
@@ -87,12 +91,22 @@ async fn main() {
         first.as_secs_f64() * 1000.0
     );
 
+    let start = Instant::now();
+    let mechanism = cluster.shaping().await.unwrap();
+    println!(
+        "netem probe:                             {:.1} ms: {}",
+        start.elapsed().as_secs_f64() * 1000.0,
+        mechanism.describe()
+    );
+
     for spec in [
         "loss-all:20%",
         "loss:20%",
         "rate-all:1mbit",
         "rate:1mbit",
         "partition-one-way",
+        "delay-all:100ms",
+        "slow-node",
     ] {
         let fault: Fault = fault(spec);
         let (mut apply, mut look, mut heal) = (Vec::new(), Vec::new(), Vec::new());
