@@ -18,7 +18,8 @@ pub const LOG_FILE: &str = "/tmp/chaos-netdelay.log";
 
 /// Shared by the scripts: `alive PID` is true while the process runs (not
 /// a zombie); `stop` sends SIGTERM to the delayer of the pid file, waits
-/// up to 5 s for it to release what it holds, and removes the file.
+/// up to 5 s (looking every 10 ms: it exits within milliseconds) for it
+/// to release what it holds, and removes the file.
 fn functions() -> String {
     format!(
         r#"alive() {{
@@ -31,7 +32,7 @@ stop() {{
   if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     i=0
-    while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while alive "$pid" && [ "$i" -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
     if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
   fi
   rm -f {PID_FILE}
@@ -64,12 +65,12 @@ until grep -q ' bound' {LOG_FILE}; do
     rm -f {PID_FILE}
     exit 1
   fi
-  if [ "$i" -ge 100 ]; then
+  if [ "$i" -ge 500 ]; then
     echo "the delayer did not bind its queue within 5 s: $(tail -n 1 {LOG_FILE})" >&2
     stop || true
     exit 1
   fi
-  sleep 0.05
+  sleep 0.01
   i=$((i + 1))
 done
 echo "started $pid""#

@@ -228,9 +228,38 @@ impl DockerCluster {
         script: &str,
         removed: Removed,
     ) -> Result<Vec<String>, DockerError> {
+        self.heal_on_sidecars(look_everywhere, |id, node| async move {
+            let output = sidecar::run(self.docker(), &self.sessions, &id, "heal", script).await?;
+            let outcome = tc::heal_outcome(&output).ok_or_else(|| {
+                DockerError::Harness(format!(
+                    "healing {} ({}) said: {}",
+                    node.name,
+                    node.container,
+                    super::one_line(&output)
+                ))
+            })?;
+            Ok(outcome.map(removed))
+        })
+        .await
+    }
+
+    /// Run `heal` (given a sidecar's id and its node; it says what it
+    /// removed, if anything) on every running node with a sidecar of ours,
+    /// or on every running node when `look_everywhere` (starting a sidecar
+    /// where none is). One line per node something was removed from,
+    /// naming where; every node's error if any failed.
+    pub(super) async fn heal_on_sidecars<F, Fut>(
+        &self,
+        look_everywhere: bool,
+        heal: F,
+    ) -> Result<Vec<String>, DockerError>
+    where
+        F: Fn(String, DockerNode) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, DockerError>>,
+    {
         let (nodes, sidecars) = self.look_all().await?;
         let jobs = nodes.iter().filter(|n| n.has_netns()).map(|node| {
-            let sidecars = &sidecars;
+            let (sidecars, heal) = (&sidecars, &heal);
             async move {
                 let id = match sidecars.iter().find(|s| s.serves(node)) {
                     Some(s) => s.id.clone(),
@@ -239,20 +268,9 @@ impl DockerCluster {
                     }
                     None => return Ok(None),
                 };
-                let output =
-                    sidecar::run(self.docker(), &self.sessions, &id, "heal", script).await?;
-                let outcome = tc::heal_outcome(&output).ok_or_else(|| {
-                    DockerError::Harness(format!(
-                        "healing {} ({}) said: {}",
-                        node.name,
-                        node.container,
-                        super::one_line(&output)
-                    ))
-                })?;
-                Ok::<_, DockerError>(outcome.map(|n| {
+                Ok::<_, DockerError>(heal(id, node.clone()).await?.map(|removed| {
                     format!(
-                        "{} from {} ({}) of {}",
-                        removed(n),
+                        "{removed} from {} ({}) of {}",
                         node.name,
                         node.container,
                         self.name()

@@ -23,6 +23,13 @@ use super::quality::names;
 use super::sidecar::{self, Sidecar, CHAOS_IN_SIDECAR};
 use super::{one_line, DockerError};
 
+/// Runs each argument as a script and prints its last line (its outcome,
+/// or its error), one line per script, in order.
+const EACH_LAST_LINE: &str = r#"for script in "$@"; do
+  said=$(sh -c "$script" 2>&1 | tail -n 1)
+  printf '%s\n' "${said:-(nothing)}"
+done"#;
+
 /// The NFQUEUE the delayer reads (queues are per network namespace, and
 /// each node's is its own).
 const QUEUE: u16 = 3140;
@@ -146,30 +153,37 @@ impl DockerCluster {
     /// way it was made: netem's qdisc, the delayer's rules, the delayer.
     /// One line for what went, if anything did.
     async fn unshape(&self, id: &str) -> Result<Option<String>, DockerError> {
-        let run = |what, script| sidecar::run(self.docker(), &self.sessions, id, what, script);
+        // One round trip for the three: the rules before the delayer, so no
+        // packet waits for a queue about to close.
+        let scripts = [
+            netem::HEAL.to_string(),
+            queue_rules::HEAL.to_string(),
+            process::stop_script(),
+        ];
+        let script = sidecar::with_args(EACH_LAST_LINE, &scripts);
+        let output = sidecar::run(self.docker(), &self.sessions, id, "unshape", &script).await?;
+        let said: Vec<&str> = output.lines().collect();
+        let [netem_said, rules_said, delayer_said] = said[..] else {
+            return Err(unreadable("unshape", &output));
+        };
         let mut went = Vec::new();
-        let output = run("netem heal", netem::HEAL).await?;
-        match netem::heal_outcome(&output) {
+        match netem::heal_outcome(netem_said) {
             Some(Some(n)) => went.push(format!(
                 "the netem qdisc {} on {n} interface",
                 netem::HANDLE
             )),
             Some(None) => {}
-            None => return Err(unreadable("netem heal", &output)),
+            None => return Err(unreadable("netem heal", netem_said)),
         }
-        // The rules before the delayer, so no packet waits for a queue
-        // about to close (--queue-bypass would let it pass anyway).
-        let output = run("delay rules heal", queue_rules::HEAL).await?;
-        match queue_rules::heal_outcome(&output) {
+        match queue_rules::heal_outcome(rules_said) {
             Some(Some(n)) => went.push(format!("chain {} ({n} rules)", queue_rules::CHAIN)),
             Some(None) => {}
-            None => return Err(unreadable("delay rules heal", &output)),
+            None => return Err(unreadable("delay rules heal", rules_said)),
         }
-        let output = run("delayer stop", &process::stop_script()).await?;
-        match process::stop_outcome(&output) {
+        match process::stop_outcome(delayer_said) {
             Some(true) => went.push("the delayer".into()),
             Some(false) => {}
-            None => return Err(unreadable("delayer stop", &output)),
+            None => return Err(unreadable("delayer stop", delayer_said)),
         }
         Ok((!went.is_empty()).then(|| format!("removed {}", went.join(", "))))
     }
@@ -180,39 +194,11 @@ impl DockerCluster {
         &self,
         look_everywhere: bool,
     ) -> Result<Vec<String>, DockerError> {
-        let (nodes, sidecars) = self.look_all().await?;
-        let jobs = nodes.iter().filter(|n| n.has_netns()).map(|node| {
-            let sidecars = &sidecars;
-            async move {
-                let id = match sidecars.iter().find(|s| s.serves(node)) {
-                    Some(s) => s.id.clone(),
-                    None if look_everywhere => {
-                        sidecar::ensure(self.docker(), node, self.run_id(), sidecars).await?
-                    }
-                    None => return Ok(None),
-                };
-                Ok::<_, DockerError>(self.unshape(&id).await?.map(|went| {
-                    format!(
-                        "{went} from {} ({}) of {}",
-                        node.name,
-                        node.container,
-                        self.name()
-                    )
-                }))
-            }
-        });
-        let mut lines = Vec::new();
-        let mut errors = Vec::new();
-        for result in join_all(jobs).await {
-            match result {
-                Ok(line) => lines.extend(line),
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(DockerError::Harness(errors.join("; ")));
-        }
-        Ok(lines)
+        self.heal_on_sidecars(
+            look_everywhere,
+            |id, _| async move { self.unshape(&id).await },
+        )
+        .await
     }
 
     /// Is each running node's share of the shaping on `links` in force:
