@@ -952,6 +952,49 @@ async fn rate_runs_the_shared_tc_script_where_packets_leave() {
 }
 
 #[tokio::test]
+async fn a_delay_runs_the_shared_netem_script_where_packets_leave() {
+    use chaos_nemeses::netem;
+    let (cluster, seen) = three_refusing_exec().await;
+    let fault = FaultSpec::parse("slow-node")
+        .unwrap()
+        .on("etcd-0".into())
+        .unwrap();
+    let e = fault.apply_to(&cluster).await.unwrap_err().to_string();
+    one_line(&e);
+    assert!(
+        e.starts_with(
+            "cluster backend failed: 100ms~20ms/normal on etcd-0 of staging/app=etcd failed:"
+        ),
+        "{e}"
+    );
+    let Fault::Shape { netem: shape, .. } = &fault else {
+        panic!("{fault:?}")
+    };
+    let command = |peers: &[&str]| {
+        let peers: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
+        let mut command = vec![
+            "sh".to_string(),
+            "-c".into(),
+            netem::APPLY.into(),
+            "sh".into(),
+        ];
+        command.extend(netem::args(shape, &peers));
+        command
+    };
+    // Every link into and out of etcd-0, each shaped where it leaves.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        execs_seen(&seen),
+        [
+            (exec_path("etcd-0"), command(&["10.0.0.11", "10.0.0.12"])),
+            (exec_path("etcd-1"), command(&["10.0.0.10"])),
+            (exec_path("etcd-2"), command(&["10.0.0.10"])),
+        ]
+    );
+    assert_covered(&seen);
+}
+
+#[tokio::test]
 async fn heal_of_a_loss_and_a_rate_runs_their_scripts_in_every_sidecar() {
     use chaos_nemeses::iptables::{Chain, HEAL};
     use chaos_nemeses::tc;

@@ -41,7 +41,7 @@ fn results_dir(tag: &str) -> std::path::PathBuf {
 #[test]
 fn bad_run_flags_are_one_line_and_leave_no_folder() {
     let results = results_dir("flags");
-    let cases: [(&[&str], &str); 21] = [
+    let cases: [(&[&str], &str); 20] = [
         (&["--nemesis", "partition-halves,,kill"], "item 2 is empty"),
         (
             &["--time-limit", "1s"],
@@ -83,10 +83,6 @@ fn bad_run_flags_are_one_line_and_leave_no_folder() {
         (
             &["--nemesis", "duplicate-all:120%"],
             "120% is out of range: a probability is more than 0% and at most 100%",
-        ),
-        (
-            &["--backend", "k8s", "--nemesis", "slow-node"],
-            "--backend k8s cannot slow-node",
         ),
         (
             &["--nemesis", "loss-sideways:20%"],

@@ -27,6 +27,7 @@ use chaos_nemeses::iptables::{
     check_outcome, heal_outcome, rules, share_in_force, shown_rules, APPLY, CHAIN, CHECK, HEAL,
     SHOW,
 };
+use chaos_nemeses::netem::Netem;
 use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;
 
@@ -302,7 +303,8 @@ impl Cluster for K8sCluster {
             | FaultSpec::Pause
             | FaultSpec::Stop
             | FaultSpec::Loss { .. }
-            | FaultSpec::Rate { .. } => Ok(()),
+            | FaultSpec::Rate { .. }
+            | FaultSpec::Shape { .. } => Ok(()),
             _ => Err("the Kubernetes backend does not implement it".into()),
         }
     }
@@ -383,6 +385,14 @@ impl Cluster for K8sCluster {
         Ok(self.heal_rate_nodes().await?)
     }
 
+    async fn shape(&self, links: &Links, netem: &Netem) -> Result<(), ClusterError> {
+        self.install_shaping(links, netem).await
+    }
+
+    async fn heal_shaping(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.heal_shaping_nodes().await?)
+    }
+
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
         let seen = self.seen(name)?;
         let Some(pod) = self.look(name).await? else {
@@ -407,6 +417,7 @@ impl Cluster for K8sCluster {
             Fault::Kill { .. } | Fault::Stop { .. } => Ok(true),
             Fault::Loss { links, .. } => self.loss_in_force(links).await,
             Fault::Rate { links, .. } => self.rate_in_force(links).await,
+            Fault::Shape { links, .. } => self.shaping_in_force(links).await,
             other => Err(ClusterError::Unsupported {
                 fault: format!("watch a {}", other.verb()),
                 reason: "the Kubernetes backend cannot look at it".into(),

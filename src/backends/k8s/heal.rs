@@ -48,6 +48,7 @@ pub async fn heal(
         cluster.heal_nodes().await,
         cluster.heal_loss_nodes().await,
         cluster.heal_rate_nodes().await,
+        cluster.heal_shaping_nodes().await,
     ];
     for result in swept {
         match result {

@@ -25,6 +25,7 @@ pub mod logs;
 pub mod permissions;
 pub mod quality;
 pub mod ready;
+pub mod shaping;
 
 pub use discover::{K8sCluster, K8sPod, Target, DEFAULT_MAX_NODES};
 pub use error::K8sError;

@@ -126,7 +126,11 @@ impl K8sCluster {
 
     /// The pods now; every pod `links` names must be one of them, and
     /// every pod on a link needs the sidecar.
-    async fn checked(&self, links: &Links, fault: &str) -> Result<Vec<K8sPod>, ClusterError> {
+    pub(super) async fn checked(
+        &self,
+        links: &Links,
+        fault: &str,
+    ) -> Result<Vec<K8sPod>, ClusterError> {
         let pods = self.refresh().await?;
         let plain = as_nodes(&pods);
         for name in links.nodes() {
@@ -145,7 +149,7 @@ impl K8sCluster {
 
     /// Run `script` with `args` (`$1`, ...) in the pod's sidecar; its
     /// output, or an error naming `what` when it exits non-zero.
-    async fn script(
+    pub(super) async fn script(
         &self,
         pod: &K8sPod,
         what: &str,
@@ -168,14 +172,14 @@ impl K8sCluster {
 
     /// A pod with nothing to install: clear what an earlier fault of the
     /// same kind left, if it has a sidecar to hold it.
-    async fn clear(&self, pod: &K8sPod, heal: &str) -> Result<(), K8sError> {
+    pub(super) async fn clear(&self, pod: &K8sPod, heal: &str) -> Result<(), K8sError> {
         if pod.has_sidecar {
             self.script(pod, "heal", heal, &[]).await?;
         }
         Ok(())
     }
 
-    fn all_done(
+    pub(super) fn all_done(
         &self,
         fault: String,
         results: Vec<Result<(), K8sError>>,
@@ -197,7 +201,7 @@ impl K8sCluster {
     /// Run the heal `script` (it prints `removed N` or `none`) in every
     /// running pod with a sidecar; one report line per pod it removed
     /// something from.
-    async fn heal_each(
+    pub(super) async fn heal_each(
         &self,
         script: &str,
         removed: impl Fn(usize) -> String,
@@ -236,7 +240,7 @@ impl K8sCluster {
     }
 }
 
-fn names(pods: &[K8sPod]) -> Vec<NodeName> {
+pub(super) fn names(pods: &[K8sPod]) -> Vec<NodeName> {
     pods.iter().map(|p| p.name.clone()).collect()
 }
 

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use chaos_nemeses::lease::{self, Lease, LeaseInfo};
 use chaos_nemeses::netem::Netem;
-use chaos_nemeses::{FaultSpec, Journal};
+use chaos_nemeses::shaping::Mechanism;
+use chaos_nemeses::{ClusterError, FaultSpec, Journal};
 
 use crate::backends::docker::compose::{compose_dir, Spec};
 use crate::backends::docker::lifecycle::{self, UpOptions};
@@ -200,8 +201,8 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
 /// Never a run that claims a shaping (delay, ...) it cannot carry out:
 /// refused before the first op. And test.json and the report say which
 /// way the shaping is carried out.
-async fn check_shaping(
-    cluster: &DockerCluster,
+async fn check_shaping<C: ChecksShaping>(
+    cluster: &C,
     plan: &Plan,
     meta: &mut TestMeta,
     dir: &Path,
@@ -226,6 +227,23 @@ async fn check_shaping(
     meta.traffic_shaping = Some(mechanism.describe().to_string());
     meta.write(dir)?;
     Ok(())
+}
+
+/// A cluster that can say, before a run, how it would shape traffic.
+trait ChecksShaping {
+    async fn check_shaping(&self, faults: &[(String, Netem)]) -> Result<Mechanism, ClusterError>;
+}
+
+impl ChecksShaping for DockerCluster {
+    async fn check_shaping(&self, faults: &[(String, Netem)]) -> Result<Mechanism, ClusterError> {
+        DockerCluster::check_shaping(self, faults).await
+    }
+}
+
+impl ChecksShaping for K8sCluster {
+    async fn check_shaping(&self, faults: &[(String, Netem)]) -> Result<Mechanism, ClusterError> {
+        K8sCluster::check_shaping(self, faults).await
+    }
 }
 
 /// A cluster of the user's own: their compose file, started under the
@@ -340,6 +358,7 @@ async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     let (dir, mut meta) = open_results(args, plan)?;
     console.log_to(&dir.join("chaos.log"));
     console.say(&format!("results in {}", dir.display()));
+    check_shaping(&cluster, plan, &mut meta, &dir, &console).await?;
     run_on(
         context(args, plan, &cluster, &dir, &console),
         &mut meta,
