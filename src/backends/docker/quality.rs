@@ -126,28 +126,48 @@ impl DockerCluster {
 
     /// Is each running node's share of the rate limit on `links` installed?
     pub(crate) async fn rate_in_force(&self, links: &Links) -> Result<bool, DockerError> {
+        self.senders_in_force(links, |s, peers| async move {
+            let output =
+                sidecar::run(self.docker(), &self.sessions, &s.id, "tc", tc::CHECK).await?;
+            let outcome = tc::check_outcome(&output).ok_or_else(|| {
+                DockerError::Harness(format!(
+                    "cannot read the rate limit in sidecar {}: {}",
+                    s.name,
+                    super::one_line(&output)
+                ))
+            })?;
+            Ok(tc::share_in_force(outcome, peers))
+        })
+        .await
+    }
+
+    /// Is each running node's share of a fault installed where packets
+    /// leave (a rate limit, a shaping) in force on `links`? `share` looks
+    /// through the sidecar of a node sending to `peers` receivers on the
+    /// links; a node sending to none holds nothing, and a sender without
+    /// a sidecar of ours holds nothing of ours. All nodes at once.
+    pub(super) async fn senders_in_force<F, Fut>(
+        &self,
+        links: &Links,
+        share: F,
+    ) -> Result<bool, DockerError>
+    where
+        F: Fn(Sidecar, usize) -> Fut,
+        Fut: std::future::Future<Output = Result<bool, DockerError>>,
+    {
         let (nodes, sidecars) = self.look_all().await?;
         let out = links.out_of_each(&names(&nodes));
         let looks = nodes.iter().filter(|n| n.has_netns()).map(|node| {
-            let (out, sidecars) = (&out, &sidecars);
+            let (out, sidecars, share) = (&out, &sidecars, &share);
             async move {
                 let peers = out.get(&node.name).map_or(0, |r| r.len());
                 if peers == 0 {
                     return Ok(true);
                 }
-                let Some(s) = sidecars.iter().find(|s| s.serves(node)) else {
-                    return Ok(false);
-                };
-                let output =
-                    sidecar::run(self.docker(), &self.sessions, &s.id, "tc", tc::CHECK).await?;
-                let outcome = tc::check_outcome(&output).ok_or_else(|| {
-                    DockerError::Harness(format!(
-                        "cannot read the rate limit in sidecar {}: {}",
-                        s.name,
-                        super::one_line(&output)
-                    ))
-                })?;
-                Ok(tc::share_in_force(outcome, peers))
+                match sidecars.iter().find(|s| s.serves(node)) {
+                    Some(s) => share(s.clone(), peers).await,
+                    None => Ok(false),
+                }
             }
         });
         all_true(join_all(looks).await)

@@ -20,7 +20,7 @@ use futures_util::future::join_all;
 use super::cluster::DockerCluster;
 use super::faults::addresses;
 use super::quality::names;
-use super::sidecar::{self, Sidecar, CHAOS_IN_SIDECAR};
+use super::sidecar::{self, CHAOS_IN_SIDECAR};
 use super::{one_line, DockerError};
 
 /// Runs each argument as a script and prints its last line (its outcome,
@@ -81,17 +81,8 @@ impl DockerCluster {
         faults: &[(String, Netem)],
     ) -> Result<Mechanism, ClusterError> {
         let mechanism = self.shaping().await?;
-        if mechanism == Mechanism::Delayer {
-            for (name, netem) in faults {
-                if let Some(lacks) = netem.delayer_lacks() {
-                    return Err(ClusterError::Unsupported {
-                        fault: name.clone(),
-                        reason: format!(
-                            "the Docker host's kernel has no netem, and the NFQUEUE delayer that stands in for it cannot do {lacks}: leave it out of --nemesis, or run on a kernel with sch_netem"
-                        ),
-                    });
-                }
-            }
+        for (name, netem) in faults {
+            refuse_what_the_delayer_cannot(mechanism, name, netem)?;
         }
         Ok(mechanism)
     }
@@ -104,14 +95,7 @@ impl DockerCluster {
         netem: &Netem,
     ) -> Result<(), ClusterError> {
         let mechanism = self.shaping().await?;
-        if mechanism == Mechanism::Delayer {
-            if let Some(lacks) = netem.delayer_lacks() {
-                return Err(ClusterError::Unsupported {
-                    fault: format!("shape with {netem}"),
-                    reason: format!("no netem in this kernel, and the delayer cannot do {lacks}"),
-                });
-            }
-        }
+        refuse_what_the_delayer_cannot(mechanism, &netem.to_string(), netem)?;
         let (nodes, sidecars) = self.look(links).await?;
         let out = links.out_of_each(&names(&nodes));
         let jobs = nodes.iter().filter(|n| n.has_netns()).map(|node| {
@@ -206,52 +190,58 @@ impl DockerCluster {
     /// per peer) and the delayer alive?
     pub(crate) async fn shaping_in_force(&self, links: &Links) -> Result<bool, DockerError> {
         let mechanism = self.shaping().await?;
-        let (nodes, sidecars) = self.look_all().await?;
-        let out = links.out_of_each(&names(&nodes));
-        let looks = nodes.iter().filter(|n| n.has_netns()).map(|node| {
-            let (out, sidecars) = (&out, &sidecars);
-            async move {
-                let peers = out.get(&node.name).map_or(0, |r| r.len());
-                if peers == 0 {
-                    return Ok(true);
+        self.senders_in_force(links, |s, peers| async move {
+            match mechanism {
+                Mechanism::Netem => {
+                    let output = sidecar::run(
+                        self.docker(),
+                        &self.sessions,
+                        &s.id,
+                        "netem check",
+                        netem::CHECK,
+                    )
+                    .await?;
+                    let outcome = netem::check_outcome(&output)
+                        .ok_or_else(|| unreadable("netem check", &output))?;
+                    Ok(netem::in_force(outcome, peers))
                 }
-                let Some(s) = sidecars.iter().find(|s| s.serves(node)) else {
-                    return Ok(false);
-                };
-                self.share_in_force(s, mechanism, peers).await
+                Mechanism::Delayer => {
+                    // The rules and the delayer in one round trip: a run
+                    // looks every second.
+                    let scripts = [queue_rules::CHECK.to_string(), process::alive_script()];
+                    let script = sidecar::with_args(EACH_LAST_LINE, &scripts);
+                    let output =
+                        sidecar::run(self.docker(), &self.sessions, &s.id, "delay check", &script)
+                            .await?;
+                    let mut said = output.lines();
+                    let outcome = said.next().and_then(queue_rules::check_outcome);
+                    let alive = said.next().and_then(process::alive_outcome);
+                    let (Some(outcome), Some(alive)) = (outcome, alive) else {
+                        return Err(unreadable("delay check", &output));
+                    };
+                    Ok(alive && queue_rules::share_in_force(outcome, peers))
+                }
             }
-        });
-        let mut all = true;
-        for look in join_all(looks).await {
-            all &= look?;
-        }
-        Ok(all)
+        })
+        .await
     }
+}
 
-    async fn share_in_force(
-        &self,
-        s: &Sidecar,
-        mechanism: Mechanism,
-        peers: usize,
-    ) -> Result<bool, DockerError> {
-        let run = |what, script| sidecar::run(self.docker(), &self.sessions, &s.id, what, script);
-        match mechanism {
-            Mechanism::Netem => {
-                let output = run("netem check", netem::CHECK).await?;
-                let outcome = netem::check_outcome(&output)
-                    .ok_or_else(|| unreadable("netem check", &output))?;
-                Ok(netem::in_force(outcome, peers))
-            }
-            Mechanism::Delayer => {
-                let output = run("delay rules check", queue_rules::CHECK).await?;
-                let outcome = queue_rules::check_outcome(&output)
-                    .ok_or_else(|| unreadable("delay rules check", &output))?;
-                let output = run("delayer check", &process::alive_script()).await?;
-                let alive = process::alive_outcome(&output)
-                    .ok_or_else(|| unreadable("delayer check", &output))?;
-                Ok(alive && queue_rules::share_in_force(outcome, peers))
-            }
-        }
+/// A shaping `netem` (named `fault`) refused in one line where it would
+/// fall to the delayer and the delayer cannot do all of it.
+fn refuse_what_the_delayer_cannot(
+    mechanism: Mechanism,
+    fault: &str,
+    netem: &Netem,
+) -> Result<(), ClusterError> {
+    match netem.delayer_lacks() {
+        Some(lacks) if mechanism == Mechanism::Delayer => Err(ClusterError::Unsupported {
+            fault: fault.to_string(),
+            reason: format!(
+                "the Docker host's kernel has no netem, and the NFQUEUE delayer that stands in for it cannot do {lacks}: leave it out, or run on a kernel with sch_netem"
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 
