@@ -8,8 +8,9 @@ mod common;
 
 use std::time::Duration;
 
+use chaos_nemeses::journal::Journal;
 use chaos_nemeses::storage::{Flakey, FlakeyMode};
-use chaos_nemeses::Cluster;
+use chaos_nemeses::{nemesis, Cluster, Fault};
 use common::*;
 
 /// Runs `script` in node `name`'s container: (exit code, output).
@@ -96,7 +97,12 @@ fn a_flakey_disk_fails_writes_until_healed_and_a_plain_node_refuses() {
     assert_ne!(code, 0, "a write succeeded on a flakey disk: {out}");
     assert!(out.contains("Input/output error"), "{out}");
     let healed = rt.block_on(cluster.heal_disk("n2")).unwrap();
-    assert_eq!(healed, ["n2: disk faults ended"]);
+    // The heal says what the fault did: at least the failed write above.
+    assert_eq!(healed.len(), 1, "{healed:?}");
+    assert!(
+        healed[0].starts_with("n2: disk faults ended (") && healed[0].contains(" failed"),
+        "{healed:?}"
+    );
     let (code, out) = sh(&guard, "n2", "printf x > /data/flakey && cat /data/flakey");
     assert_eq!((code, out.as_str()), (0, "x"));
     guard.teardown();
@@ -113,6 +119,25 @@ fn a_flakey_disk_fails_writes_until_healed_and_a_plain_node_refuses() {
         e.contains("node n1 does not keep its data on the fault filesystem"),
         "{e}"
     );
+    // Refused before the journal, too: an entry there would send every
+    // later `chaos heal` to a filesystem that was never there.
+    let path = std::env::temp_dir().join(format!("{}-journal.jsonl", plain.project));
+    let mut journal = Journal::open(&path, "by-hand").unwrap();
+    let fault = Fault::Flakey {
+        node: "n1".into(),
+        flakey: Flakey::new(FlakeyMode::DropWrites),
+    };
+    let refused = rt.block_on(nemesis::apply(&cluster, &mut journal, &fault));
+    assert!(
+        refused.is_err(),
+        "a disk fault was applied without the fault filesystem"
+    );
+    let journaled = journal.outstanding().unwrap();
+    assert!(
+        journaled.is_empty(),
+        "the refused fault was journaled: {journaled:?}"
+    );
+    let _ = std::fs::remove_file(&path);
     plain.teardown();
 }
 

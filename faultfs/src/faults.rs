@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use chaos_rng::Rng;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::flakey::{Direction, Flakey, Mode};
@@ -57,19 +58,37 @@ impl RandomCorruption {
 
     /// With the probability, XOR one byte at a random place with a random
     /// non-zero value: the byte always changes.
-    fn apply(&mut self, data: &mut [u8]) {
+    /// Whether it changed a byte.
+    fn apply(&mut self, data: &mut [u8]) -> bool {
         if data.is_empty() {
-            return;
+            return false;
         }
         // 53 random bits as a uniform number in [0, 1).
         let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         if draw >= self.probability {
-            return;
+            return false;
         }
         let at = self.rng.below(data.len());
         let flip = 1 + self.rng.below(255u64) as u8;
         data[at] ^= flip;
+        true
     }
+}
+
+/// How many requests the faults changed since they were set (or last
+/// cleared): what shows a fault did something. A 1 % corruption, or a
+/// flakey disk the system did not write to while it was down, may change
+/// nothing at all, and a report must not let that pass for a tested fault.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Affected {
+    /// Reads, writes, truncates, fsyncs and metadata changes failed with EIO.
+    pub failed: u64,
+    /// Writes, truncates and fsyncs acknowledged and thrown away.
+    pub dropped: u64,
+    /// Reads whose data was changed on its way to the reader.
+    pub corrupted_reads: u64,
+    /// Writes stored with a changed byte.
+    pub corrupted_writes: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -78,6 +97,7 @@ pub struct Faults {
     corrupt_reads: Option<RandomCorruption>,
     corrupt_writes: Option<RandomCorruption>,
     latency: Latency,
+    affected: Affected,
 }
 
 impl Faults {
@@ -100,9 +120,15 @@ impl Faults {
         self.latency
     }
 
-    /// End every fault.
-    pub fn clear(&mut self) {
-        *self = Faults::default();
+    /// End every fault; what they changed.
+    pub fn clear(&mut self) -> Affected {
+        std::mem::take(self).affected
+    }
+
+    /// Counts a verdict that changed what the request did.
+    fn count(&mut self, failed: bool, dropped: bool) {
+        self.affected.failed += u64::from(failed);
+        self.affected.dropped += u64::from(dropped);
     }
 
     /// The flakey mode, if one is set and down at `now`.
@@ -114,59 +140,79 @@ impl Faults {
     }
 
     /// Whether a read fails with EIO.
-    pub fn read_fails(&self, now: Instant) -> bool {
-        matches!(self.down(now), Some(Mode::ErrorAll | Mode::ErrorReads))
+    pub fn read_fails(&mut self, now: Instant) -> bool {
+        let fails = matches!(self.down(now), Some(Mode::ErrorAll | Mode::ErrorReads));
+        self.count(fails, false);
+        fails
     }
 
     /// Corrupt data a read returns, as the faults in force say.
     pub fn corrupt_read(&mut self, now: Instant, data: &mut [u8]) {
+        let mut changed = false;
         if let Some(mode) = self.down(now) {
-            mode.corrupt(Direction::Read, data);
+            changed |= mode.corrupt(Direction::Read, data);
         }
         if let Some(c) = &mut self.corrupt_reads {
-            c.apply(data);
+            changed |= c.apply(data);
         }
+        self.affected.corrupted_reads += u64::from(changed);
     }
 
     /// Decide a write; when it is to be stored, `data` is corrupted in
     /// place as the faults say.
     pub fn write(&mut self, now: Instant, data: &mut [u8]) -> WriteVerdict {
-        let mode = self.down(now);
-        match mode {
-            Some(Mode::ErrorAll | Mode::ErrorWrites) => return WriteVerdict::Fail,
-            Some(Mode::DropWrites) => return WriteVerdict::Discard,
-            Some(mode) => mode.corrupt(Direction::Write, data),
+        let mut changed = false;
+        match self.down(now) {
+            Some(Mode::ErrorAll | Mode::ErrorWrites) => {
+                self.count(true, false);
+                return WriteVerdict::Fail;
+            }
+            Some(Mode::DropWrites) => {
+                self.count(false, true);
+                return WriteVerdict::Discard;
+            }
+            Some(mode) => changed |= mode.corrupt(Direction::Write, data),
             None => {}
         }
         if let Some(c) = &mut self.corrupt_writes {
-            c.apply(data);
+            changed |= c.apply(data);
         }
+        self.affected.corrupted_writes += u64::from(changed);
         WriteVerdict::Store
     }
 
     /// Decide a truncate or an allocation: data with no bytes to corrupt.
-    pub fn resize(&self, now: Instant) -> WriteVerdict {
-        match self.down(now) {
+    pub fn resize(&mut self, now: Instant) -> WriteVerdict {
+        let verdict = match self.down(now) {
             Some(Mode::ErrorAll | Mode::ErrorWrites) => WriteVerdict::Fail,
             Some(Mode::DropWrites) => WriteVerdict::Discard,
             _ => WriteVerdict::Store,
-        }
+        };
+        self.count(
+            verdict == WriteVerdict::Fail,
+            verdict == WriteVerdict::Discard,
+        );
+        verdict
     }
 
-    pub fn sync(&self, now: Instant) -> SyncVerdict {
-        match self.down(now) {
+    pub fn sync(&mut self, now: Instant) -> SyncVerdict {
+        let verdict = match self.down(now) {
             Some(Mode::ErrorAll | Mode::ErrorWrites) => SyncVerdict::Fail,
             Some(Mode::DropWrites) => SyncVerdict::Skip,
             _ => SyncVerdict::Sync,
-        }
+        };
+        self.count(verdict == SyncVerdict::Fail, verdict == SyncVerdict::Skip);
+        verdict
     }
 
     /// Whether a change of metadata (create, mkdir, rename, unlink, link,
     /// symlink, chmod, chown, utimes) fails with EIO: a disk that refuses
     /// writes refuses these too. drop_writes lets them through (see the
     /// docs: metadata is durable at once here).
-    pub fn metadata_fails(&self, now: Instant) -> bool {
-        matches!(self.down(now), Some(Mode::ErrorAll | Mode::ErrorWrites))
+    pub fn metadata_fails(&mut self, now: Instant) -> bool {
+        let fails = matches!(self.down(now), Some(Mode::ErrorAll | Mode::ErrorWrites));
+        self.count(fails, false);
+        fails
     }
 
     /// What is in force, for `status`.
@@ -204,6 +250,7 @@ impl Faults {
         json!({
             "flakey": flakey,
             "corrupt": corrupt,
+            "affected": self.affected,
             "latency": {
                 "reads_ms": self.latency.reads.as_millis() as u64,
                 "writes_ms": self.latency.writes.as_millis() as u64,
@@ -350,6 +397,63 @@ mod tests {
         let status = f.status(now);
         assert_eq!(status["flakey"], Value::Null);
         assert_eq!(status["corrupt"], json!([]));
+    }
+
+    #[test]
+    fn each_changed_request_is_counted_and_clear_hands_the_count_over() {
+        let mut data = *b"abc";
+        let (mut f, now) = down(Mode::ErrorWrites);
+        assert!(!f.read_fails(now));
+        f.write(now, &mut data);
+        f.resize(now);
+        f.sync(now);
+        f.metadata_fails(now);
+        assert_eq!(f.status(now)["affected"]["failed"], 4);
+        let counted = f.clear();
+        assert_eq!(
+            counted,
+            Affected {
+                failed: 4,
+                ..Affected::default()
+            }
+        );
+        assert_eq!(f.clear(), Affected::default(), "a clear starts a new count");
+
+        let (mut f, now) = down(Mode::DropWrites);
+        f.write(now, &mut data);
+        f.sync(now);
+        assert_eq!(f.clear().dropped, 2);
+
+        // A byte already equal to the value is no change, and not counted.
+        let (mut f, now) = down(Mode::CorruptBioByte {
+            nth: 1,
+            value: b'Z',
+            direction: Direction::Write,
+        });
+        let mut hit = *b"abc";
+        let mut same = *b"Zbc";
+        f.write(now, &mut hit);
+        f.write(now, &mut same);
+        f.corrupt_read(now, &mut hit);
+        assert_eq!(
+            f.clear(),
+            Affected {
+                corrupted_writes: 1,
+                ..Affected::default()
+            }
+        );
+
+        let mut f = Faults::default();
+        f.set_corruption(Direction::Read, RandomCorruption::new(1.0, 5));
+        for _ in 0..3 {
+            f.corrupt_read(now, &mut [0u8; 16]);
+        }
+        f.corrupt_read(now, &mut []);
+        assert_eq!(
+            f.clear().corrupted_reads,
+            3,
+            "an empty read has nothing to corrupt"
+        );
     }
 
     #[test]

@@ -50,7 +50,9 @@ impl Mode {
 
     /// Replace the configured byte of `data`, if this mode corrupts I/O in
     /// `direction`.
-    pub fn corrupt(&self, direction: Direction, data: &mut [u8]) {
+    /// Whether it changed a byte (one already equal to the value is not
+    /// a change).
+    pub fn corrupt(&self, direction: Direction, data: &mut [u8]) -> bool {
         if let Mode::CorruptBioByte {
             nth,
             value,
@@ -59,10 +61,13 @@ impl Mode {
         {
             if hit == direction {
                 if let Some(byte) = data.get_mut(nth as usize - 1) {
+                    let changed = *byte != value;
                     *byte = value;
+                    return changed;
                 }
             }
         }
+        false
     }
 }
 

@@ -139,8 +139,8 @@ impl Shared {
                 json!({"ok": true})
             }
             Command::Clear => {
-                lock(&self.faults).clear();
-                json!({"ok": true})
+                let affected = lock(&self.faults).clear();
+                json!({"ok": true, "affected": affected})
             }
             Command::Status => {
                 let mut status = lock(&self.faults).status(now);

@@ -95,10 +95,13 @@ pub enum Event {
     },
     /// The backend cannot look at a fault in force: it is not watched.
     Unwatched { why: String },
-    /// Undone by the schedule, or undoing it failed.
+    /// Undone by the schedule, or undoing it failed. `said`: what the
+    /// undo reported, one line each (rules removed, or what a disk fault
+    /// changed while in force); empty when it reports nothing.
     Stopped {
         verb: &'static str,
         value: Value,
+        said: Vec<String>,
         error: Option<String>,
     },
     /// A fault the journal still held at the end of the run, undone (or
@@ -128,8 +131,20 @@ impl Event {
                 op(Step::Failed, verb, json!({"ms": ms}), Some(error))
             }
             Event::Lost { verb, value, why } => op(Step::Lost, verb, value.clone(), Some(why)),
-            Event::Stopped { verb, value, error } => {
-                op(Step::Stop, verb, value.clone(), error.as_ref())
+            Event::Stopped {
+                verb,
+                value,
+                said,
+                error,
+            } => {
+                // The fault's own value, as `start-<verb>` had it, and what
+                // undoing it reported, when it reported anything.
+                let value = if said.is_empty() {
+                    value.clone()
+                } else {
+                    json!({"fault": value, "said": said})
+                };
+                op(Step::Stop, verb, value, error.as_ref())
             }
             Event::Healed { verb, error } => op(Step::Stop, verb, Value::Null, error.as_ref()),
             Event::Skipped { .. }
@@ -152,9 +167,12 @@ impl Event {
             }
             Event::Lost { why, .. } => format!("nemesis: {why}"),
             Event::Unwatched { why } => format!("nemesis: not watched while in force: {why}"),
-            Event::Stopped { verb, error, .. } => match error {
+            Event::Stopped {
+                verb, error, said, ..
+            } => match error {
                 Some(e) => format!("nemesis: {}: {e}", Step::Stop.f(verb)),
-                None => format!("nemesis: {}", Step::Stop.f(verb)),
+                None if said.is_empty() => format!("nemesis: {}", Step::Stop.f(verb)),
+                None => format!("nemesis: {}: {}", Step::Stop.f(verb), said.join("; ")),
             },
             Event::Healed { error, .. } => format!("heal: {}", error.as_ref()?),
             Event::JournalUnreadable { why } => format!("cannot read the fault journal: {why}"),

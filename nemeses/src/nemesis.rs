@@ -20,12 +20,14 @@ pub enum NemesisError {
     Cluster(#[from] ClusterError),
 }
 
-/// Journal first, then apply.
+/// Ask the cluster whether it can, journal, then apply: a fault the
+/// cluster refuses outright never reaches the journal.
 pub async fn apply<C: Cluster>(
     cluster: &C,
     journal: &mut Journal,
     fault: &Fault,
 ) -> Result<(), NemesisError> {
+    cluster.ready_for(fault).await?;
     journal.record_apply(fault)?;
     fault.apply_to(cluster).await?;
     Ok(())

@@ -131,11 +131,15 @@ impl Schedule<'_> {
             } else {
                 sleep_unless_stopped(hold, stop).await
             };
-            let undone = nemesis::undo(cluster, journal, &fault).await;
+            let (said, error) = match nemesis::undo(cluster, journal, &fault).await {
+                Ok(said) => (said, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            };
             sink.event(Event::Stopped {
                 verb,
                 value,
-                error: undone.err().map(|e| e.to_string()),
+                said,
+                error,
             })
             .await;
             if stopped || remaining().is_zero() {

@@ -191,6 +191,13 @@ fn the_timeline_names_each_fault_and_how_it_went() {
             ..nemesis(3110, "pause-failed", json!({"ms": 3}))
         },
         nemesis(3200, "stop-pause", json!("n3")),
+        nemesis(3210, "start-flakey", json!("error_writes on n2")),
+        nemesis(3220, "flakey-in-force", json!({"ms": 5})),
+        nemesis(
+            3290,
+            "stop-flakey",
+            json!({"fault": "error_writes on n2", "said": ["n2: disk faults ended (412 requests failed)"]}),
+        ),
         nemesis(3300, "start-partition", json!("n1 | n2,n3")),
         op(3400, c(0), OpType::Invoke, "read", Value::Null),
         op(3410, c(0), OpType::Ok, "read", json!(1)),
@@ -206,6 +213,7 @@ fn the_timeline_names_each_fault_and_how_it_went() {
         "| +0.1s | +0.4s | partition halves n1,n2 \\| n3 | in force after 12ms |",
         "| +0.5s | +3.0s | kill n2 | in force after 1.2s; undone by something else by +2.5s; undoing it failed: docker start n2: exit 1 |",
         "| +3.1s | +3.2s | pause n3 | never in force: no such container |",
+        "| +3.2s | +3.3s | flakey error_writes on n2 | in force after 5ms; undo: n2: disk faults ended (412 requests failed) |",
         "| +3.3s | not stopped | partition halves n1 \\| n2,n3 | still in force when the history ends |",
     ] {
         assert!(md.contains(row), "{row} missing:\n{md}");

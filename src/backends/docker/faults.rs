@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
 use chaos_nemeses::iptables::share_in_force;
 use chaos_nemeses::netem::Netem;
-use chaos_nemeses::storage::{clear_control, slow_disk_control, Damage, Flakey};
+use chaos_nemeses::storage::{affected_summary, clear_control, slow_disk_control, Damage, Flakey};
 use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;
 use serde_json::json;
@@ -349,8 +349,11 @@ impl Cluster for DockerCluster {
                 "{name}: started again (it had exited under the disk fault)"
             )]);
         }
-        self.disk_control(&node, &clear_control()).await?;
-        Ok(vec![format!("{name}: disk faults ended")])
+        let reply = self.disk_control(&node, &clear_control()).await?;
+        Ok(vec![match affected_summary(&reply) {
+            Some(affected) => format!("{name}: disk faults ended ({affected})"),
+            None => format!("{name}: disk faults ended"),
+        }])
     }
 
     async fn restart(&self, name: &str) -> Result<(), ClusterError> {
@@ -453,6 +456,25 @@ impl Cluster for DockerCluster {
 
     async fn heal_shaping(&self) -> Result<Vec<String>, ClusterError> {
         Ok(self.heal_shaping_nodes(self.heals_everywhere()).await?)
+    }
+
+    /// The faults carried out by the fault filesystem need it under each
+    /// of their nodes; a look at the containers' mounts, no exec.
+    async fn ready_for(&self, fault: &Fault) -> Result<(), ClusterError> {
+        let nodes = match fault {
+            Fault::KillLoseUnsynced { nodes } => nodes.clone(),
+            Fault::Flakey { node, .. } | Fault::SlowDisk { node, .. } => vec![node.clone()],
+            _ => return Ok(()),
+        };
+        for name in nodes {
+            if !self.node(&name).await?.on_fault_fs() {
+                return Err(super::disk::not_on_fault_fs(
+                    &name,
+                    "it was started without it",
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {

@@ -90,6 +90,9 @@ pub fn how_it_went(history: &History, w: &FaultWindow) -> String {
                     if op.error.is_some() {
                         notes.push(format!("undoing it failed: {error}"));
                     }
+                    if let Some(said) = undo_said(&op.value) {
+                        notes.push(said);
+                    }
                     break;
                 }
                 Step::InForce => notes.push(match op.value.get("ms").and_then(|ms| ms.as_u64()) {
@@ -109,4 +112,27 @@ pub fn how_it_went(history: &History, w: &FaultWindow) -> String {
         notes.push("still in force when the history ends".to_string());
     }
     notes.join("; ")
+}
+
+/// What undoing the fault reported (`stop-<verb>`'s `said` lines), short
+/// enough for a cell of the timeline: whole when it is, else its first
+/// line and how many more the history holds.
+fn undo_said(stop_value: &serde_json::Value) -> Option<String> {
+    const CELL: usize = 160;
+    let lines: Vec<&str> = stop_value
+        .get("said")?
+        .as_array()?
+        .iter()
+        .filter_map(|line| line.as_str())
+        .collect();
+    let first = lines.first()?;
+    let all = lines.join("; ");
+    Some(if all.chars().count() <= CELL {
+        format!("undo: {all}")
+    } else {
+        format!(
+            "undo: {first} (and {} more lines in the history)",
+            lines.len() - 1
+        )
+    })
 }
