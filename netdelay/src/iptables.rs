@@ -38,13 +38,34 @@ hook='-A OUTPUT -j CHAOS-DELAY'
 iptables -t mangle -C OUTPUT -j CHAOS-DELAY 2>/dev/null && hook=''
 printf '%s\n%s\nCOMMIT\n' "$1" "$hook" | iptables-restore --noflush"#;
 
+/// Counts our rules in mangle's listing (`iptables -t mangle -S`, read
+/// into `$rules`) with shell builtins only: `chain` yes/no, `hooks` (jumps
+/// from OUTPUT), `queued` (NFQUEUE rules in our chain). A heal runs on
+/// every node at once, and each process a script spawns costs a few
+/// milliseconds of a shared CPU: counting with `grep` doubled a heal's
+/// time. A macro, so that HEAL and CHECK stay constants (`concat!`).
+macro_rules! count_our_rules {
+    () => {
+        r#"chain=no hooks=0 queued=0
+while IFS= read -r rule; do
+  case "$rule" in
+    "-N CHAOS-DELAY") chain=yes ;;
+    "-A OUTPUT -j CHAOS-DELAY") hooks=$((hooks + 1)) ;;
+    "-A CHAOS-DELAY "*"-j NFQUEUE"*) queued=$((queued + 1)) ;;
+  esac
+done <<RULES
+$rules
+RULES
+"#
+    };
+}
+
 /// Remove exactly what APPLY adds, and say what was there: `removed N` (N
 /// the queue rules) or `none`. One look, one transaction.
-pub const HEAL: &str = r#"set -e
-rules=$(iptables -t mangle -S)
-case "$rules" in *"-N CHAOS-DELAY"*) ;; *) echo none; exit 0 ;; esac
-n=$(printf '%s\n' "$rules" | grep -c '^-A CHAOS-DELAY ' || true)
-hooks=$(printf '%s\n' "$rules" | grep -c '^-A OUTPUT -j CHAOS-DELAY$' || true)
+pub const HEAL: &str = concat!(
+    "set -e\nrules=$(iptables -t mangle -S)\n",
+    count_our_rules!(),
+    r#"if [ "$chain" = no ]; then echo none; exit 0; fi
 {
   echo '*mangle'
   i=0; while [ "$i" -lt "$hooks" ]; do echo '-D OUTPUT -j CHAOS-DELAY'; i=$((i + 1)); done
@@ -52,14 +73,16 @@ hooks=$(printf '%s\n' "$rules" | grep -c '^-A OUTPUT -j CHAOS-DELAY$' || true)
   echo '-X CHAOS-DELAY'
   echo COMMIT
 } | iptables-restore --noflush
-echo "removed $n""#;
+echo "removed $queued""#
+);
 
 /// What is in force: `hooks H queued Q`, the jumps from OUTPUT to our
 /// chain and the NFQUEUE rules in it. Read it with [`check_outcome`].
-pub const CHECK: &str = r#"rules=$(iptables -t mangle -S) || exit 1
-hooks=$(printf '%s\n' "$rules" | grep -c '^-A OUTPUT -j CHAOS-DELAY$' || true)
-queued=$(printf '%s\n' "$rules" | grep -c '^-A CHAOS-DELAY .*-j NFQUEUE' || true)
-echo "hooks $hooks queued $queued""#;
+pub const CHECK: &str = concat!(
+    "rules=$(iptables -t mangle -S) || exit 1\n",
+    count_our_rules!(),
+    r#"echo "hooks $hooks queued $queued""#
+);
 
 /// The iptables-restore input (less its COMMIT, which [`APPLY`] adds
 /// after the hook) sending what this node sends to `peers` (IPv4

@@ -18,19 +18,25 @@ pub const LOG_FILE: &str = "/tmp/chaos-netdelay.log";
 
 /// Shared by the scripts: `alive PID` is true while the process runs (not
 /// a zombie); `stop` sends SIGTERM to the delayer of the pid file, waits
-/// up to 5 s (looking every 10 ms: it exits within milliseconds) for it
-/// to release what it holds, and removes the file.
+/// up to 5 s for it to release what it holds, and removes the file.
+/// Builtins only where it is looked at often: a heal stops the delayers of
+/// every node at once, and each spawned process costs milliseconds of a
+/// shared CPU. So `stop` first spins on /proc (the delayer exits within
+/// milliseconds), and only then sleeps between looks.
 fn functions() -> String {
     format!(
         r#"alive() {{
-  [ -r "/proc/$1/stat" ] || return 1
-  case "$(cat "/proc/$1/stat" 2>/dev/null)" in *") Z "*|*") X "*|"") return 1 ;; esac
+  stat=
+  read -r stat < "/proc/$1/stat" 2>/dev/null || return 1
+  case "$stat" in *") Z "*|*") X "*|"") return 1 ;; esac
 }}
 stop() {{
   [ -f {PID_FILE} ] || return 1
-  pid=$(cat {PID_FILE})
-  if alive "$pid"; then
+  read -r pid < {PID_FILE} || pid=
+  if [ -n "$pid" ] && alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
+    i=0
+    while alive "$pid" && [ "$i" -lt 1000 ]; do i=$((i + 1)); done
     i=0
     while alive "$pid" && [ "$i" -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
     if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
@@ -83,7 +89,11 @@ pub fn stop_script() -> String {
     let functions = functions();
     format!(
         r#"{functions}if stop; then
-  echo "stopped: $(grep 'netdelay: passed' {LOG_FILE} 2>/dev/null | tail -n 1)"
+  counters=
+  while IFS= read -r line; do
+    case "$line" in "netdelay: passed"*) counters=$line ;; esac
+  done 2>/dev/null < {LOG_FILE}
+  echo "stopped: $counters"
 else
   echo none
 fi"#
@@ -94,7 +104,9 @@ fi"#
 pub fn alive_script() -> String {
     let functions = functions();
     format!(
-        r#"{functions}if [ -f {PID_FILE} ] && alive "$(cat {PID_FILE})"; then echo alive; else echo gone; fi"#
+        r#"{functions}pid=
+[ -f {PID_FILE} ] && read -r pid < {PID_FILE}
+if [ -n "$pid" ] && alive "$pid"; then echo alive; else echo gone; fi"#
     )
 }
 

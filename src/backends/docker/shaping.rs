@@ -24,9 +24,15 @@ use super::sidecar::{self, CHAOS_IN_SIDECAR};
 use super::{one_line, DockerError};
 
 /// Runs each argument as a script and prints its last line (its outcome,
-/// or its error), one line per script, in order.
-const EACH_LAST_LINE: &str = r#"for script in "$@"; do
-  said=$(sh -c "$script" 2>&1 | tail -n 1)
+/// or its error), one line per script, in order. Each in a subshell of
+/// this one, its last line cut by the shell itself: no `sh` or `tail` to
+/// start per script, which is most of what a heal on every node at once
+/// costs.
+const EACH_LAST_LINE: &str = r#"nl='
+'
+for script in "$@"; do
+  said=$( (set --; eval "$script") 2>&1 )
+  said=${said##*"$nl"}
   printf '%s\n' "${said:-(nothing)}"
 done"#;
 
@@ -137,37 +143,50 @@ impl DockerCluster {
     /// way it was made: netem's qdisc, the delayer's rules, the delayer.
     /// One line for what went, if anything did.
     async fn unshape(&self, id: &str) -> Result<Option<String>, DockerError> {
-        // One round trip for the three: the rules before the delayer, so no
+        // Only the mechanism this cluster uses, once it is known (a run's
+        // undo); both when it is not (a heal's sweep after a crash).
+        let known = *self.mechanism.lock().expect("mechanism lock");
+        let netem = known != Some(Mechanism::Delayer);
+        let delayer = known != Some(Mechanism::Netem);
+        // One round trip for all: the rules before the delayer, so no
         // packet waits for a queue about to close.
-        let scripts = [
-            netem::HEAL.to_string(),
-            queue_rules::HEAL.to_string(),
-            process::stop_script(),
-        ];
+        let mut scripts = Vec::new();
+        if netem {
+            scripts.push(netem::HEAL.to_string());
+        }
+        if delayer {
+            scripts.push(queue_rules::HEAL.to_string());
+            scripts.push(process::stop_script());
+        }
         let script = sidecar::with_args(EACH_LAST_LINE, &scripts);
         let output = sidecar::run(self.docker(), &self.sessions, id, "unshape", &script).await?;
-        let said: Vec<&str> = output.lines().collect();
-        let [netem_said, rules_said, delayer_said] = said[..] else {
-            return Err(unreadable("unshape", &output));
-        };
+        let mut said = output.lines();
+        let mut next = |what: &str| said.next().ok_or_else(|| unreadable(what, &output));
         let mut went = Vec::new();
-        match netem::heal_outcome(netem_said) {
-            Some(Some(n)) => went.push(format!(
-                "the netem qdisc {} on {n} interface",
-                netem::HANDLE
-            )),
-            Some(None) => {}
-            None => return Err(unreadable("netem heal", netem_said)),
+        if netem {
+            let netem_said = next("netem heal")?;
+            match netem::heal_outcome(netem_said) {
+                Some(Some(n)) => went.push(format!(
+                    "the netem qdisc {} on {n} interface",
+                    netem::HANDLE
+                )),
+                Some(None) => {}
+                None => return Err(unreadable("netem heal", netem_said)),
+            }
         }
-        match queue_rules::heal_outcome(rules_said) {
-            Some(Some(n)) => went.push(format!("chain {} ({n} rules)", queue_rules::CHAIN)),
-            Some(None) => {}
-            None => return Err(unreadable("delay rules heal", rules_said)),
-        }
-        match process::stop_outcome(delayer_said) {
-            Some(true) => went.push("the delayer".into()),
-            Some(false) => {}
-            None => return Err(unreadable("delayer stop", delayer_said)),
+        if delayer {
+            let rules_said = next("delay rules heal")?;
+            match queue_rules::heal_outcome(rules_said) {
+                Some(Some(n)) => went.push(format!("chain {} ({n} rules)", queue_rules::CHAIN)),
+                Some(None) => {}
+                None => return Err(unreadable("delay rules heal", rules_said)),
+            }
+            let delayer_said = next("delayer stop")?;
+            match process::stop_outcome(delayer_said) {
+                Some(true) => went.push("the delayer".into()),
+                Some(false) => {}
+                None => return Err(unreadable("delayer stop", delayer_said)),
+            }
         }
         Ok((!went.is_empty()).then(|| format!("removed {}", went.join(", "))))
     }
