@@ -2,16 +2,22 @@
 //! with no registry: the binary that ran the command, iptables and procps
 //! (what the partition sidecar needs), and the compose files. The image
 //! runs its binary, a second build with the same binary keeps it, and as a
-//! sidecar in a node's network namespace it installs and removes a
-//! partition on a real etcd cluster with the Kubernetes backend's scripts.
+//! sidecar in a node's network namespace, with only the capabilities the
+//! Kubernetes manifests give it, it installs and removes a partition on a
+//! real etcd cluster with the Kubernetes backend's scripts, and runs the
+//! packet delayer (`chaos netdelay` behind its NFQUEUE rules) with the
+//! same steps the backend execs where a pod's kernel has no netem.
 
 mod common;
 
 use std::process::Command;
 
+use chaos::backends::shaping::{apply_steps, check, in_force, unshape, unshaped, Step};
 use chaos_nemeses::iptables::{
     check_outcome, heal_outcome, rules, share_in_force, APPLY, CHECK, HEAL,
 };
+use chaos_nemeses::netem::Netem;
+use chaos_nemeses::shaping::Mechanism;
 use common::*;
 
 fn docker(args: &[&str]) -> std::process::Output {
@@ -108,8 +114,17 @@ impl Sidecar {
             &format!("io.chaos.run={run}"),
             "--network",
             &format!("container:{node_container}"),
+            // Exactly what k8s/etcd.yaml and k8s/nats.yaml add, and no
+            // other: NET_ADMIN (iptables, tc, NFQUEUE), NET_RAW (the
+            // delayer's duplicates), KILL (pause).
+            "--cap-drop",
+            "ALL",
             "--cap-add",
             "NET_ADMIN",
+            "--cap-add",
+            "NET_RAW",
+            "--cap-add",
+            "KILL",
             "--entrypoint",
             "sleep",
             "chaos/harness:latest",
@@ -126,6 +141,12 @@ impl Sidecar {
         let out = docker(&all);
         assert!(out.status.success(), "{script}: {}", text(&out.stderr));
         text(&out.stdout)
+    }
+
+    /// One of the backend's shaping steps, as it execs it in a pod.
+    fn step(&self, step: &Step) -> String {
+        let args: Vec<&str> = step.args.iter().map(String::as_str).collect();
+        self.sh(&step.script, &args)
     }
 }
 
@@ -168,6 +189,77 @@ fn the_harness_image_as_a_sidecar_installs_and_removes_a_partition() {
     assert_eq!(heal_outcome(&sidecar.sh(HEAL, &[])), Some(Some(2)));
     assert!(tcp(&n2.container, &n1.address, peer), "healed");
     assert!(!iptables_rules(&n1.container, &guard.run).contains("CHAOS-PARTITION"));
+    drop(sidecar);
+    guard.teardown();
+}
+
+#[test]
+fn the_harness_image_as_a_sidecar_runs_the_delayer() {
+    if !docker_or_skip("the_harness_image_as_a_sidecar_runs_the_delayer") {
+        return;
+    }
+    let out = chaos(&["images", "build"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let guard = ClusterGuard::up("etcd", 3, "delayer");
+    let rt = runtime();
+    let nodes = rt.block_on(guard.open(&rt).refresh()).unwrap();
+    let [n1, n2, n3] = [&nodes[0], &nodes[1], &nodes[2]];
+    let before = median(&round_trips_ms(&ping_output(
+        &n1.container,
+        &n2.address,
+        10,
+        "0.05",
+    )));
+
+    // What n1 sends n2, 50 ms late and half of it twice: the backend's
+    // steps where the kernel has no netem, in the harness image.
+    let netem: Netem = "50ms/duplicate=50%".parse().unwrap();
+    let sidecar = Sidecar::beside(&n1.container, &guard.run);
+    let peers = [n2.address.clone()];
+    for step in apply_steps(Mechanism::Delayer, &netem, 0, &peers) {
+        sidecar.step(&step);
+    }
+    let look = check(Mechanism::Delayer);
+    assert_eq!(
+        in_force(Mechanism::Delayer, &sidecar.step(&look), 1),
+        Ok(true)
+    );
+    let ping = ping_output(&n1.container, &n2.address, 20, "0.1");
+    let delayed = median(&round_trips_ms(&ping));
+    assert!(
+        delayed >= 50.0,
+        "n1 -> n2 {delayed} ms (before: {before} ms): {ping}"
+    );
+    // The duplicates leave through the raw socket NET_RAW allows.
+    assert!(ping.contains("DUP!"), "no duplicate in 20 at 50 %: {ping}");
+    let other = median(&round_trips_ms(&ping_output(
+        &n1.container,
+        &n3.address,
+        10,
+        "0.05",
+    )));
+    assert!(other < 50.0, "n1 -> n3 is not shaped: {other} ms");
+
+    let removed = unshaped(None, &sidecar.step(&unshape(None))).unwrap();
+    assert_eq!(
+        removed.as_deref(),
+        Some("removed chain CHAOS-DELAY (1 rules), the delayer")
+    );
+    assert_eq!(
+        in_force(Mechanism::Delayer, &sidecar.step(&look), 1),
+        Ok(false)
+    );
+    let after = median(&round_trips_ms(&ping_output(
+        &n1.container,
+        &n2.address,
+        10,
+        "0.05",
+    )));
+    assert!(after < 50.0, "healed: {after} ms");
+    let dups = ping.matches("DUP!").count();
+    eprintln!(
+        "n1 -> n2 median round trip: {before} ms before, {delayed} ms under the delayer ({dups} duplicates in 20), {after} ms after; n1 -> n3 {other} ms"
+    );
     drop(sidecar);
     guard.teardown();
 }

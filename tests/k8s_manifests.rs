@@ -238,7 +238,11 @@ fn clusters_under_test_carry_the_partition_sidecar() {
             .and_then(|s| s.capabilities.as_ref())
             .and_then(|c| c.add.clone())
             .unwrap_or_default();
-        assert!(caps.contains(&"NET_ADMIN".to_string()), "{name}: {caps:?}");
+        // NET_ADMIN: iptables, tc and the delayer's NFQUEUE; NET_RAW: the
+        // delayer's raw socket for duplicates; KILL: pause and resume.
+        for cap in ["NET_ADMIN", "NET_RAW", "KILL"] {
+            assert!(caps.contains(&cap.to_string()), "{name}: {cap} in {caps:?}");
+        }
         // Exactly one other container: the system, found without --container.
         assert_eq!(pod.containers.len(), 2, "{name}");
     }

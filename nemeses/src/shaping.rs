@@ -5,8 +5,9 @@
 //! `flaky-node`. Each is a [`Shaping`] verb and a [`Netem`]: what `tc
 //! netem` does to the packets on the links where they leave. Where a
 //! node's kernel has no netem, a backend may carry the same [`Netem`] out
-//! another way (the Docker backend: the NFQUEUE delayer, `chaos
-//! netdelay`); [`Netem::delayer_lacks`] says what that way cannot do.
+//! another way (the Docker and Kubernetes backends: the NFQUEUE delayer,
+//! `chaos netdelay`); [`Netem::delayer_lacks`] says what that way cannot
+//! do.
 
 use std::fmt;
 use std::time::Duration;

@@ -1,7 +1,8 @@
-//! The delayer as a background process of a helper container (a Docker
-//! sidecar in the node's network namespace), started, looked at and
-//! stopped by scripts, like the rules in [`crate::iptables`]. Pure text:
-//! POSIX `sh`, arguments as `$1`, `$2`, ...
+//! The delayer as a background process of a helper container in the
+//! node's network namespace (a Docker sidecar, a pod's `chaos-sidecar`),
+//! started, looked at and stopped by scripts, like the rules in
+//! [`crate::iptables`]. Pure text: POSIX `sh`, arguments as `$1`, `$2`,
+//! ...
 //!
 //! One delayer per network namespace, known by its pid file. Started in
 //! the background with its output in a log file and stdin from /dev/null,

@@ -89,10 +89,7 @@ pub(crate) fn api_status(e: &bollard::errors::Error) -> Option<u16> {
     }
 }
 
-/// Collapse whitespace and newlines so a message stays on one line.
-pub(crate) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub(crate) use super::one_line;
 
 /// Order `n2` before `n10` (the same rule the grudge display uses).
 pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {

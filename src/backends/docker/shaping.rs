@@ -14,31 +14,17 @@
 use chaos_nemeses::netem::{self, Netem};
 use chaos_nemeses::shaping::Mechanism;
 use chaos_nemeses::{ClusterError, Links};
-use chaos_netdelay::{iptables as queue_rules, process};
 use futures_util::future::join_all;
 
 use super::cluster::DockerCluster;
 use super::faults::addresses;
 use super::quality::names;
-use super::sidecar::{self, CHAOS_IN_SIDECAR};
+use super::sidecar;
 use super::{one_line, DockerError};
+use crate::backends::shaping::{self as shared, Step};
 
-/// Runs each argument as a script and prints its last line (its outcome,
-/// or its error), one line per script, in order. Each in a subshell of
-/// this one, its last line cut by the shell itself: no `sh` or `tail` to
-/// start per script, which is most of what a heal on every node at once
-/// costs.
-const EACH_LAST_LINE: &str = r#"nl='
-'
-for script in "$@"; do
-  said=$( (set --; eval "$script") 2>&1 )
-  said=${said##*"$nl"}
-  printf '%s\n' "${said:-(nothing)}"
-done"#;
-
-/// The NFQUEUE the delayer reads (queues are per network namespace, and
-/// each node's is its own).
-const QUEUE: u16 = 3140;
+/// Whose kernel lacks netem, when the delayer stands in for it.
+const KERNEL: &str = "the Docker host's kernel";
 
 impl DockerCluster {
     /// How this cluster shapes traffic: netem if the nodes' kernel has it,
@@ -64,17 +50,13 @@ impl DockerCluster {
             netem::PROBE,
         )
         .await?;
-        let mechanism = match netem::probe_outcome(&output) {
-            Some(Ok(_)) => Mechanism::Netem,
-            Some(Err(_)) => Mechanism::Delayer,
-            None => {
-                return Err(ClusterError::Backend(format!(
-                    "cannot tell whether {}'s kernel has netem: {}",
-                    node.name,
-                    one_line(&output)
-                )))
-            }
-        };
+        let mechanism = shared::mechanism(&output).ok_or_else(|| {
+            ClusterError::Backend(format!(
+                "cannot tell whether {}'s kernel has netem: {}",
+                node.name,
+                one_line(&output)
+            ))
+        })?;
         *self.mechanism.lock().expect("mechanism lock") = Some(mechanism);
         Ok(mechanism)
     }
@@ -88,7 +70,7 @@ impl DockerCluster {
     ) -> Result<Mechanism, ClusterError> {
         let mechanism = self.shaping().await?;
         for (name, netem) in faults {
-            refuse_what_the_delayer_cannot(mechanism, name, netem)?;
+            shared::refuse_what_the_delayer_cannot(mechanism, name, netem, KERNEL)?;
         }
         Ok(mechanism)
     }
@@ -101,7 +83,7 @@ impl DockerCluster {
         netem: &Netem,
     ) -> Result<(), ClusterError> {
         let mechanism = self.shaping().await?;
-        refuse_what_the_delayer_cannot(mechanism, &netem.to_string(), netem)?;
+        shared::refuse_what_the_delayer_cannot(mechanism, &netem.to_string(), netem, KERNEL)?;
         let (nodes, sidecars) = self.look(links).await?;
         let out = links.out_of_each(&names(&nodes));
         let jobs = nodes.iter().filter(|n| n.has_netns()).map(|node| {
@@ -116,22 +98,9 @@ impl DockerCluster {
                     return Ok(());
                 }
                 let id = sidecar::ensure(self.docker(), node, self.run_id(), sidecars).await?;
-                match mechanism {
-                    Mechanism::Netem => {
-                        let script = sidecar::with_args(netem::APPLY, &netem::args(netem, &peers));
-                        sidecar::run(self.docker(), &self.sessions, &id, "netem", &script).await?;
-                    }
-                    Mechanism::Delayer => {
-                        let seed = nodes.iter().position(|n| n.name == node.name).unwrap_or(0);
-                        let mut args = vec![CHAOS_IN_SIDECAR.to_string()];
-                        args.extend(delayer_args(netem, seed as u64));
-                        let start = sidecar::with_args(&process::start_script(), &args);
-                        sidecar::run(self.docker(), &self.sessions, &id, "delayer", &start).await?;
-                        let rules = queue_rules::rules(QUEUE, &peers);
-                        let apply = sidecar::with_args(queue_rules::APPLY, &[rules]);
-                        sidecar::run(self.docker(), &self.sessions, &id, "delay rules", &apply)
-                            .await?;
-                    }
+                let seed = nodes.iter().position(|n| n.name == node.name).unwrap_or(0);
+                for step in shared::apply_steps(mechanism, netem, seed as u64, &peers) {
+                    self.run_step(&id, &step).await?;
                 }
                 Ok(())
             }
@@ -143,52 +112,16 @@ impl DockerCluster {
     /// way it was made: netem's qdisc, the delayer's rules, the delayer.
     /// One line for what went, if anything did.
     async fn unshape(&self, id: &str) -> Result<Option<String>, DockerError> {
-        // Only the mechanism this cluster uses, once it is known (a run's
-        // undo); both when it is not (a heal's sweep after a crash).
+        // Only the mechanism this cluster uses, once it is known.
         let known = *self.mechanism.lock().expect("mechanism lock");
-        let netem = known != Some(Mechanism::Delayer);
-        let delayer = known != Some(Mechanism::Netem);
-        // One round trip for all: the rules before the delayer, so no
-        // packet waits for a queue about to close.
-        let mut scripts = Vec::new();
-        if netem {
-            scripts.push(netem::HEAL.to_string());
-        }
-        if delayer {
-            scripts.push(queue_rules::HEAL.to_string());
-            scripts.push(process::stop_script());
-        }
-        let script = sidecar::with_args(EACH_LAST_LINE, &scripts);
-        let output = sidecar::run(self.docker(), &self.sessions, id, "unshape", &script).await?;
-        let mut said = output.lines();
-        let mut next = |what: &str| said.next().ok_or_else(|| unreadable(what, &output));
-        let mut went = Vec::new();
-        if netem {
-            let netem_said = next("netem heal")?;
-            match netem::heal_outcome(netem_said) {
-                Some(Some(n)) => went.push(format!(
-                    "the netem qdisc {} on {n} interface",
-                    netem::HANDLE
-                )),
-                Some(None) => {}
-                None => return Err(unreadable("netem heal", netem_said)),
-            }
-        }
-        if delayer {
-            let rules_said = next("delay rules heal")?;
-            match queue_rules::heal_outcome(rules_said) {
-                Some(Some(n)) => went.push(format!("chain {} ({n} rules)", queue_rules::CHAIN)),
-                Some(None) => {}
-                None => return Err(unreadable("delay rules heal", rules_said)),
-            }
-            let delayer_said = next("delayer stop")?;
-            match process::stop_outcome(delayer_said) {
-                Some(true) => went.push("the delayer".into()),
-                Some(false) => {}
-                None => return Err(unreadable("delayer stop", delayer_said)),
-            }
-        }
-        Ok((!went.is_empty()).then(|| format!("removed {}", went.join(", "))))
+        let output = self.run_step(id, &shared::unshape(known)).await?;
+        shared::unshaped(known, &output).map_err(|said| DockerError::Harness(one_line(&said)))
+    }
+
+    /// `step` in sidecar `id`; its output.
+    async fn run_step(&self, id: &str, step: &Step) -> Result<String, DockerError> {
+        let script = sidecar::with_args(&step.script, &step.args);
+        sidecar::run(self.docker(), &self.sessions, id, step.what, &script).await
     }
 
     /// Remove every shaping of ours; see [`DockerCluster::heal_nodes`] for
@@ -209,110 +142,15 @@ impl DockerCluster {
     /// per peer) and the delayer alive?
     pub(crate) async fn shaping_in_force(&self, links: &Links) -> Result<bool, DockerError> {
         let mechanism = self.shaping().await?;
-        self.senders_in_force(links, |s, peers| async move {
-            match mechanism {
-                Mechanism::Netem => {
-                    let output = sidecar::run(
-                        self.docker(),
-                        &self.sessions,
-                        &s.id,
-                        "netem check",
-                        netem::CHECK,
-                    )
-                    .await?;
-                    let outcome = netem::check_outcome(&output)
-                        .ok_or_else(|| unreadable("netem check", &output))?;
-                    Ok(netem::in_force(outcome, peers))
-                }
-                Mechanism::Delayer => {
-                    // The rules and the delayer in one round trip: a run
-                    // looks every second.
-                    let scripts = [queue_rules::CHECK.to_string(), process::alive_script()];
-                    let script = sidecar::with_args(EACH_LAST_LINE, &scripts);
-                    let output =
-                        sidecar::run(self.docker(), &self.sessions, &s.id, "delay check", &script)
-                            .await?;
-                    let mut said = output.lines();
-                    let outcome = said.next().and_then(queue_rules::check_outcome);
-                    let alive = said.next().and_then(process::alive_outcome);
-                    let (Some(outcome), Some(alive)) = (outcome, alive) else {
-                        return Err(unreadable("delay check", &output));
-                    };
-                    Ok(alive && queue_rules::share_in_force(outcome, peers))
-                }
+        let check = shared::check(mechanism);
+        self.senders_in_force(links, |s, peers| {
+            let check = &check;
+            async move {
+                let output = self.run_step(&s.id, check).await?;
+                shared::in_force(mechanism, &output, peers)
+                    .map_err(|said| DockerError::Harness(format!("{} said: {said}", check.what)))
             }
         })
         .await
-    }
-}
-
-/// A shaping `netem` (named `fault`) refused in one line where it would
-/// fall to the delayer and the delayer cannot do all of it.
-fn refuse_what_the_delayer_cannot(
-    mechanism: Mechanism,
-    fault: &str,
-    netem: &Netem,
-) -> Result<(), ClusterError> {
-    match netem.delayer_lacks() {
-        Some(lacks) if mechanism == Mechanism::Delayer => Err(ClusterError::Unsupported {
-            fault: fault.to_string(),
-            reason: format!(
-                "the Docker host's kernel has no netem, and the NFQUEUE delayer that stands in for it cannot do {lacks}: leave it out, or run on a kernel with sch_netem"
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// `chaos netdelay`'s arguments for `netem` (what [`Netem::delayer_lacks`]
-/// allows): every part given, the rest at the delayer's defaults.
-fn delayer_args(netem: &Netem, seed: u64) -> Vec<String> {
-    let mut args = vec!["--queue".to_string(), QUEUE.to_string()];
-    let mut add = |flag: &str, value: String| {
-        args.push(flag.to_string());
-        args.push(value);
-    };
-    if let Some(delay) = netem.delay {
-        add("--delay", format!("{}us", delay.as_micros()));
-    }
-    if let Some(jitter) = netem.jitter {
-        add("--jitter", format!("{}us", jitter.as_micros()));
-        add("--distribution", netem.distribution.name().to_string());
-    }
-    for (flag, share) in [
-        ("--loss", netem.loss),
-        ("--duplicate", netem.duplicate),
-        ("--reorder", netem.reorder),
-    ] {
-        if let Some(share) = share {
-            add(flag, share.to_string());
-        }
-    }
-    add("--seed", seed.to_string());
-    args
-}
-
-fn unreadable(what: &str, output: &str) -> DockerError {
-    DockerError::Harness(format!("{what} said: {}", one_line(output)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_delayer_gets_every_part_of_the_netem() {
-        let netem: Netem = "100ms~20ms/normal/loss=3%/duplicate=1%/reorder=10%"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            delayer_args(&netem, 2).join(" "),
-            "--queue 3140 --delay 100000us --jitter 20000us --distribution normal --loss 3% --duplicate 1% --reorder 10% --seed 2"
-        );
-        let plain: Netem = "duplicate=5%".parse().unwrap();
-        assert_eq!(
-            delayer_args(&plain, 0).join(" "),
-            "--queue 3140 --duplicate 5% --seed 0"
-        );
     }
 }

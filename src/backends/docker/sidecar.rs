@@ -45,8 +45,7 @@ use super::{api_message, api_status, labels, one_line, DockerError};
 use chaos_nemeses::iptables::{check_outcome, heal_outcome, shown_rules, APPLY, CHECK, HEAL, SHOW};
 pub use chaos_nemeses::iptables::{rules, Chain, CHAIN};
 
-/// Where the chaos executable is in a sidecar.
-pub const CHAOS_IN_SIDECAR: &str = "/usr/local/bin/chaos";
+pub use crate::backends::shaping::CHAOS_IN_SIDECAR;
 
 /// A sidecar as listed.
 #[derive(Clone, Debug)]

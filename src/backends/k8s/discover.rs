@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use chaos_nemeses::shaping::Mechanism;
 use chaos_nemeses::{Grudge, Node};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
@@ -140,6 +141,8 @@ pub struct K8sCluster {
     pub(crate) grudge: Mutex<Grudge>,
     /// The logs of deleted incarnations, saved before each kill, per node.
     pub(crate) earlier_logs: Mutex<BTreeMap<String, String>>,
+    /// How the pods shape traffic, once asked (`K8sCluster::shaping`).
+    pub(crate) mechanism: Mutex<Option<Mechanism>>,
 }
 
 impl K8sCluster {
@@ -166,6 +169,7 @@ impl K8sCluster {
             nodes: Mutex::new(nodes),
             grudge: Mutex::new(Grudge::new()),
             earlier_logs: Mutex::new(BTreeMap::new()),
+            mechanism: Mutex::new(None),
         })
     }
 

@@ -7,9 +7,7 @@ use std::time::Duration;
 /// Kubernetes calls fail like every command: see [`crate::error::Failure`].
 pub use crate::error::Failure as K8sError;
 
-pub(crate) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub(crate) use crate::backends::one_line;
 
 /// The HTTP status of a failed call, if the API server answered at all.
 pub(crate) fn status_code(e: &kube::Error) -> Option<u16> {

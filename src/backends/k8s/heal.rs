@@ -1,8 +1,9 @@
 //! `chaos heal --backend k8s`: undo what a crashed run left in force on a
 //! Kubernetes cluster. The journal's outstanding faults of this cluster
 //! first (recorded healed as each is undone), then the safety net: our
-//! chains (partition, loss) and our rate-limit qdisc removed from every pod
-//! with a sidecar, and SIGCONT to every node's
+//! chains (partition, loss), our rate-limit qdisc and every shaping of ours
+//! (the netem qdisc; the packet delayer and its chain `CHAOS-DELAY`)
+//! removed from every pod with a sidecar, and SIGCONT to every node's
 //! process (harmless to one that runs; a stopped one cannot be told apart
 //! from outside).
 

@@ -8,6 +8,8 @@
 //! * [`exec`]: running a command in a pod's container (`pods/exec`).
 //! * [`faults`]: `impl Cluster for K8sCluster`: kill, pause, partition...
 //! * [`quality`]: losses and rate limits, through the sidecar.
+//! * [`shaping`]: delay, duplicate, reorder, slow-node, flaky-node: netem,
+//!   or the packet delayer, through the sidecar.
 //! * [`logs`]: `nodes/<node>/log` for the results folder.
 //! * [`permissions`]: [`PERMISSIONS`], every API verb the backend uses;
 //!   k8s/rbac.yaml grants exactly these.
@@ -33,8 +35,10 @@ pub use permissions::{Permission, PERMISSIONS};
 
 /// The name of the partition sidecar container the manifests declare: it
 /// shares the pod's network namespace (as every container does), has
-/// NET_ADMIN (and KILL), and with `shareProcessNamespace: true` sees the
-/// system's process. Partitions and pauses run in it.
+/// NET_ADMIN, NET_RAW and KILL, and with `shareProcessNamespace: true` sees
+/// the system's process. Partitions, pauses, losses, rate limits and
+/// shapings run in it (the packet delayer too, from the chaos executable
+/// of its image).
 pub const SIDECAR: &str = "chaos-sidecar";
 
 /// Pod annotation naming the system's process for `pkill -x` (`etcd`,

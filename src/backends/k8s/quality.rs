@@ -206,12 +206,30 @@ impl K8sCluster {
         script: &str,
         removed: impl Fn(usize) -> String,
     ) -> Result<Vec<String>, K8sError> {
+        self.heal_everywhere(script, &[], |text| {
+            tc::heal_outcome(text)
+                .map(|outcome| outcome.map(&removed))
+                .ok_or_else(|| one_line(text))
+        })
+        .await
+    }
+
+    /// Run `script` with `args` in every running pod with a sidecar, and
+    /// `read` what it said: the line of what it removed (None: nothing was
+    /// there), or Err with what could not be read. One report line per pod
+    /// something went from.
+    pub(super) async fn heal_everywhere(
+        &self,
+        script: &str,
+        args: &[String],
+        read: impl Fn(&str) -> Result<Option<String>, String>,
+    ) -> Result<Vec<String>, K8sError> {
         let pods = self.refresh().await?;
         let targets: Vec<&K8sPod> = pods
             .iter()
             .filter(|p| p.has_sidecar && p.has_netns())
             .collect();
-        let results = join_all(targets.iter().map(|p| self.script(p, "heal", script, &[]))).await;
+        let results = join_all(targets.iter().map(|p| self.script(p, "heal", script, args))).await;
         let mut lines = Vec::new();
         let mut errors = Vec::new();
         for (pod, result) in targets.iter().zip(results) {
@@ -222,15 +240,14 @@ impl K8sCluster {
                     continue;
                 }
             };
-            match tc::heal_outcome(&text) {
-                Some(Some(n)) => lines.push(format!(
-                    "{} from pod {} in namespace {}",
-                    removed(n),
+            match read(&text) {
+                Ok(Some(removed)) => lines.push(format!(
+                    "{removed} from pod {} in namespace {}",
                     pod.name,
                     self.namespace()
                 )),
-                Some(None) => {}
-                None => errors.push(format!("healing pod {}: {}", pod.name, one_line(&text))),
+                Ok(None) => {}
+                Err(said) => errors.push(format!("healing pod {}: {said}", pod.name)),
             }
         }
         if !errors.is_empty() {
