@@ -1,8 +1,9 @@
 //! `chaos heal --backend k8s`: undo what a crashed run left in force on a
 //! Kubernetes cluster. The journal's outstanding faults of this cluster
 //! first (recorded healed as each is undone), then the safety net: our
-//! chains (partition, loss) and our rate-limit qdisc removed from every pod
-//! with a sidecar, and SIGCONT to every node's
+//! chains (partition, loss) and our qdiscs (rate, shaping) removed from
+//! every pod with a sidecar, the disk faults of every pod on the fault
+//! filesystem cleared, and SIGCONT to every node's
 //! process (harmless to one that runs; a stopped one cannot be told apart
 //! from outside).
 
@@ -49,6 +50,7 @@ pub async fn heal(
         cluster.heal_loss_nodes().await,
         cluster.heal_rate_nodes().await,
         cluster.heal_shaping_nodes().await,
+        cluster.heal_disk_nodes().await,
     ];
     for result in swept {
         match result {

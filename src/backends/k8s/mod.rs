@@ -7,6 +7,8 @@
 //! * [`ready`]: waiting for Ready; deleting a pod.
 //! * [`exec`]: running a command in a pod's container (`pods/exec`).
 //! * [`faults`]: `impl Cluster for K8sCluster`: kill, pause, partition...
+//! * [`disk`]: disk faults, through the fault filesystem of pods whose
+//!   system container starts on it (k8s/etcd-disk.yaml).
 //! * [`quality`]: losses and rate limits, through the sidecar.
 //! * [`logs`]: `nodes/<node>/log` for the results folder.
 //! * [`permissions`]: [`PERMISSIONS`], every API verb the backend uses;
@@ -17,6 +19,7 @@
 //! nightly CronJob are in `k8s/`.
 
 pub mod discover;
+pub mod disk;
 pub mod error;
 pub mod exec;
 pub mod faults;
