@@ -626,7 +626,7 @@ async fn chaos_nemesis_apply_refuses_a_fault_the_backend_lacks_before_the_journa
     let path = dir.join("journal.jsonl");
     let mut journal = Journal::open(&path, &cluster.run_id()).unwrap();
     let action = ByHand::Apply {
-        spec: FaultSpec::parse("slow-disk:100ms").unwrap(),
+        spec: FaultSpec::parse("truncate").unwrap(),
         node: Some("etcd-1".into()),
         seed: 0,
         hold: None,
@@ -640,7 +640,7 @@ async fn chaos_nemesis_apply_refuses_a_fault_the_backend_lacks_before_the_journa
     assert_eq!(e.exit_code(), 254);
     assert_eq!(
         e.message(),
-        "slow-disk:100ms: the Kubernetes backend does not implement it"
+        "truncate: the Kubernetes backend cannot edit a pod's files while it is down: not built yet"
     );
     assert!(Journal::read(&path).unwrap().is_empty());
     assert!(seen.lock().unwrap().iter().all(|s| !s.upgrade), "no exec");

@@ -2,12 +2,15 @@
 //! the type does not know (a typo would be dropped silently by the API
 //! server's client tooling: here it fails), and the pieces fit together: the
 //! Role grants exactly the backend's PERMISSIONS, the StatefulSets carry the
-//! partition sidecar the backend execs into, the CronJob runs the harness
-//! under the ServiceAccount with its results on the claim.
+//! partition sidecar the backend execs into, the disk variants start the
+//! system on the fault filesystem the way the backend recognises, the
+//! CronJob runs the harness under the ServiceAccount with its results on
+//! the claim.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use chaos::backends::k8s::discover::wrapper;
 use chaos::backends::k8s::{PERMISSIONS, PROCESS_ANNOTATION, SIDECAR};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::CronJob;
@@ -189,7 +192,10 @@ fn clusters_under_test_carry_the_partition_sidecar() {
         .collect();
     assert_eq!(
         names,
-        ["etcd", "nats"].iter().map(|s| s.to_string()).collect()
+        ["etcd", "etcd-disk", "nats", "nats-disk"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     );
     for set in &sets {
         let name = set.metadata.name.clone().unwrap();
@@ -306,4 +312,102 @@ fn the_nightly_cronjob_runs_the_k8s_backend_with_results_on_a_claim() {
             .any(|c| c.metadata.name.as_ref() == Some(claim)),
         "claim {claim} is declared"
     );
+}
+
+#[test]
+fn disk_variants_start_the_system_on_the_fault_filesystem_and_only_they_are_privileged() {
+    let sets: Vec<StatefulSet> = all("StatefulSet");
+    let mut disk_variants = 0;
+    for set in &sets {
+        let name = set.metadata.name.clone().unwrap();
+        let spec = set.spec.as_ref().unwrap();
+        let pod = spec.template.spec.as_ref().unwrap();
+        let system = pod.containers.iter().find(|c| c.name != SIDECAR).unwrap();
+        let privileged = system
+            .security_context
+            .as_ref()
+            .and_then(|s| s.privileged)
+            .unwrap_or(false);
+        // The backend's own reading of the container: is it wrapped?
+        let Some(chaos) = wrapper(system) else {
+            assert!(!name.ends_with("-disk"), "{name}: not wrapped");
+            assert!(
+                !privileged,
+                "{name}: privileged without the fault filesystem"
+            );
+            continue;
+        };
+        disk_variants += 1;
+        assert!(name.ends_with("-disk"), "{name}");
+        let argv = system.command.clone().unwrap();
+        assert_eq!(argv[4], "--", "{name}: {argv:?}");
+        // The data directory given to the wrapper is the claim's mount.
+        let data = &argv[3];
+        let claims: Vec<String> = spec
+            .volume_claim_templates
+            .iter()
+            .flatten()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        let mounts = system.volume_mounts.clone().unwrap_or_default();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| &m.mount_path == data && claims.contains(&m.name)),
+            "{name}: {data} is not where a claim is mounted: {mounts:?}"
+        );
+        // The executable is in an emptyDir that an init container from the
+        // harness image fills, mounted in the system container where the
+        // command looks for it.
+        let (dir, file) = chaos.rsplit_once('/').unwrap();
+        let mount = mounts
+            .iter()
+            .find(|m| m.mount_path == dir)
+            .unwrap_or_else(|| panic!("{name}: nothing mounted at {dir}"));
+        let volume = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == mount.name)
+            .unwrap();
+        assert!(volume.empty_dir.is_some(), "{name}: {volume:?}");
+        let init = pod.init_containers.clone().unwrap_or_default();
+        let copier = init
+            .iter()
+            .find(|c| {
+                c.volume_mounts
+                    .iter()
+                    .flatten()
+                    .any(|m| m.name == mount.name && m.mount_path == dir)
+            })
+            .unwrap_or_else(|| panic!("{name}: no init container fills {dir}"));
+        assert!(
+            copier
+                .image
+                .as_deref()
+                .unwrap()
+                .starts_with("chaos/harness:"),
+            "{name}: {:?}",
+            copier.image
+        );
+        assert_eq!(
+            copier.command.clone().unwrap(),
+            ["cp", "/usr/local/bin/chaos", &format!("{dir}/{file}")]
+        );
+        // The system's image has glibc for the executable: one of ours
+        // (the upstream etcd and NATS images have no glibc).
+        let image = system.image.as_deref().unwrap();
+        assert!(image.starts_with("chaos/"), "{name}: {image}");
+        // /dev/fuse and mount(2): privileged, root, SYS_ADMIN said.
+        let context = system.security_context.as_ref().unwrap();
+        assert!(privileged, "{name}");
+        assert_eq!(context.run_as_user, Some(0), "{name}");
+        let caps = context
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.add.clone())
+            .unwrap_or_default();
+        assert_eq!(caps, ["SYS_ADMIN"], "{name}");
+    }
+    assert_eq!(disk_variants, 2, "etcd-disk and nats-disk");
 }

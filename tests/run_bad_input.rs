@@ -164,8 +164,8 @@ fn bad_client_and_own_cluster_flags_are_one_line() {
             "flakey:error-writes needs each node's data on the fault filesystem",
         ),
         (
-            &["--backend", "k8s", "--namespace", "a", "--selector", "b", "--nemesis", "kill-lose-unsynced-all"],
-            "--backend k8s cannot kill-lose-unsynced",
+            &["--backend", "k8s", "--namespace", "a", "--selector", "b", "--nemesis", "bitflip-all"],
+            "--backend k8s cannot bitflip",
         ),
         (&["--disk-faults", "dm"], "--disk-faults dm: runs do not use dm-flakey yet"),
         (&["--disk-faults", "lvm"], "--disk-faults \"lvm\": use fuse"),

@@ -182,34 +182,6 @@ pub fn clear_control() -> Value {
     json!({"op": "clear"})
 }
 
-/// What the fault filesystem's `clear` reply says its faults changed, for
-/// the line a heal prints (and the history's stop op carries):
-/// `412 requests failed, 3 reads corrupted`, or `no request changed`
-/// (a flakey disk nobody wrote to while it was down tested nothing). None
-/// for a reply without the count (a filesystem from before it counted).
-pub fn affected_summary(clear_reply: &Value) -> Option<String> {
-    let affected = clear_reply.get("affected")?;
-    let count = |key: &str| affected.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let parts: Vec<String> = [
-        ("failed", "request", "failed"),
-        ("dropped", "request", "dropped"),
-        ("corrupted_reads", "read", "corrupted"),
-        ("corrupted_writes", "write", "corrupted"),
-    ]
-    .into_iter()
-    .filter(|(key, ..)| count(key) > 0)
-    .map(|(key, what, how)| match count(key) {
-        1 => format!("1 {what} {how}"),
-        n => format!("{n} {what}s {how}"),
-    })
-    .collect();
-    Some(if parts.is_empty() {
-        "no request changed".into()
-    } else {
-        parts.join(", ")
-    })
-}
-
 /// A delay written `100ms` or `1s`, 1 ms to 10 s.
 pub fn parse_delay(text: &str) -> Result<u32, String> {
     let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
@@ -389,23 +361,6 @@ mod tests {
         let r = Flakey::new(FlakeyMode::ErrorWrites).control();
         assert_eq!(r["mode"], "error_writes");
         assert!(r.get("direction").is_none());
-    }
-
-    #[test]
-    fn a_clear_reply_says_what_the_faults_changed() {
-        let reply = json!({"ok": true, "affected": {"failed": 412, "dropped": 0, "corrupted_reads": 3, "corrupted_writes": 0}});
-        assert_eq!(
-            affected_summary(&reply).as_deref(),
-            Some("412 requests failed, 3 reads corrupted")
-        );
-        let one = json!({"ok": true, "affected": {"dropped": 1}});
-        assert_eq!(affected_summary(&one).as_deref(), Some("1 request dropped"));
-        let nothing = json!({"ok": true, "affected": {"failed": 0, "dropped": 0, "corrupted_reads": 0, "corrupted_writes": 0}});
-        assert_eq!(
-            affected_summary(&nothing).as_deref(),
-            Some("no request changed")
-        );
-        assert_eq!(affected_summary(&json!({"ok": true})), None);
     }
 
     #[test]

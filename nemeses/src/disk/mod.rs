@@ -3,6 +3,8 @@
 //! * [`dm_flakey`]: a node's disk behind a device-mapper `flakey` target
 //!   over a loop device: the table for each fault mode, and the scripts that
 //!   create the device, switch its mode live and remove it.
+//! * [`faultfs`]: reading what the fault filesystem's control socket
+//!   answers (a reply, what a `status` shows in force).
 //!
 //! Like [`crate::iptables`] and [`crate::tc`], nothing here runs anything:
 //! the scripts are POSIX `sh`, their arguments `$1`, `$2`, ..., and
@@ -10,6 +12,7 @@
 //! arguments, the text a backend (or a test VM) hands to `sh`.
 
 pub mod dm_flakey;
+pub mod faultfs;
 
 /// `script` preceded by `set -- ARGS`, each argument one quoted word, so
 /// the script finds them as `$1`, `$2`, ... whatever they contain.

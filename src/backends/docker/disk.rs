@@ -16,6 +16,7 @@ use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use serde_json::{json, Value};
 
+use chaos_nemeses::disk::faultfs;
 use chaos_nemeses::storage::{damage_script, list_files_script, plan_damage, Damage};
 use chaos_nemeses::ClusterError;
 
@@ -49,11 +50,7 @@ impl DockerCluster {
         let (code, output) = sidecar::exec(self.docker(), &node.id, &cmd)
             .await
             .map_err(|e| ClusterError::Backend(e.to_string()))?;
-        let reply: Option<Value> = output
-            .lines()
-            .rev()
-            .find_map(|line| serde_json::from_str(line.trim()).ok());
-        match reply {
+        match faultfs::reply(&output) {
             Some(reply) if code == 0 && reply["ok"] == json!(true) => Ok(reply),
             Some(reply) => Err(ClusterError::Backend(format!(
                 "the fault filesystem of node {} refused {text}: {}",

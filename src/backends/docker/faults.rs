@@ -10,9 +10,11 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
+use chaos_nemeses::disk::faultfs;
+use chaos_nemeses::disk::faultfs::disk_faults_ended;
 use chaos_nemeses::iptables::share_in_force;
 use chaos_nemeses::netem::Netem;
-use chaos_nemeses::storage::{affected_summary, clear_control, slow_disk_control, Damage, Flakey};
+use chaos_nemeses::storage::{clear_control, slow_disk_control, Damage, Flakey};
 use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;
 use serde_json::json;
@@ -350,10 +352,7 @@ impl Cluster for DockerCluster {
             )]);
         }
         let reply = self.disk_control(&node, &clear_control()).await?;
-        Ok(vec![match affected_summary(&reply) {
-            Some(affected) => format!("{name}: disk faults ended ({affected})"),
-            None => format!("{name}: disk faults ended"),
-        }])
+        Ok(vec![disk_faults_ended(name, &reply)])
     }
 
     async fn restart(&self, name: &str) -> Result<(), ClusterError> {
@@ -505,25 +504,12 @@ impl Cluster for DockerCluster {
                 let status = self
                     .disk_control(&docker_node, &json!({"op": "status"}))
                     .await?;
-                Ok(disk_fault_in(&status, fault))
+                Ok(faultfs::shows(&status, fault))
             }
             other => Err(ClusterError::Unsupported {
                 fault: format!("watch a {}", other.verb()),
                 reason: "the Docker backend cannot look at it".into(),
             }),
         }
-    }
-}
-
-/// Whether a fault filesystem's `status` reply shows `fault` in force.
-fn disk_fault_in(status: &serde_json::Value, fault: &Fault) -> bool {
-    match fault {
-        Fault::Flakey { .. } => !status["flakey"].is_null(),
-        Fault::SlowDisk { delay_ms, .. } => {
-            let ms = |field: &str| status["latency"][field].as_u64().unwrap_or(0);
-            let delay = u64::from(*delay_ms);
-            ms("reads_ms") == delay && ms("writes_ms") == delay && ms("fsync_ms") == delay
-        }
-        _ => false,
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chaos_nemeses::shaping::Mechanism;
 use chaos_nemeses::{Grudge, Node};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, ListParams};
 use kube::Client;
 
@@ -122,6 +122,13 @@ pub struct K8sPod {
     pub running: bool,
     /// The sidecar container is running: exec into it can work.
     pub sidecar_running: bool,
+    /// How many times the kubelet has restarted the system container: it
+    /// grows when the container dies and starts again in the same pod.
+    pub restarts: i32,
+    /// The chaos executable in the system container when the container
+    /// starts as `<chaos> faultfs wrap <data> -- <system>` (its data on the
+    /// fault filesystem: k8s/etcd-disk.yaml); None otherwise.
+    pub fault_fs: Option<String>,
 }
 
 impl K8sPod {
@@ -438,6 +445,17 @@ pub fn node(pod: &Pod, target: &Target) -> Result<K8sPod, K8sError> {
     };
     let running = running_named(&container);
     let sidecar_running = running_named(SIDECAR);
+    let restarts = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find(|c| c.name == container)
+        .map_or(0, |c| c.restart_count);
+    let fault_fs = spec
+        .containers
+        .iter()
+        .find(|c| c.name == container)
+        .and_then(wrapper);
     Ok(K8sPod {
         name,
         ordinal,
@@ -458,5 +476,25 @@ pub fn node(pod: &Pod, target: &Target) -> Result<K8sPod, K8sError> {
         process,
         running,
         sidecar_running,
+        restarts,
+        fault_fs,
     })
+}
+
+/// The chaos executable a container starts as `<chaos> faultfs wrap <data>
+/// -- <system>`, read from its command and arguments; None for any other
+/// start (a shell script around the wrapper cannot be seen into).
+pub fn wrapper(container: &Container) -> Option<String> {
+    let argv: Vec<&String> = container
+        .command
+        .iter()
+        .flatten()
+        .chain(container.args.iter().flatten())
+        .collect();
+    match argv.as_slice() {
+        [chaos, faultfs, wrap, _data, ..] if *faultfs == "faultfs" && *wrap == "wrap" => {
+            Some(chaos.to_string())
+        }
+        _ => None,
+    }
 }

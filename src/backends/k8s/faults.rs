@@ -18,6 +18,8 @@
 //!   the cluster, so the harness's own path to the nodes is never cut.
 //! * loss / rate: the same, with the loss chain and the tc scripts (see
 //!   [`super::quality`]).
+//! * kill-lose-unsynced, flakey, slow-disk: through the fault filesystem of
+//!   pods whose system container starts on it (see [`super::disk`]).
 //!
 //! Every method is idempotent, as the trait asks.
 
@@ -28,6 +30,7 @@ use chaos_nemeses::iptables::{
     SHOW,
 };
 use chaos_nemeses::netem::Netem;
+use chaos_nemeses::storage::{slow_disk_control, Flakey};
 use chaos_nemeses::{Cluster, ClusterError, Fault, FaultSpec, Grudge, Links, Node, Percent, Rate};
 use futures_util::future::join_all;
 
@@ -44,7 +47,7 @@ const PROCESS_STATE: &str =
 
 impl K8sCluster {
     /// The node as last seen, or UnknownNode.
-    fn seen(&self, name: &str) -> Result<K8sPod, ClusterError> {
+    pub(super) fn seen(&self, name: &str) -> Result<K8sPod, ClusterError> {
         let pods = self.pods_seen();
         ClusterError::find(&as_nodes(&pods), name)?;
         Ok(pods.into_iter().find(|p| p.name == name).expect("found"))
@@ -64,11 +67,9 @@ impl K8sCluster {
         Ok(())
     }
 
-    /// Send `signal` to the system's process from the sidecar. The pkill
-    /// exit code: 0 matched, 1 no such process.
-    async fn signal(&self, name: &str, signal: &str, fault: &str) -> Result<i32, ClusterError> {
-        let pod = self.seen(name)?;
-        self.needs_sidecar(&pod, fault)?;
+    /// A fault that signals the system from the sidecar: Unsupported when
+    /// the sidecar cannot see the system's processes.
+    pub(super) fn needs_shared_pids(&self, pod: &K8sPod, fault: &str) -> Result<(), ClusterError> {
         if !pod.shares_pids {
             return Err(ClusterError::Unsupported {
                 fault: fault.into(),
@@ -78,6 +79,15 @@ impl K8sCluster {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// Send `signal` to the system's process from the sidecar. The pkill
+    /// exit code: 0 matched, 1 no such process.
+    async fn signal(&self, name: &str, signal: &str, fault: &str) -> Result<i32, ClusterError> {
+        let pod = self.seen(name)?;
+        self.needs_sidecar(&pod, fault)?;
+        self.needs_shared_pids(&pod, fault)?;
         let output = self
             .exec(&pod.name, SIDECAR, &["pkill", signal, "-x", &pod.process])
             .await?;
@@ -98,7 +108,11 @@ impl K8sCluster {
         let seen = self.seen(name)?;
         let old = self.look(name).await?;
         if let Some(old) = &old {
-            self.save_log(name, &seen.container, &old.uid).await;
+            // A process crash or a clean stop, not a power cut: what the
+            // system wrote is kept, as the node's page cache would keep it.
+            self.write_through(old).await?;
+            let ending = format!("uid {}, deleted by the nemesis", old.uid);
+            self.save_log(name, &seen.container, &ending).await;
         }
         self.delete(name, grace).await?;
         let old_uid = old.as_ref().map(|p| p.uid.as_str());
@@ -304,7 +318,14 @@ impl Cluster for K8sCluster {
             | FaultSpec::Stop
             | FaultSpec::Loss { .. }
             | FaultSpec::Rate { .. }
-            | FaultSpec::Shape { .. } => Ok(()),
+            | FaultSpec::Shape { .. }
+            | FaultSpec::KillLoseUnsynced(_)
+            | FaultSpec::Flakey(_)
+            | FaultSpec::SlowDisk { .. } => Ok(()),
+            FaultSpec::DamageFiles { .. } => Err(
+                "the Kubernetes backend cannot edit a pod's files while it is down: not built yet"
+                    .into(),
+            ),
             _ => Err("the Kubernetes backend does not implement it".into()),
         }
     }
@@ -393,6 +414,24 @@ impl Cluster for K8sCluster {
         Ok(self.heal_shaping_nodes().await?)
     }
 
+    async fn kill_losing_unsynced(&self, names: &[String]) -> Result<(), ClusterError> {
+        self.kill_pods_losing_unsynced(names).await
+    }
+
+    async fn flakey(&self, name: &str, flakey: &Flakey) -> Result<(), ClusterError> {
+        self.disk_request(name, &flakey.control()).await.map(drop)
+    }
+
+    async fn slow_disk(&self, name: &str, delay_ms: u32) -> Result<(), ClusterError> {
+        self.disk_request(name, &slow_disk_control(delay_ms))
+            .await
+            .map(drop)
+    }
+
+    async fn heal_disk(&self, name: &str) -> Result<Vec<String>, ClusterError> {
+        self.end_disk_faults(name).await
+    }
+
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
         let seen = self.seen(name)?;
         let Some(pod) = self.look(name).await? else {
@@ -414,7 +453,12 @@ impl Cluster for K8sCluster {
             Fault::Pause { node } => self.paused(node).await,
             // A kill or stop here is over once the StatefulSet's replacement
             // is Ready (see `replace`): nothing is held that could be lost.
-            Fault::Kill { .. } | Fault::Stop { .. } => Ok(true),
+            // So is a kill-lose-unsynced, once the kubelet has started the
+            // containers again (see `kill_pods_losing_unsynced`).
+            Fault::Kill { .. } | Fault::Stop { .. } | Fault::KillLoseUnsynced { .. } => Ok(true),
+            Fault::Flakey { node, .. } | Fault::SlowDisk { node, .. } => {
+                self.disk_in_force(node, fault).await
+            }
             Fault::Loss { links, .. } => self.loss_in_force(links).await,
             Fault::Rate { links, .. } => self.rate_in_force(links).await,
             Fault::Shape { links, .. } => self.shaping_in_force(links).await,

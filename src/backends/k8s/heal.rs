@@ -3,7 +3,8 @@
 //! first (recorded healed as each is undone), then the safety net: our
 //! chains (partition, loss), our rate-limit qdisc and every shaping of ours
 //! (the netem qdisc; the packet delayer and its chain `CHAOS-DELAY`)
-//! removed from every pod with a sidecar, and SIGCONT to every node's
+//! removed from every pod with a sidecar, the disk faults of every pod on
+//! the fault filesystem cleared, and SIGCONT to every node's
 //! process (harmless to one that runs; a stopped one cannot be told apart
 //! from outside).
 
@@ -50,6 +51,7 @@ pub async fn heal(
         cluster.heal_loss_nodes().await,
         cluster.heal_rate_nodes().await,
         cluster.heal_shaping_nodes().await,
+        cluster.heal_disk_nodes().await,
     ];
     for result in swept {
         match result {

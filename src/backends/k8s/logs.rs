@@ -1,6 +1,8 @@
 //! The nodes' logs, for the results folder: `nodes/<node>/log`, the system
 //! container's log of every incarnation of the pod this run saw (a killed
-//! pod's log is saved just before it is deleted: the API forgets it after).
+//! pod's log is saved just before it is deleted: the API forgets it after;
+//! so is a container's before the nemesis kills it, as the API keeps only
+//! the one before the current).
 
 use std::path::{Path, PathBuf};
 
@@ -32,15 +34,16 @@ impl K8sCluster {
         }
     }
 
-    /// Save the log of the incarnation of `name` about to be deleted.
-    pub(crate) async fn save_log(&self, name: &str, container: &str, uid: &str) {
+    /// Save the log of the incarnation of `name` about to go; `ending`
+    /// says how (`uid 1f2e..., deleted by the nemesis`).
+    pub(crate) async fn save_log(&self, name: &str, container: &str, ending: &str) {
         let text = match self.log(name, container).await {
             Ok(text) => text,
             Err(e) => format!("(cannot read the log: {e})\n"),
         };
         let mut saved = self.earlier_logs.lock().expect("logs lock");
         let entry = saved.entry(name.to_string()).or_default();
-        *entry += &format!("==== pod {name} uid {uid}, deleted by the nemesis ====\n");
+        *entry += &format!("==== pod {name} {ending} ====\n");
         *entry += &text;
         if !text.ends_with('\n') {
             entry.push('\n');

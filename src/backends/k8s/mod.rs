@@ -7,6 +7,8 @@
 //! * [`ready`]: waiting for Ready; deleting a pod.
 //! * [`exec`]: running a command in a pod's container (`pods/exec`).
 //! * [`faults`]: `impl Cluster for K8sCluster`: kill, pause, partition...
+//! * [`disk`]: disk faults, through the fault filesystem of pods whose
+//!   system container starts on it (k8s/etcd-disk.yaml).
 //! * [`quality`]: losses and rate limits, through the sidecar.
 //! * [`shaping`]: delay, duplicate, reorder, slow-node, flaky-node: netem,
 //!   or the packet delayer, through the sidecar.
@@ -19,6 +21,7 @@
 //! nightly CronJob are in `k8s/`.
 
 pub mod discover;
+pub mod disk;
 pub mod error;
 pub mod exec;
 pub mod faults;

@@ -1,5 +1,6 @@
 //! Waiting for pods to be Ready: the whole cluster before a run, one
-//! replacement after a kill. Bounded: a pod that does not come back in time
+//! replacement after a kill, one container started again by the kubelet
+//! after the nemesis killed it. Bounded: a pod that does not come back in time
 //! is an error saying so (which the nemesis records in the history).
 
 use std::time::{Duration, Instant};
@@ -102,6 +103,45 @@ impl K8sCluster {
                 let wanted = if until_ready { "Ready" } else { "Running" };
                 return Err(K8sError::Harness(format!(
                     "pod {name} was not back and {wanted} within {}: {state}; see kubectl describe pod {name} -n {}",
+                    seconds(timeout),
+                    self.namespace()
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Wait until the system container of pod `name` has been started
+    /// again by the kubelet since `before` (it was seen with `before.restarts`
+    /// restarts) and the pod is Ready; a pod recreated meanwhile (another
+    /// uid) counts as started again once Ready.
+    pub(crate) async fn wait_restarted(
+        &self,
+        name: &str,
+        before: &K8sPod,
+    ) -> Result<K8sPod, K8sError> {
+        let timeout = self.target.ready_timeout;
+        let start = Instant::now();
+        loop {
+            let seen = self.look(name).await?;
+            if let Some(pod) = &seen {
+                let again = pod.uid != before.uid || pod.restarts > before.restarts;
+                if again && pod.running && pod.ready && !pod.deleting {
+                    self.update(pod.clone());
+                    return Ok(pod.clone());
+                }
+            }
+            if start.elapsed() + POLL > timeout {
+                let state = match &seen {
+                    None => "the pod does not exist".to_string(),
+                    Some(p) if p.uid == before.uid && p.restarts <= before.restarts => format!(
+                        "its container {} has not been started again (restarts: {}); the kubelet waits longer after each restart (10 s, doubling up to 5 min)",
+                        p.container, p.restarts
+                    ),
+                    Some(p) => format!("it is {}", describe(p)),
+                };
+                return Err(K8sError::Harness(format!(
+                    "pod {name} was not started again and Ready within {}: {state}; see kubectl describe pod {name} -n {}",
                     seconds(timeout),
                     self.namespace()
                 )));

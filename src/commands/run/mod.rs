@@ -338,12 +338,34 @@ async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
             "--backend k8s needs --namespace NS and --selector LABELS (e.g. --namespace staging --selector app=my-log)".into(),
         ));
     };
-    let mut target = Target::new(namespace.clone(), selector.clone());
+    let client = K8sCluster::connect().await?;
+    on_pods(args, plan, client, namespace, selector).await
+}
+
+/// `chaos run --backend k8s` through `client` (a test's fake API server):
+/// what [`run`] does once it has a client.
+pub async fn on_kubernetes_with(args: &RunArgs, client: kube::Client) -> Result<i32, Failure> {
+    let plan = plan::plan(args)?;
+    let (Some(namespace), Some(selector)) = (&args.namespace, &args.selector) else {
+        return Err(Failure::BadInput(
+            "--backend k8s needs --namespace NS and --selector LABELS".into(),
+        ));
+    };
+    on_pods(args, &plan, client, namespace, selector).await
+}
+
+async fn on_pods(
+    args: &RunArgs,
+    plan: &Plan,
+    client: kube::Client,
+    namespace: &str,
+    selector: &str,
+) -> Result<i32, Failure> {
+    let mut target = Target::new(namespace, selector);
     target.container = args.container.clone();
     target.process = Some(plan.system.process.to_string()).filter(|p| !p.is_empty());
     target.expected_nodes = Some(args.nodes);
     let mut interrupts = Interrupts::new()?;
-    let client = K8sCluster::connect().await?;
     let cluster = K8sCluster::discover(client, target).await?;
     let console = Console::new();
     console.say(&format!("cluster: {}", cluster.describe()));
@@ -354,6 +376,12 @@ async fn on_kubernetes(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
             ready.map_err(|e| Failure::Harness(format!("the pods are not all Ready: {e}")))?;
         }
         None => return Ok(INTERRUPTED),
+    }
+    // Never a run that claims disk faults it could not inject: refused
+    // before its results folder, its journal and its first op.
+    if plan.disk {
+        cluster.check_disks().await?;
+        console.say("every pod keeps its data on the fault filesystem");
     }
     let (dir, mut meta) = open_results(args, plan)?;
     console.log_to(&dir.join("chaos.log"));

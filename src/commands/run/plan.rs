@@ -108,11 +108,6 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
             )))
         }
     };
-    if disk && args.backend != Backend::Docker {
-        return Err(bad(
-            "disk faults need each node's data on the fault filesystem, which only the Docker backend sets up yet: leave them out with --backend k8s".into(),
-        ));
-    }
     if let Some(disk) = faults.iter().find(|f| f.needs_disk()) {
         if cluster != ClusterSource::Ours {
             return Err(bad(format!(
