@@ -95,11 +95,13 @@ pub enum Event {
     },
     /// The backend cannot look at a fault in force: it is not watched.
     Unwatched { why: String },
-    /// Undone by the schedule, or undoing it failed.
+    /// Ended by the schedule, or ending it failed. `said`: what the end
+    /// did beyond `stop-<verb>` (see `Fault::end_on`), for the console.
     Stopped {
         verb: &'static str,
         value: Value,
         error: Option<String>,
+        said: Vec<String>,
     },
     /// A fault the journal still held at the end of the run, undone (or
     /// not: the error).
@@ -128,9 +130,9 @@ impl Event {
                 op(Step::Failed, verb, json!({"ms": ms}), Some(error))
             }
             Event::Lost { verb, value, why } => op(Step::Lost, verb, value.clone(), Some(why)),
-            Event::Stopped { verb, value, error } => {
-                op(Step::Stop, verb, value.clone(), error.as_ref())
-            }
+            Event::Stopped {
+                verb, value, error, ..
+            } => op(Step::Stop, verb, value.clone(), error.as_ref()),
             Event::Healed { verb, error } => op(Step::Stop, verb, Value::Null, error.as_ref()),
             Event::Skipped { .. }
             | Event::Unwatched { .. }
@@ -152,9 +154,12 @@ impl Event {
             }
             Event::Lost { why, .. } => format!("nemesis: {why}"),
             Event::Unwatched { why } => format!("nemesis: not watched while in force: {why}"),
-            Event::Stopped { verb, error, .. } => match error {
+            Event::Stopped {
+                verb, error, said, ..
+            } => match error {
                 Some(e) => format!("nemesis: {}: {e}", Step::Stop.f(verb)),
-                None => format!("nemesis: {}", Step::Stop.f(verb)),
+                None if said.is_empty() => format!("nemesis: {}", Step::Stop.f(verb)),
+                None => format!("nemesis: {} ({})", Step::Stop.f(verb), said.join("; ")),
             },
             Event::Healed { error, .. } => format!("heal: {}", error.as_ref()?),
             Event::JournalUnreadable { why } => format!("cannot read the fault journal: {why}"),
