@@ -268,8 +268,9 @@ pub struct ApplyArgs {
     /// Seed of the draw: which nodes, which links, which bytes.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = whole_number::<u64>)]
     pub seed: u64,
-    /// Keep the fault this long, then undo it (Ctrl-C undoes it at once).
-    /// Without it the fault stays after the command exits.
+    /// Keep the fault this long, then end it as a run does (Ctrl-C ends
+    /// it at once): its undo, or for rollback its write-back. Without it
+    /// the fault stays after the command exits.
     #[arg(long)]
     pub hold: Option<String>,
     #[command(flatten)]

@@ -41,8 +41,12 @@ fn results_dir(tag: &str) -> std::path::PathBuf {
 #[test]
 fn bad_run_flags_are_one_line_and_leave_no_folder() {
     let results = results_dir("flags");
-    let cases: [(&[&str], &str); 20] = [
+    let cases: [(&[&str], &str); 21] = [
         (&["--nemesis", "partition-halves,,kill"], "item 2 is empty"),
+        (
+            &["--nemesis", "kill,rollback:3"],
+            "--nemesis \"rollback:3\": rollback takes no parameter",
+        ),
         (
             &["--time-limit", "1s"],
             "the first fault would come at +10 s, at or after the time limit of 1 s",

@@ -250,6 +250,43 @@ pub trait Cluster: Send + Sync {
         lacks("damage files")
     }
 
+    /// `rollback`'s start: crash each of `nodes` (as `kill` does: what it
+    /// wrote is kept), copy chunks of its data files, drawn from `seed`
+    /// (see [`crate::rollback`]), to a stash of its own that outlives the
+    /// node's restart, and start it again.
+    fn snapshot_files(
+        &self,
+        nodes: &[NodeName],
+        seed: u64,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send {
+        let _ = (nodes, seed);
+        lacks("rollback")
+    }
+
+    /// `rollback`'s end: crash each of `nodes` again, write its stashed
+    /// chunks back over its files (never growing a file nor making one
+    /// again), remove the stash and start it: its data is stale from now
+    /// on. A node without a finished stash gets nothing written back. One
+    /// line per node, and one per file that was shorter or gone.
+    fn roll_back_files(
+        &self,
+        nodes: &[NodeName],
+    ) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
+        let _ = nodes;
+        async { Err(unsupported("rollback")) }
+    }
+
+    /// A heal of `rollback`: remove each node's stash, writing nothing
+    /// back, and start any of `nodes` that is down. Succeeds when there is
+    /// no stash; one line per stash removed or node started.
+    fn drop_snapshots(
+        &self,
+        nodes: &[NodeName],
+    ) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send {
+        let _ = nodes;
+        async { Err(unsupported("heal a rollback")) }
+    }
+
     /// Delay every read, write and fsync of `node`'s disk.
     fn slow_disk(
         &self,

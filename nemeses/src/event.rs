@@ -95,9 +95,10 @@ pub enum Event {
     },
     /// The backend cannot look at a fault in force: it is not watched.
     Unwatched { why: String },
-    /// Undone by the schedule, or undoing it failed. `said`: what the
-    /// undo reported, one line each (rules removed, or what a disk fault
-    /// changed while in force); empty when it reports nothing.
+    /// Ended by the schedule (see `Fault::end_on`), or ending it failed.
+    /// `said`: what the end reported, one line each (rules removed, what a
+    /// disk fault changed while in force, chunks written back); empty when
+    /// it reports nothing.
     Stopped {
         verb: &'static str,
         value: Value,

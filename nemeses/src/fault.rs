@@ -67,6 +67,11 @@ pub enum FaultSpec {
     /// crashed (SIGKILL) and their data files damaged while they are down;
     /// started again when undone.
     DamageFiles { damage: Damage, crowd: Crowd },
+    /// `rollback[-minority|-all]`: chunks of the nodes' data files copied
+    /// aside while they are down (crashed, then started again), and written
+    /// back over the files at the fault's end: from then on those places
+    /// hold stale bytes. A heal only removes the copy.
+    Rollback(Crowd),
 }
 
 impl FaultSpec {
@@ -96,6 +101,7 @@ impl FaultSpec {
             FaultSpec::DamageFiles { damage, crowd } => {
                 format!("{}{}", damage.name(), crowd.suffix())
             }
+            FaultSpec::Rollback(crowd) => format!("rollback{}", crowd.suffix()),
             other => other.verb().to_string(),
         }
     }
@@ -114,6 +120,7 @@ impl FaultSpec {
             FaultSpec::Flakey(_) => "flakey",
             FaultSpec::SlowDisk { .. } => "slow-disk",
             FaultSpec::DamageFiles { damage, .. } => damage.name(),
+            FaultSpec::Rollback(_) => "rollback",
         }
     }
 
@@ -126,6 +133,7 @@ impl FaultSpec {
                 | FaultSpec::Flakey(_)
                 | FaultSpec::SlowDisk { .. }
                 | FaultSpec::DamageFiles { .. }
+                | FaultSpec::Rollback(_)
         )
     }
 
@@ -134,7 +142,7 @@ impl FaultSpec {
     pub fn listing() -> String {
         let shapes: Vec<&str> = PartitionShape::ALL.iter().map(|s| s.name()).collect();
         format!(
-            "partition-<shape> ({}), {}, loss[-<place>]:<percent> (e.g. loss:20%), rate[-<place>]:<bandwidth> (e.g. rate-all:1mbit), delay[-<place>]:<delay>[~<jitter>] (e.g. delay-all:100ms~20ms/normal), duplicate[-<place>]:<percent>, reorder[-<place>]:<percent>, slow-node, flaky-node; a place is one node (the default), minority, all, or a shape's links; disk faults: kill-lose-unsynced[-minority|-all], flakey:<mode> ({}), slow-disk:<delay>, bitflip[-minority|-all], truncate[-minority|-all]",
+            "partition-<shape> ({}), {}, loss[-<place>]:<percent> (e.g. loss:20%), rate[-<place>]:<bandwidth> (e.g. rate-all:1mbit), delay[-<place>]:<delay>[~<jitter>] (e.g. delay-all:100ms~20ms/normal), duplicate[-<place>]:<percent>, reorder[-<place>]:<percent>, slow-node, flaky-node; a place is one node (the default), minority, all, or a shape's links; disk faults: kill-lose-unsynced[-minority|-all], flakey:<mode> ({}), slow-disk:<delay>, bitflip[-minority|-all], truncate[-minority|-all], rollback[-minority|-all]",
             shapes.join(", "),
             node_names(),
             flakey_modes()
@@ -278,7 +286,8 @@ impl FaultSpec {
     }
 
     /// `kill-lose-unsynced[-minority|-all]`, `flakey:<mode>`,
-    /// `slow-disk:<delay>`; None if `head` names none of them.
+    /// `slow-disk:<delay>`, the file faults; None if `head` names none of
+    /// them.
     fn parse_disk(
         item: &str,
         head: &str,
@@ -304,6 +313,15 @@ impl FaultSpec {
                     Some(_) => Err(bad(format!("{} takes no parameter", damage.name()))),
                 });
             }
+        }
+        if let Some(crowd) = Crowd::ALL
+            .into_iter()
+            .find(|c| head == format!("rollback{}", c.suffix()))
+        {
+            return Some(match parameter {
+                None => Ok(FaultSpec::Rollback(crowd)),
+                Some(_) => Err(bad("rollback takes no parameter".into())),
+            });
         }
         if head.starts_with("kill-lose-unsynced") {
             return Some(Err(bad(
@@ -396,6 +414,13 @@ impl FaultSpec {
                     seed: rng.next_u64(),
                 })
                 .map_err(|why| format!("{}: {why}", self.name())),
+            FaultSpec::Rollback(crowd) => crowd
+                .pick(nodes, rng)
+                .map(|nodes| Fault::Rollback {
+                    nodes,
+                    seed: rng.next_u64(),
+                })
+                .map_err(|why| format!("{}: {why}", self.name())),
             FaultSpec::Flakey(_) | FaultSpec::SlowDisk { .. } => {
                 if nodes.is_empty() {
                     return Err(format!("{}: the cluster has no nodes", self.name()));
@@ -442,7 +467,9 @@ impl FaultSpec {
             FaultSpec::KillLoseUnsynced(Crowd::One) => {
                 Some(Fault::KillLoseUnsynced { nodes: vec![node] })
             }
-            FaultSpec::KillLoseUnsynced(_) | FaultSpec::DamageFiles { .. } => None,
+            FaultSpec::KillLoseUnsynced(_)
+            | FaultSpec::DamageFiles { .. }
+            | FaultSpec::Rollback(_) => None,
             FaultSpec::Flakey(flakey) => Some(Fault::Flakey {
                 node,
                 flakey: *flakey,
@@ -454,8 +481,8 @@ impl FaultSpec {
         }
     }
 
-    /// [`FaultSpec::on`], and also the one-node file damage (`bitflip`,
-    /// `truncate`), whose bytes are drawn from `rng`: the instance on
+    /// [`FaultSpec::on`], and also the one-node file faults (`bitflip`,
+    /// `truncate`, `rollback`), whose bytes are drawn from `rng`: the instance on
     /// `node` of a fault given by hand with a seed (`chaos nemesis apply
     /// bitflip --node n2 --seed 7`). None for a fault on several nodes.
     pub fn on_drawn(&self, node: NodeName, rng: &mut Rng) -> Option<Fault> {
@@ -466,6 +493,10 @@ impl FaultSpec {
             } => Some(Fault::DamageFiles {
                 nodes: vec![node],
                 damage: *damage,
+                seed: rng.next_u64(),
+            }),
+            FaultSpec::Rollback(Crowd::One) => Some(Fault::Rollback {
+                nodes: vec![node],
                 seed: rng.next_u64(),
             }),
             other => other.on(node),
@@ -549,6 +580,14 @@ pub enum Fault {
         damage: Damage,
         seed: u64,
     },
+    /// `{"kind":"rollback","nodes":["n2"],"seed":7}`: the seed draws which
+    /// chunks are stashed. Each node's stash is found again from its node
+    /// (the backend names it after the node), which is all a heal needs to
+    /// remove it.
+    Rollback {
+        nodes: Vec<NodeName>,
+        seed: u64,
+    },
 }
 
 impl Fault {
@@ -567,6 +606,7 @@ impl Fault {
             Fault::Flakey { .. } => "flakey",
             Fault::SlowDisk { .. } => "slow-disk",
             Fault::DamageFiles { damage, .. } => damage.name(),
+            Fault::Rollback { .. } => "rollback",
         }
     }
 
@@ -582,7 +622,9 @@ impl Fault {
             Fault::Loss { links, loss } => format!("{loss} {links}"),
             Fault::Rate { links, rate } => format!("{rate} {links}"),
             Fault::Shape { links, netem, .. } => format!("{netem} {links}"),
-            Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => nodes.join(","),
+            Fault::KillLoseUnsynced { nodes }
+            | Fault::DamageFiles { nodes, .. }
+            | Fault::Rollback { nodes, .. } => nodes.join(","),
             Fault::Flakey { node, flakey } => format!("{} on {node}", flakey.mode.name()),
             Fault::SlowDisk { node, delay_ms } => format!("{delay_ms}ms on {node}"),
         }
@@ -609,6 +651,12 @@ impl Fault {
                 Fault::KillLoseUnsynced { nodes: a } | Fault::DamageFiles { nodes: a, .. },
                 Fault::KillLoseUnsynced { nodes: b } | Fault::DamageFiles { nodes: b, .. },
             ) => a.iter().any(|n| b.contains(n)),
+            // A node holds one stash: a second snapshot of the same nodes
+            // replaces the first. A slot apart from the crash faults above:
+            // a later kill of the node must not drop the rollback from the
+            // journal's outstanding faults, or no heal would remove its
+            // stash.
+            (Fault::Rollback { nodes: a, .. }, Fault::Rollback { nodes: b, .. }) => a == b,
             // A node's fault filesystem holds one disk fault at a time.
             (
                 Fault::Flakey { node: a, .. } | Fault::SlowDisk { node: a, .. },
@@ -637,10 +685,12 @@ impl Fault {
                 damage,
                 seed,
             } => cluster.damage_files(nodes, *damage, *seed).await,
+            Fault::Rollback { nodes, seed } => cluster.snapshot_files(nodes, *seed).await,
         }
     }
 
-    /// Take the fault away: heal, resume, restart, start. Returns one line
+    /// Take the fault away: heal, resume, restart, start (what `chaos heal`
+    /// does; a run's schedule ends a fault with [`Fault::end_on`]). Returns one line
     /// per thing removed that a heal's report shows (a partition's, a
     /// loss's or a rate limit's rules, node by node); none for the process
     /// faults. Not journaled: see
@@ -663,7 +713,30 @@ impl Fault {
             Fault::Flakey { node, .. } | Fault::SlowDisk { node, .. } => {
                 cluster.heal_disk(node).await
             }
+            // A heal returns to normal: the stash goes, nothing is written
+            // back (writing stale bytes would inject the fault, not heal it).
+            Fault::Rollback { nodes, .. } => cluster.drop_snapshots(nodes).await,
         }
+    }
+
+    /// End the fault when its time is up, as a run's schedule and a held
+    /// `chaos nemesis apply` do. For every fault but `rollback` this is
+    /// [`Fault::undo_on`], and says nothing more than `stop-<verb>` does.
+    /// A rollback's end is where its damage is done: the stashed chunks
+    /// written back over the files (the data goes stale); its lines say how
+    /// much, and which files were shorter or gone by then. A `chaos heal`
+    /// never does this: it undoes.
+    pub async fn end_on<C: Cluster>(&self, cluster: &C) -> Result<Vec<String>, ClusterError> {
+        match self {
+            Fault::Rollback { nodes, .. } => cluster.roll_back_files(nodes).await,
+            other => other.undo_on(cluster).await.map(|_| Vec::new()),
+        }
+    }
+
+    /// Does the fault's end ([`Fault::end_on`]) do more than its undo? Then
+    /// only a held fault reaches it; a heal stops short of it.
+    pub fn ends_apart(&self) -> bool {
+        matches!(self, Fault::Rollback { .. })
     }
 }
 
@@ -680,7 +753,8 @@ impl fmt::Display for Fault {
             | Fault::KillLoseUnsynced { .. }
             | Fault::Flakey { .. }
             | Fault::SlowDisk { .. }
-            | Fault::DamageFiles { .. } => {
+            | Fault::DamageFiles { .. }
+            | Fault::Rollback { .. } => {
                 write!(f, "{} {}", self.verb(), self.target())
             }
         }

@@ -378,3 +378,67 @@ fn file_faults_parse_and_carry_their_seed_into_the_journal() {
         .unwrap_err()
         .contains("bitflip takes no parameter"));
 }
+
+#[test]
+fn rollback_parses_draws_its_nodes_and_seed_and_keeps_a_slot_of_its_own() {
+    use crate::storage::Crowd;
+    let nodes: Vec<NodeName> = (1..=5).map(|i| format!("n{i}")).collect();
+    for (item, crowd) in [
+        ("rollback", Crowd::One),
+        ("rollback-minority", Crowd::Minority),
+        ("rollback-all", Crowd::All),
+    ] {
+        let spec = FaultSpec::parse(item).unwrap();
+        assert_eq!(spec, FaultSpec::Rollback(crowd));
+        assert_eq!(spec.name(), item);
+        assert_eq!(spec.verb(), "rollback");
+        assert!(spec.needs_disk());
+    }
+    assert!(FaultSpec::listing().contains("rollback[-minority|-all]"));
+    let minority = FaultSpec::Rollback(Crowd::Minority);
+    let fault = minority.instantiate(&nodes, &mut Rng::new(4)).unwrap();
+    assert_eq!(
+        fault,
+        minority.instantiate(&nodes, &mut Rng::new(4)).unwrap()
+    );
+    let Fault::Rollback { nodes: hit, seed } = &fault else {
+        panic!("{fault:?}")
+    };
+    assert_eq!(hit.len(), 2, "a minority of five");
+    let json = serde_json::to_value(&fault).unwrap();
+    assert_eq!(json["kind"], "rollback");
+    assert_eq!(json["seed"], *seed);
+    assert_eq!(serde_json::from_value::<Fault>(json).unwrap(), fault);
+    assert_eq!(fault.to_string(), format!("rollback {}", hit.join(",")));
+    assert!(fault.ends_apart());
+    assert!(!Fault::Kill { node: "n1".into() }.ends_apart());
+
+    // By hand on one node, with the seed drawing the chunks.
+    let one = FaultSpec::Rollback(Crowd::One);
+    assert_eq!(one.on("n2".into()), None, "on() has no seed to draw from");
+    let drawn = |seed| one.on_drawn("n2".into(), &mut Rng::new(seed));
+    assert_eq!(
+        drawn(7),
+        Some(Fault::Rollback {
+            nodes: vec!["n2".into()],
+            seed: Rng::new(7).next_u64(),
+        })
+    );
+    assert_ne!(drawn(7), drawn(8));
+    assert_eq!(minority.on_drawn("n2".into(), &mut Rng::new(7)), None);
+
+    // A kill of the same node must not hide the rollback from a heal.
+    let on_n2 = drawn(7).unwrap();
+    let kill = FaultSpec::Kill.on("n2".into()).unwrap();
+    let damage = FaultSpec::parse("bitflip")
+        .unwrap()
+        .on_drawn("n2".into(), &mut Rng::new(1))
+        .unwrap();
+    assert!(!on_n2.same_slot(&kill) && !on_n2.same_slot(&damage) && !damage.same_slot(&on_n2));
+    assert!(on_n2.same_slot(&drawn(8).unwrap()), "one stash per node");
+    assert!(!on_n2.same_slot(&fault), "other nodes, other stashes");
+
+    let e = FaultSpec::parse("rollback:3").unwrap_err();
+    assert_eq!(e, "--nemesis \"rollback:3\": rollback takes no parameter");
+    assert!(FaultSpec::parse("rollback-most").is_err());
+}

@@ -26,7 +26,9 @@
 //! * [`storage`]: the disk faults' parameters (who loses unsynced writes,
 //!   dm-flakey's modes, a slow disk's delay) and the fault filesystem's
 //!   control requests; [`disk`]: [`disk::dm_flakey`], the device-mapper
-//!   flakey tables and the scripts that put a node's disk behind one.
+//!   flakey tables and the scripts that put a node's disk behind one;
+//!   [`rollback`]: which chunks of a node's data files a `rollback`
+//!   stashes, and the scripts that stash them and write them back.
 
 pub mod cluster;
 pub mod disk;
@@ -40,6 +42,7 @@ pub mod nemesis;
 pub mod netem;
 pub mod quality;
 pub mod rng;
+pub mod rollback;
 pub mod schedule;
 pub mod shaping;
 pub mod storage;

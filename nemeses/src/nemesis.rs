@@ -2,7 +2,8 @@
 //! are applied, their heal written down after it succeeded. Every way a
 //! fault is applied or undone goes through here (`chaos run`'s schedule,
 //! `chaos nemesis`, `chaos heal`, on every backend), so all of them undo a
-//! fault the same way.
+//! fault the same way, and all that end one when its time is up (a run, a
+//! held fault by hand) end it the same way.
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::fault::Fault;
@@ -41,6 +42,19 @@ pub async fn undo<C: Cluster>(
     fault: &Fault,
 ) -> Result<Vec<String>, NemesisError> {
     let lines = fault.undo_on(cluster).await?;
+    journal.record_heal(fault)?;
+    Ok(lines)
+}
+
+/// End a fault whose time is up (see [`Fault::end_on`]), then journal its
+/// heal. Returns what the end did that `stop-<verb>` alone does not say.
+/// If the end fails the fault stays in the journal, for a heal to undo.
+pub async fn end<C: Cluster>(
+    cluster: &C,
+    journal: &mut Journal,
+    fault: &Fault,
+) -> Result<Vec<String>, NemesisError> {
+    let lines = fault.end_on(cluster).await?;
     journal.record_heal(fault)?;
     Ok(lines)
 }

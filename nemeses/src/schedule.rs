@@ -131,7 +131,7 @@ impl Schedule<'_> {
             } else {
                 sleep_unless_stopped(hold, stop).await
             };
-            let (said, error) = match nemesis::undo(cluster, journal, &fault).await {
+            let (said, error) = match nemesis::end(cluster, journal, &fault).await {
                 Ok(said) => (said, None),
                 Err(e) => (Vec::new(), Some(e.to_string())),
             };
@@ -224,7 +224,8 @@ where
 
 /// Undoes every fault of run `run` the journal still holds in force, each
 /// an [`Event::Healed`], then sweeps for partition rules whatever the
-/// journal says.
+/// journal says. An undo, not an end: a fault whose end differs (a
+/// rollback's write-back) is only taken away.
 pub async fn heal_all<C: Cluster>(cluster: &C, journal: &mut Journal, run: &str, sink: &impl Sink) {
     let outstanding = match journal.outstanding() {
         Ok(entries) => entries,

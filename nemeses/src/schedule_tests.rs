@@ -13,7 +13,8 @@ use tokio::sync::watch;
 
 /// Records what was done to it; a partition takes [`Self::APPLY_TAKES`].
 /// Of the process faults it has only `stop`/`start`: the others are the
-/// trait's defaults (Unsupported). It loses packets too.
+/// trait's defaults (Unsupported). It loses packets and rolls files back
+/// too.
 #[derive(Default)]
 struct SlowPartitions {
     events: Mutex<Vec<&'static str>>,
@@ -37,7 +38,10 @@ impl SlowPartitions {
 impl Cluster for SlowPartitions {
     fn supports(fault: &FaultSpec) -> Result<(), String> {
         match fault {
-            FaultSpec::Partition(_) | FaultSpec::Stop | FaultSpec::Loss { .. } => Ok(()),
+            FaultSpec::Partition(_)
+            | FaultSpec::Stop
+            | FaultSpec::Loss { .. }
+            | FaultSpec::Rollback(_) => Ok(()),
             _ => Err("it only partitions, stops and loses packets".into()),
         }
     }
@@ -83,6 +87,18 @@ impl Cluster for SlowPartitions {
     }
     async fn heal_loss(&self) -> Result<Vec<String>, ClusterError> {
         self.log("loss healed");
+        Ok(Vec::new())
+    }
+    async fn snapshot_files(&self, _: &[String], _: u64) -> Result<(), ClusterError> {
+        self.log("snapshot taken");
+        Ok(())
+    }
+    async fn roll_back_files(&self, nodes: &[String]) -> Result<Vec<String>, ClusterError> {
+        self.log("rolled back");
+        Ok(vec![format!("{}: gone: /data/x", nodes[0])])
+    }
+    async fn drop_snapshots(&self, _: &[String]) -> Result<Vec<String>, ClusterError> {
+        self.log("snapshot dropped");
         Ok(Vec::new())
     }
     async fn is_up(&self, _: &str) -> Result<bool, ClusterError> {
@@ -434,5 +450,76 @@ async fn a_loss_is_scheduled_journaled_and_undone_like_any_other() {
     assert_eq!(
         fixture.finish(),
         ["start-loss", "loss-in-force", "stop-loss"]
+    );
+}
+
+/// A rollback's time up is its end (the chunks written back, and the
+/// console line says what was not); the heal at a run's end only drops
+/// the stash.
+#[tokio::test]
+async fn a_rollback_ends_by_writing_back_and_a_heal_only_drops_it() {
+    let mut fixture = Fixture::new("rollback");
+    let cluster = SlowPartitions::default();
+    let faults = [FaultSpec::parse("rollback").unwrap()];
+    let schedule = Schedule {
+        faults: &faults,
+        interval: Duration::from_millis(10),
+        time_limit: Duration::from_millis(25),
+        nodes: &fixture.nodes,
+    };
+    let stop = Stop::new();
+    schedule
+        .run(
+            &cluster,
+            &mut fixture.journal,
+            &mut Rng::new(7),
+            &fixture.kept,
+            &|| stop.fired(),
+        )
+        .await;
+    assert_eq!(cluster.events(), ["snapshot taken", "rolled back"]);
+    assert!(fixture.journal.outstanding().unwrap().is_empty());
+    let line = fixture
+        .kept
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| matches!(e, Event::Stopped { .. }))
+        .and_then(Event::line)
+        .unwrap();
+    assert!(
+        line.starts_with("nemesis: stop-rollback: n") && line.ends_with(": gone: /data/x"),
+        "{line}"
+    );
+
+    // Left in force by a run that died: the heal takes it away, and
+    // writes nothing back.
+    let fault = FaultSpec::parse("rollback")
+        .unwrap()
+        .instantiate(&fixture.nodes, &mut Rng::new(3))
+        .unwrap();
+    fixture.journal.record_apply(&fault).unwrap();
+    heal_all(
+        &cluster,
+        &mut fixture.journal,
+        "schedule-test",
+        &fixture.kept,
+    )
+    .await;
+    assert_eq!(
+        cluster.events()[2..],
+        ["snapshot dropped", "healed"],
+        "a heal never rolls back"
+    );
+    assert!(fixture.journal.outstanding().unwrap().is_empty());
+    assert_eq!(
+        fixture.finish(),
+        [
+            "start-rollback",
+            "rollback-in-force",
+            "stop-rollback",
+            "stop-rollback"
+        ]
     );
 }

@@ -244,33 +244,52 @@ pub fn list_files_script(data: &str) -> String {
     format!("find {data} -type f -size +0 -printf '%s %p\\n' | LC_ALL=C sort -k2")
 }
 
-/// The edits of `damage` on the files `listing` names, drawn from `seed`:
-/// files are drawn in proportion to their size (the data lives in the big
-/// ones), places uniformly within them. Err if there is nothing to damage.
-pub fn plan_damage(damage: Damage, listing: &str, seed: u64) -> Result<Vec<Edit>, String> {
-    let files: Vec<(u64, &str)> = listing
-        .lines()
-        .filter_map(|line| {
-            let (size, path) = line.trim().split_once(' ')?;
-            Some((size.parse().ok()?, path))
-        })
-        .filter(|(size, _)| *size > 0)
-        .collect();
-    let total: u64 = files.iter().map(|(size, _)| size).sum();
-    if total == 0 {
-        return Err("its data directory holds no file with data yet".into());
+/// The files of a [`list_files_script`] listing that hold data, and
+/// their total size: what the file faults draw from.
+pub(crate) struct DataFiles<'a> {
+    files: Vec<(u64, &'a str)>,
+    total: u64,
+}
+
+impl<'a> DataFiles<'a> {
+    /// Err if no file holds data.
+    pub(crate) fn parse(listing: &'a str) -> Result<DataFiles<'a>, String> {
+        let files: Vec<(u64, &str)> = listing
+            .lines()
+            .filter_map(|line| {
+                let (size, path) = line.trim().split_once(' ')?;
+                Some((size.parse().ok()?, path))
+            })
+            .filter(|(size, _)| *size > 0)
+            .collect();
+        let total: u64 = files.iter().map(|(size, _)| size).sum();
+        if total == 0 {
+            return Err("its data directory holds no file with data yet".into());
+        }
+        Ok(DataFiles { files, total })
     }
-    let mut rng = Rng::new(seed);
-    let draw_file = |rng: &mut Rng| {
-        let mut at = rng.below(total);
-        for (size, path) in &files {
+
+    /// One file, drawn in proportion to its size (the data lives in the
+    /// big ones): one `below(total)`. Its size and path.
+    pub(crate) fn draw(&self, rng: &mut Rng) -> (u64, String) {
+        let mut at = rng.below(self.total);
+        for (size, path) in &self.files {
             if at < *size {
                 return (*size, path.to_string());
             }
             at -= size;
         }
         unreachable!("the draw is below the sum of the sizes")
-    };
+    }
+}
+
+/// The edits of `damage` on the files `listing` names, drawn from `seed`:
+/// files are drawn in proportion to their size (the data lives in the big
+/// ones), places uniformly within them. Err if there is nothing to damage.
+pub fn plan_damage(damage: Damage, listing: &str, seed: u64) -> Result<Vec<Edit>, String> {
+    let files = DataFiles::parse(listing)?;
+    let mut rng = Rng::new(seed);
+    let draw_file = |rng: &mut Rng| files.draw(rng);
     Ok(match damage {
         Damage::Bitflip => (0..FLIPS)
             .map(|_| {
@@ -298,7 +317,6 @@ pub fn plan_damage(damage: Damage, listing: &str, seed: u64) -> Result<Vec<Edit>
 /// The shell script that makes `edits` (perl for a bit, coreutils'
 /// truncate), printing one line per edit; paths are quoted for `sh`.
 pub fn damage_script(edits: &[Edit]) -> String {
-    let quote = |path: &str| format!("'{}'", path.replace('\'', "'\\''"));
     let mut script = String::from("set -e\n");
     for edit in edits {
         match edit {
@@ -317,6 +335,12 @@ pub fn damage_script(edits: &[Edit]) -> String {
         }
     }
     script
+}
+
+/// `text` quoted for `sh`: in single quotes, each `'` closed, escaped and
+/// reopened.
+pub(crate) fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 impl fmt::Display for Edit {

@@ -31,7 +31,7 @@ pub fn run(args: &NemesisArgs) -> i32 {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ByHand {
     /// Apply `spec`: on `node` when one is named, else drawn over the
-    /// cluster's nodes with `seed`; with `hold`, undo it after that long
+    /// cluster's nodes with `seed`; with `hold`, end it after that long
     /// (or at Ctrl-C / SIGTERM). `says` is how the lines read.
     Apply {
         spec: FaultSpec,
@@ -280,13 +280,18 @@ pub async fn by_hand<C: Cluster>(
                 .map_err(failure)?;
             let what = format!("{} {}", fault.verb(), fault.target());
             match says {
+                // Its end does more than its undo, and only a held fault
+                // gets there: say what a heal would do instead.
+                Says::Applied { undo } if fault.ends_apart() && hold.is_none() => println!(
+                    "applied {what} to {name}: not held, so it never ends; `{undo}` undoes it without its end (apply it with --hold D to have it end)"
+                ),
                 Says::Applied { undo } => {
                     println!("applied {what} to {name}: `{undo}` undoes it")
                 }
                 Says::Partitioned => println!("partitioned {name}: {}", fault.target()),
             }
             if let Some(hold) = hold {
-                hold_then_undo(
+                let said = hold_then_end(
                     cluster,
                     journal,
                     &fault,
@@ -294,6 +299,9 @@ pub async fn by_hand<C: Cluster>(
                     matches!(says, Says::Partitioned),
                 )
                 .await?;
+                for line in said {
+                    println!("{line}");
+                }
                 match says {
                     Says::Applied { .. } => println!("removed {what} from {name}"),
                     Says::Partitioned => println!("healed {name}"),
@@ -343,20 +351,23 @@ fn last_partition(outstanding: &[Entry]) -> Option<Fault> {
         .cloned()
 }
 
-/// Keep the fault for `hold`, or until Ctrl-C / SIGTERM, then undo it.
-/// A SIGKILL skips the undo: that is what the journal and `chaos heal` are for.
-async fn hold_then_undo<C: Cluster>(
+/// Keep the fault for `hold`, or until Ctrl-C / SIGTERM, then end it as a
+/// run does (see `Fault::end_on`); what the end said. A SIGKILL skips the
+/// end: that is what the journal and `chaos heal` are for.
+async fn hold_then_end<C: Cluster>(
     cluster: &C,
     journal: &mut Journal,
     fault: &Fault,
     hold: Duration,
     partition: bool,
-) -> Result<(), Failure> {
+) -> Result<Vec<String>, Failure> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())
         .map_err(|e| Failure::Harness(format!("cannot watch for SIGTERM: {e}")))?;
     let now = if partition {
         "heals now"
+    } else if fault.ends_apart() {
+        "ends it now"
     } else {
         "undoes it now"
     };
@@ -366,8 +377,5 @@ async fn hold_then_undo<C: Cluster>(
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    nemesis::undo(cluster, journal, fault)
-        .await
-        .map_err(failure)?;
-    Ok(())
+    nemesis::end(cluster, journal, fault).await.map_err(failure)
 }

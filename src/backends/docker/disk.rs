@@ -11,6 +11,7 @@
 //! kernel's page cache would have kept.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
@@ -76,66 +77,18 @@ impl DockerCluster {
         damage: Damage,
         seed: u64,
     ) -> Result<Vec<String>, ClusterError> {
-        let failed = |what: String| {
-            ClusterError::Backend(format!("{} on node {}: {what}", damage.name(), node.name))
-        };
-        let name = format!("{}-chaos-files", node.container);
-        let body = ContainerCreateBody {
-            image: Some(BASE_IMAGE.to_string()),
-            cmd: Some(vec!["sleep".into(), "600".into()]),
-            // Labelled as a helper of the node's, so a heal's sweep and
-            // `cluster down` remove it if a crash left it; without the
-            // sidecar protocol label, no fault ever takes it for one.
-            labels: Some(HashMap::from([
-                (labels::MANAGED.to_string(), "true".to_string()),
-                (labels::RUN.to_string(), self.run_id().to_string()),
-                (labels::SIDECAR_OF.to_string(), node.container.clone()),
-            ])),
-            host_config: Some(HostConfig {
-                volumes_from: Some(vec![node.id.clone()]),
-                network_mode: Some("none".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let docker = self.docker();
-        let _ = sidecar::remove(docker, &name).await;
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let helper = docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| {
-                failed(format!(
-                    "cannot create its helper: {}",
-                    super::api_message(&e)
-                ))
-            })?
-            .id;
-        let helper = helper.as_str();
+        let helper = FileHelper::start(self, node, damage.name(), None).await?;
         let done = async {
-            docker.start_container(helper, None).await.map_err(|e| {
-                failed(format!(
-                    "cannot start its helper: {}",
-                    super::api_message(&e)
-                ))
-            })?;
-            let run = |script: String| async move {
-                match sidecar::exec(docker, helper, &["sh", "-c", &script]).await {
-                    Ok((0, out)) => Ok(out),
-                    Ok((code, out)) => Err(failed(format!("exit {code}: {}", out.trim()))),
-                    Err(e) => Err(failed(e.to_string())),
-                }
-            };
-            let listing = run(list_files_script(DATA)).await?;
-            let edits = plan_damage(damage, &listing, seed).map_err(failed)?;
-            let said = run(damage_script(&edits)).await?;
+            let listing = helper.run(&list_files_script(DATA)).await?;
+            let edits = plan_damage(damage, &listing, seed).map_err(|e| helper.failed(e))?;
+            let said = helper.run(&damage_script(&edits)).await?;
             Ok(said
                 .lines()
                 .map(|l| format!("{}: {l}", node.name))
                 .collect())
         };
         let outcome = done.await;
-        let _ = sidecar::remove(docker, helper).await;
+        helper.remove().await;
         outcome
     }
 
@@ -157,6 +110,108 @@ pub fn not_on_fault_fs(node: &str, why: &str) -> ClusterError {
             "node {node} does not keep its data on the fault filesystem ({why}): a run starts its cluster that way when --nemesis names a disk fault, `chaos cluster up --disk-faults` by hand"
         ),
     }
+}
+
+/// A container that sees a node's volumes (and, for a rollback, the node's
+/// stash at [`STASH`]) and runs scripts on them while the node is down:
+/// the file faults' hands. One per node at a time, named after it.
+pub(super) struct FileHelper<'a> {
+    cluster: &'a DockerCluster,
+    node: &'a DockerNode,
+    /// The fault it works for, in its error messages.
+    what: &'a str,
+    id: String,
+}
+
+/// Where a file fault's helper sees the node's stash.
+pub const STASH: &str = "/stash";
+
+impl<'a> FileHelper<'a> {
+    /// Creates and starts the helper of `node`, with the volume `stash`
+    /// mounted at [`STASH`] if one is given (it must exist: Docker would
+    /// make a bare one of the name otherwise).
+    pub(super) async fn start(
+        cluster: &'a DockerCluster,
+        node: &'a DockerNode,
+        what: &'a str,
+        stash: Option<&str>,
+    ) -> Result<FileHelper<'a>, ClusterError> {
+        let body = ContainerCreateBody {
+            image: Some(BASE_IMAGE.to_string()),
+            cmd: Some(vec!["sleep".into(), "600".into()]),
+            // Labelled as a helper of the node's, so a heal's sweep and
+            // `cluster down` remove it if a crash left it; without the
+            // sidecar protocol label, no fault ever takes it for one.
+            labels: Some(HashMap::from([
+                (labels::MANAGED.to_string(), "true".to_string()),
+                (labels::RUN.to_string(), cluster.run_id().to_string()),
+                (labels::SIDECAR_OF.to_string(), node.container.clone()),
+            ])),
+            host_config: Some(HostConfig {
+                volumes_from: Some(vec![node.id.clone()]),
+                binds: stash.map(|volume| vec![format!("{volume}:{STASH}")]),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let docker = cluster.docker();
+        let name = helper_name(&node.container);
+        let _ = sidecar::remove(docker, &name).await;
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        let mut helper = FileHelper {
+            cluster,
+            node,
+            what,
+            id: String::new(),
+        };
+        helper.id = docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| {
+                helper.failed(format!(
+                    "cannot create its helper: {}",
+                    super::api_message(&e)
+                ))
+            })?
+            .id;
+        if let Err(e) = docker.start_container(&helper.id, None).await {
+            let e = helper.failed(format!(
+                "cannot start its helper: {}",
+                super::api_message(&e)
+            ));
+            helper.remove().await;
+            return Err(e);
+        }
+        Ok(helper)
+    }
+
+    /// Runs `script` (sh) in the helper: what it printed, or an error
+    /// with its exit code and output.
+    pub(super) async fn run(&self, script: &str) -> Result<String, ClusterError> {
+        let docker = self.cluster.docker();
+        match sidecar::exec(docker, &self.id, &["sh", "-c", script]).await {
+            Ok((0, out)) => Ok(out),
+            Ok((code, out)) => Err(self.failed(format!("exit {code}: {}", out.trim()))),
+            Err(e) => Err(self.failed(e.to_string())),
+        }
+    }
+
+    /// `what` went wrong, named with the fault and the node.
+    pub(super) fn failed(&self, what: impl fmt::Display) -> ClusterError {
+        ClusterError::Backend(format!("{} on node {}: {what}", self.what, self.node.name))
+    }
+
+    /// Gone, whatever happened (a failure to remove it is left to the
+    /// heal's sweep, which knows it by its labels).
+    pub(super) async fn remove(self) {
+        let _ = sidecar::remove(self.cluster.docker(), &self.id).await;
+    }
+}
+
+/// The name of the file helper of the node whose container is `container`.
+pub(super) fn helper_name(container: &str) -> String {
+    format!("{container}-chaos-files")
 }
 
 /// The last line of what `docker exec` printed, for an error message.

@@ -267,7 +267,8 @@ impl Cluster for DockerCluster {
             | FaultSpec::KillLoseUnsynced(_)
             | FaultSpec::Flakey(_)
             | FaultSpec::SlowDisk { .. }
-            | FaultSpec::DamageFiles { .. } => Ok(()),
+            | FaultSpec::DamageFiles { .. }
+            | FaultSpec::Rollback(_) => Ok(()),
             _ => Err("the Docker backend does not implement it".into()),
         }
     }
@@ -325,6 +326,68 @@ impl Cluster for DockerCluster {
             self.damage_node_files(&node, damage, node_seed).await?;
         }
         Ok(())
+    }
+
+    /// Each node crashed as by `kill`, chunks of its files stashed, and
+    /// started again (also when the snapshot failed: a failed fault must
+    /// not leave the node down).
+    async fn snapshot_files(&self, names: &[String], seed: u64) -> Result<(), ClusterError> {
+        for (i, name) in names.iter().enumerate() {
+            self.kill(name).await?;
+            let node = self.node(name).await?;
+            // Each node its own draw, all from the fault's one seed.
+            let taken = self.snapshot_node(&node, seed.wrapping_add(i as u64)).await;
+            let started = self.restart(name).await;
+            taken?;
+            started?;
+        }
+        Ok(())
+    }
+
+    /// Each node crashed again, its stash written back and removed, and
+    /// started: from here its data is stale where the chunks were.
+    async fn roll_back_files(&self, names: &[String]) -> Result<Vec<String>, ClusterError> {
+        let mut lines = Vec::new();
+        for name in names {
+            let node = self.node(name).await?;
+            if !self.stash_exists(&node).await? {
+                // Its snapshot failed (which leaves no stash), or a heal
+                // took the stash since: nothing to write back, and no
+                // reason to crash the node.
+                self.restart(name).await?;
+                lines.push(format!(
+                    "{name}: no stash ({} is gone): nothing written back",
+                    super::rollback::stash_name(&node)
+                ));
+                continue;
+            }
+            self.kill(name).await?;
+            let node = self.node(name).await?;
+            let restored = self.restore_node(&node).await;
+            let started = self.restart(name).await;
+            lines.extend(restored?);
+            started?;
+        }
+        Ok(lines)
+    }
+
+    /// The stashes removed, nothing written back; each node running.
+    async fn drop_snapshots(&self, names: &[String]) -> Result<Vec<String>, ClusterError> {
+        let mut lines = Vec::new();
+        for name in names {
+            let node = self.node(name).await?;
+            if self.drop_stash(&node).await? {
+                lines.push(format!(
+                    "{name}: removed its stash {} (nothing written back)",
+                    super::rollback::stash_name(&node)
+                ));
+            }
+            if !node.has_netns() {
+                self.restart(name).await?;
+                lines.push(format!("{name}: started again"));
+            }
+        }
+        Ok(lines)
     }
 
     async fn flakey(&self, name: &str, flakey: &Flakey) -> Result<(), ClusterError> {
@@ -493,6 +556,21 @@ impl Cluster for DockerCluster {
             Fault::KillLoseUnsynced { nodes } | Fault::DamageFiles { nodes, .. } => {
                 let now = self.refresh().await?;
                 Ok(!now.iter().any(|n| nodes.contains(&n.name) && n.has_netns()))
+            }
+            // In force while every node's stash is there: the fault is the
+            // rollback it holds pending, and the stash is what the end
+            // writes back. The nodes run meanwhile (their new writes are
+            // what will go stale), so up or down says nothing; a stash
+            // gone (a heal from elsewhere, a hand-removed volume) means the
+            // end can roll nothing back.
+            Fault::Rollback { nodes, .. } => {
+                for name in nodes {
+                    let node = self.node(name).await?;
+                    if !self.stash_exists(&node).await? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
             }
             // The node's filesystem says what it holds; a restarted node's
             // holds nothing. A node the fault stopped or froze still has it.

@@ -8,7 +8,8 @@
 //! journal line carries — and its heal recorded. Then a scan, the safety net
 //! for anything the journal cannot know about (a journal deleted, a fault
 //! applied by hand): every node of our clusters in scope is checked for our
-//! chain and for a frozen cgroup, and every sidecar is removed. One line per
+//! chain and for a frozen cgroup, and every sidecar and rollback stash is
+//! removed. One line per
 //! thing removed; the lease of a dead run goes once nothing of it is left.
 
 use std::path::{Path, PathBuf};
@@ -21,8 +22,8 @@ use chaos_nemeses::{Cluster, Journal, JournalError};
 
 use super::cluster::{DockerCluster, Selector};
 use super::inventory::{known_clusters, our_clusters};
-use super::sidecar;
 use super::DockerError;
+use super::{rollback, sidecar};
 use crate::runid::new_run_id;
 
 /// Which clusters `chaos heal` may touch. Both empty: all of ours, and every
@@ -344,8 +345,19 @@ async fn scan(
             report.errors.push(e.to_string());
         }
     }
-    // Sidecars whose cluster is gone entirely.
+    // Sidecars and stashes whose cluster is gone entirely.
     let run = scope.run.as_deref();
+    for (volume, of_run) in rollback::stashes(docker, run).await? {
+        if scope.project.is_none()
+            && !runs_seen.contains(&of_run)
+            && owners.refusal(&of_run).is_none()
+            && rollback::remove_volume(docker, &volume).await?
+        {
+            report
+                .lines
+                .push(format!("removed stash {volume} (its cluster is gone)"));
+        }
+    }
     for s in sidecar::list(docker, run).await? {
         if scope.project.is_none()
             && !runs_seen.contains(&s.run)
@@ -394,6 +406,8 @@ async fn scan_cluster(cluster: &DockerCluster, report: &mut Report) -> Result<()
             ));
         }
     }
+    // A stash a lost journal entry left: removed, never written back.
+    report.lines.extend(cluster.remove_stashes().await?);
     // Report only the sidecars that were there before we looked: the ones
     // this scan started just to look are not news.
     for name in cluster.remove_sidecars().await? {

@@ -314,6 +314,8 @@ pub async fn down(docker: &Docker, selector: &Selector) -> Result<Vec<String>, D
             for name in cluster.remove_sidecars().await? {
                 lines.push(format!("removed sidecar {name}"));
             }
+            // A rollback's stashes go with the cluster, adopted or ours.
+            lines.extend(cluster.remove_stashes().await?);
             if !cluster.is_managed() {
                 lines.push(format!(
                     "{} was not started by chaos: its containers are left running",

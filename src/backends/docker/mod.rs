@@ -13,6 +13,7 @@
 //! * [`session`]: talking to a sidecar over `docker attach`, not `docker exec`.
 //! * [`faults`]: `impl Cluster for DockerCluster`.
 //! * [`disk`]: disk faults, through the fault filesystem under each node's data.
+//! * [`rollback`]: `rollback`'s stash of each node's chunks, a volume of its own.
 //! * [`quality`]: losses and rate limits, through the sidecars.
 //! * [`heal`]: `chaos heal`: the journal's outstanding faults, then a scan.
 
@@ -27,6 +28,7 @@ pub mod inventory;
 pub mod lifecycle;
 pub mod own;
 pub mod quality;
+pub mod rollback;
 pub mod session;
 pub mod shaping;
 pub mod sidecar;
@@ -51,6 +53,8 @@ pub mod labels {
     pub const SIDECAR_OF: &str = "io.chaos.sidecar-of";
     /// On a sidecar: the harness's name of that node (`n1`).
     pub const SIDECAR_NODE: &str = "io.chaos.sidecar-node";
+    /// On a rollback's stash volume: the node container whose chunks it holds.
+    pub const STASH_OF: &str = "io.chaos.stash-of";
     /// On a sidecar: the node's `StartedAt` when the sidecar joined its netns.
     /// A restarted node has a new netns; a sidecar whose label no longer
     /// matches sits in the dead one and must be replaced.
