@@ -75,6 +75,16 @@ fn a_power_cut_loses_what_was_not_synced_and_a_kill_loses_nothing() {
     wait_disk(&guard, "n1");
     let (_, out) = sh(&guard, "n1", "cat /data/c");
     assert_eq!(out, "kept", "after a plain kill");
+
+    // A stop is no power cut either, though the filesystem dies with the
+    // container as the node's process exits.
+    let (code, _) = sh(&guard, "n1", "printf stopped > /data/d");
+    assert_eq!(code, 0);
+    rt.block_on(cluster.stop("n1")).unwrap();
+    rt.block_on(cluster.start("n1")).unwrap();
+    wait_disk(&guard, "n1");
+    let (_, out) = sh(&guard, "n1", "cat /data/d");
+    assert_eq!(out, "stopped", "after a stop");
     guard.teardown();
 }
 

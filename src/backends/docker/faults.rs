@@ -27,6 +27,18 @@ use super::{api_message, api_status, DockerError};
 const STOP_GRACE_SECONDS: i32 = 10;
 
 impl DockerCluster {
+    /// Before a crash or a stop that is not a power cut: the fault
+    /// filesystem of a node on it writes back what it holds, and every
+    /// later write, as the kernel's page cache would outlive a process
+    /// that dies. Nothing to do for a node not on it, or paused.
+    async fn keep_what_the_kernel_holds(&self, node: &DockerNode) -> Result<(), ClusterError> {
+        if node.on_fault_fs() && node.is_up() {
+            self.disk_control(node, &json!({"op": "write-through"}))
+                .await?;
+        }
+        Ok(())
+    }
+
     fn backend(&self, verb: &str, node: &DockerNode, e: bollard::errors::Error) -> ClusterError {
         ClusterError::Backend(format!(
             "cannot {verb} node {} (container {}) of {}: {}",
@@ -285,10 +297,7 @@ impl Cluster for DockerCluster {
         if !node.has_netns() {
             return Ok(());
         }
-        if node.on_fault_fs() && node.is_up() {
-            self.disk_control(&node, &json!({"op": "write-through"}))
-                .await?;
-        }
+        self.keep_what_the_kernel_holds(&node).await?;
         self.sigkill(&node).await
     }
 
@@ -427,6 +436,9 @@ impl Cluster for DockerCluster {
         if !node.has_netns() {
             return Ok(());
         }
+        // The fault filesystem is a child of the node's process and dies
+        // with the container, however gently the process itself stops.
+        self.keep_what_the_kernel_holds(&node).await?;
         let options = StopContainerOptionsBuilder::new()
             .t(STOP_GRACE_SECONDS)
             .build();
