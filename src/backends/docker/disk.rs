@@ -10,23 +10,18 @@
 //! through (`write-through`), so that a process crash keeps what the
 //! kernel's page cache would have kept.
 
-use std::collections::HashMap;
-
-use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::CreateContainerOptionsBuilder;
 use serde_json::{json, Value};
 
+use chaos_nemeses::disk::{dm_node, with_args};
 use chaos_nemeses::storage::{damage_script, list_files_script, plan_damage, Damage};
 use chaos_nemeses::ClusterError;
 
 use super::cluster::DockerNode;
-use super::images::BASE_IMAGE;
-use super::DockerCluster;
-use super::{labels, sidecar};
+use super::{helper, sidecar, DockerCluster};
 
 /// Where a node keeps its data (compose files of ours mount the volume
 /// there), and where a file fault's helper sees it.
-pub const DATA: &str = "/data";
+pub const DATA: &str = dm_node::DATA;
 
 /// Where the fault filesystem listens, inside a node.
 pub const CONTROL: &str = "/run/chaos-disk/control.sock";
@@ -42,7 +37,11 @@ impl DockerCluster {
         request: &Value,
     ) -> Result<Value, ClusterError> {
         if !node.on_fault_fs() {
-            return Err(not_on_fault_fs(&node.name, "it was started without it"));
+            let why = match node.dm_device() {
+                Some(_) => "it keeps it on dm-flakey",
+                None => "it was started without it",
+            };
+            return Err(not_on_fault_fs(&node.name, why));
         }
         let text = request.to_string();
         let cmd = [CHAOS_IN_NODE, "faultfs", "ctl", CONTROL, text.as_str()];
@@ -64,15 +63,13 @@ impl DockerCluster {
         }
     }
 
-    /// Sends `request` to the fault filesystem of node `name`.
-    pub async fn disk_request(&self, name: &str, request: &Value) -> Result<Value, ClusterError> {
-        let node = self.node(name).await?;
-        self.disk_control(&node, request).await
-    }
-
     /// Damages the data files of `node`, which is down: a helper container
     /// with the node's volumes runs the edits drawn from `seed`, and goes.
-    /// The edits, one line each.
+    /// A node on dm-flakey keeps its files in the filesystem on its
+    /// device: the helper (privileged, for the device) first mounts it
+    /// where the node does, with the node's own entrypoint and nothing to
+    /// run after it; the mount goes with the helper. The edits, one line
+    /// each.
     pub async fn damage_node_files(
         &self,
         node: &DockerNode,
@@ -83,52 +80,35 @@ impl DockerCluster {
             ClusterError::Backend(format!("{} on node {}: {what}", damage.name(), node.name))
         };
         let name = format!("{}-chaos-files", node.container);
-        let body = ContainerCreateBody {
-            image: Some(BASE_IMAGE.to_string()),
-            cmd: Some(vec!["sleep".into(), "600".into()]),
-            // Labelled as a helper of the node's, so a heal's sweep and
-            // `cluster down` remove it if a crash left it; without the
-            // sidecar protocol label, no fault ever takes it for one.
-            labels: Some(HashMap::from([
-                (labels::MANAGED.to_string(), "true".to_string()),
-                (labels::RUN.to_string(), self.run_id().to_string()),
-                (labels::SIDECAR_OF.to_string(), node.container.clone()),
-            ])),
-            host_config: Some(HostConfig {
-                volumes_from: Some(vec![node.id.clone()]),
-                network_mode: Some("none".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let docker = self.docker();
-        let _ = sidecar::remove(docker, &name).await;
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let helper = docker
-            .create_container(Some(options), body)
+        let mut spec =
+            helper::Spec::new(name, self.run_id(), &node.container).volumes_from(&node.id);
+        if node.dm_device().is_some() {
+            spec = spec.privileged();
+        }
+        let helper = helper::start(self.docker(), spec)
             .await
-            .map_err(|e| {
-                failed(format!(
-                    "cannot create its helper: {}",
-                    super::api_message(&e)
-                ))
-            })?
-            .id;
-        let helper = helper.as_str();
-        let done = async {
-            docker.start_container(helper, None).await.map_err(|e| {
-                failed(format!(
-                    "cannot start its helper: {}",
-                    super::api_message(&e)
-                ))
-            })?;
-            let run = |script: String| async move {
-                match sidecar::exec(docker, helper, &["sh", "-c", &script]).await {
+            .map_err(|e| failed(e.to_string()))?;
+        let run = |script: String| {
+            let helper = &helper;
+            async move {
+                match helper.run(&script).await {
                     Ok((0, out)) => Ok(out),
                     Ok((code, out)) => Err(failed(format!("exit {code}: {}", out.trim()))),
                     Err(e) => Err(failed(e.to_string())),
                 }
-            };
+            }
+        };
+        let done = async {
+            if let Some(device) = node.dm_device() {
+                let mut args = dm_node::start_args(
+                    device,
+                    dm_node::BACKING_FILE,
+                    dm_node::DISK_MIB,
+                    dm_node::DATA,
+                );
+                args.push("true".into());
+                run(with_args(&dm_node::start(), &args)).await?;
+            }
             let listing = run(list_files_script(DATA)).await?;
             let edits = plan_damage(damage, &listing, seed).map_err(failed)?;
             let said = run(damage_script(&edits)).await?;
@@ -138,15 +118,21 @@ impl DockerCluster {
                 .collect())
         };
         let outcome = done.await;
-        let _ = sidecar::remove(docker, helper).await;
+        helper.remove().await;
         outcome
     }
 
-    /// Every node's fault filesystem answers: asked before a run with disk
+    /// Every node's faultable disk answers: asked before a run with disk
     /// faults starts, so it never runs without what it claims to inject.
+    /// The fault filesystem answers its status; a dm-flakey device must be
+    /// up and under the node's data.
     pub async fn check_disks(&self) -> Result<(), ClusterError> {
         for node in self.refresh().await? {
-            self.disk_control(&node, &json!({"op": "status"})).await?;
+            if node.dm_device().is_some() {
+                self.dm_check(&node).await?;
+            } else {
+                self.disk_control(&node, &json!({"op": "status"})).await?;
+            }
         }
         Ok(())
     }

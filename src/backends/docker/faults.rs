@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
+use chaos_nemeses::disk::choice::dm_never;
+use chaos_nemeses::disk::dm_flakey::{mode_of, Mode as DmMode};
 use chaos_nemeses::iptables::share_in_force;
 use chaos_nemeses::netem::Netem;
 use chaos_nemeses::storage::{clear_control, slow_disk_control, Damage, Flakey};
@@ -25,7 +27,12 @@ use super::{api_message, api_status, DockerError};
 const STOP_GRACE_SECONDS: i32 = 10;
 
 impl DockerCluster {
-    fn backend(&self, verb: &str, node: &DockerNode, e: bollard::errors::Error) -> ClusterError {
+    pub(super) fn backend(
+        &self,
+        verb: &str,
+        node: &DockerNode,
+        e: bollard::errors::Error,
+    ) -> ClusterError {
         ClusterError::Backend(format!(
             "cannot {verb} node {} (container {}) of {}: {}",
             node.name,
@@ -36,7 +43,7 @@ impl DockerCluster {
     }
 
     /// SIGKILL, idempotent.
-    async fn sigkill(&self, node: &DockerNode) -> Result<(), ClusterError> {
+    pub(super) async fn sigkill(&self, node: &DockerNode) -> Result<(), ClusterError> {
         let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
         match self.docker().kill_container(&node.id, Some(options)).await {
             Ok(()) => Ok(()),
@@ -277,6 +284,8 @@ impl Cluster for DockerCluster {
     /// A process crash: on a node whose data is on the fault filesystem,
     /// what it did not fsync is written back first, as a crashed process's
     /// page cache outlives it (`kill-lose-unsynced` is the power failure).
+    /// On dm-flakey the kernel's page cache is the real one: the unmount
+    /// that follows the kill writes it to the device.
     async fn kill(&self, name: &str) -> Result<(), ClusterError> {
         let node = self.node(name).await?;
         if !node.has_netns() {
@@ -293,13 +302,16 @@ impl Cluster for DockerCluster {
         let mut nodes = Vec::new();
         for name in names {
             let node = self.node(name).await?;
-            if !node.on_fault_fs() {
+            if !node.on_faultable_disk() {
                 return Err(super::disk::not_on_fault_fs(
                     name,
                     "it was started without it",
                 ));
             }
             nodes.push(node);
+        }
+        if nodes.iter().all(|n| n.dm_device().is_some()) {
+            return self.kill_dropping_unsynced(&nodes).await;
         }
         // Together, as a power failure takes them: the fault filesystem
         // dies with each container, and with it what was not synced.
@@ -326,11 +338,23 @@ impl Cluster for DockerCluster {
     }
 
     async fn flakey(&self, name: &str, flakey: &Flakey) -> Result<(), ClusterError> {
-        self.disk_request(name, &flakey.control()).await.map(drop)
+        let node = self.node(name).await?;
+        if node.dm_device().is_some() {
+            return self.dm_flakey(&node, flakey).await;
+        }
+        self.disk_control(&node, &flakey.control()).await.map(drop)
     }
 
     async fn slow_disk(&self, name: &str, delay_ms: u32) -> Result<(), ClusterError> {
-        self.disk_request(name, &slow_disk_control(delay_ms))
+        let node = self.node(name).await?;
+        if node.dm_device().is_some() {
+            let fault = FaultSpec::SlowDisk { delay_ms };
+            return Err(ClusterError::Unsupported {
+                fault: fault.verb().into(),
+                reason: dm_never(&fault).unwrap_or_default(),
+            });
+        }
+        self.disk_control(&node, &slow_disk_control(delay_ms))
             .await
             .map(drop)
     }
@@ -338,9 +362,11 @@ impl Cluster for DockerCluster {
     /// A node the fault made exit (etcd stops at a failed WAL write) is
     /// started again, with a filesystem that starts clean; a paused one is
     /// left to its own fault's undo.
+    /// On dm-flakey the device is switched up; a node started again
+    /// switches its own up.
     async fn heal_disk(&self, name: &str) -> Result<Vec<String>, ClusterError> {
         let node = self.node(name).await?;
-        if !node.on_fault_fs() || node.state == "paused" {
+        if !node.on_faultable_disk() || node.state == "paused" {
             return Ok(Vec::new());
         }
         if !node.has_netns() {
@@ -349,7 +375,11 @@ impl Cluster for DockerCluster {
                 "{name}: started again (it had exited under the disk fault)"
             )]);
         }
-        self.disk_control(&node, &clear_control()).await?;
+        if node.dm_device().is_some() {
+            self.dm_switch(&node, DmMode::Up).await?;
+        } else {
+            self.disk_control(&node, &clear_control()).await?;
+        }
         Ok(vec![format!("{name}: disk faults ended")])
     }
 
@@ -479,6 +509,13 @@ impl Cluster for DockerCluster {
                 let docker_node = self.node(node).await?;
                 if !docker_node.is_up() {
                     return Ok(true);
+                }
+                if docker_node.dm_device().is_some() {
+                    let args = self.dm_in_force(&docker_node).await?;
+                    return Ok(match fault {
+                        Fault::Flakey { flakey, .. } => args == mode_of(flakey).flakey_args(),
+                        _ => false,
+                    });
                 }
                 let status = self
                     .disk_control(&docker_node, &json!({"op": "status"}))
