@@ -69,7 +69,7 @@ async fn main() {
         subnet: None,
         timeout: Duration::from_secs(120),
         compose_dir: compose_dir(None).unwrap(),
-        disk: false,
+        disk: None,
     };
     let cluster = Down(lifecycle::up(&docker, &options).await.unwrap());
     let cluster = &cluster.0;

@@ -41,7 +41,7 @@ fn options(system: &str, nodes: usize) -> UpOptions {
         subnet: None,
         timeout: Duration::from_secs(120),
         compose_dir: compose_dir(None).unwrap(),
-        disk: false,
+        disk: None,
     }
 }
 

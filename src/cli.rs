@@ -168,10 +168,13 @@ pub struct UpArgs {
     /// First three octets of the cluster's /24 (default: a free one).
     #[arg(long)]
     pub subnet: Option<String>,
-    /// Each node's data on the fault filesystem (compose/disk-N.yml), so
-    /// that `chaos nemesis` can inject disk faults by hand.
-    #[arg(long)]
-    pub disk_faults: bool,
+    /// Each node's data on a disk the harness faults, so that `chaos
+    /// nemesis` can inject disk faults by hand: the fault filesystem
+    /// (compose/disk-N.yml; `--disk-faults` alone) or dm-flakey
+    /// (compose/dm-N.yml; `--disk-faults dm`, where the Docker host's kernel
+    /// has it).
+    #[arg(long, value_name = "fuse|dm", num_args = 0..=1, default_missing_value = "fuse")]
+    pub disk_faults: Option<String>,
     /// How long the nodes may take to become healthy.
     #[arg(long, default_value = "120s")]
     pub timeout: String,
@@ -422,11 +425,12 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     #[arg(long, help = read_help())]
     pub read: Option<String>,
-    /// How the disk faults are carried out: fuse (the fault filesystem
-    /// under each node's data; given alone, it is set up even when
-    /// --nemesis names no disk fault, to measure its cost) or dm
-    /// (dm-flakey, not used by runs yet). Default: fuse when --nemesis
-    /// names a disk fault.
+    /// How the disk faults are carried out: dm (a dm-flakey device under
+    /// each node's data; the Docker host's kernel must have the flakey
+    /// target) or fuse (the fault filesystem). Given, it is set up even
+    /// when --nemesis names no disk fault, to measure its cost. Default,
+    /// when --nemesis names a disk fault: dm where the kernel has it and
+    /// it can do every disk fault named, else fuse.
     #[arg(long, value_name = "fuse|dm")]
     pub disk_faults: Option<String>,
     /// Leave the cluster running after the run.

@@ -154,3 +154,54 @@ fn a_cluster_that_does_not_exist_is_one_line() {
         );
     }
 }
+
+/// `--disk-faults dm` where the Docker host's kernel has no dm-flakey:
+/// one line saying what is missing and what to do, exit 254, before a
+/// results folder or a cluster exists; `chaos cluster up` says the same.
+/// Where the kernel has device-mapper the answer depends on whether the
+/// flakey module is loaded, so this asks a host without it.
+#[test]
+fn a_forced_dm_flakey_on_a_kernel_without_it_is_refused_before_anything_starts() {
+    let test = "a_forced_dm_flakey_on_a_kernel_without_it_is_refused_before_anything_starts";
+    if !docker_or_skip(test) {
+        return;
+    }
+    let misc = std::fs::read_to_string("/proc/misc").unwrap_or_default();
+    if misc.lines().any(|l| l.ends_with(" device-mapper")) {
+        eprintln!("SKIPPED {test}: this host's kernel has device-mapper");
+        return;
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let expected = format!(
+        "chaos: --disk-faults dm: the Docker host's kernel ({}) lists no dm-flakey target (it has no device-mapper: /proc/misc lists none): load it on the host with `modprobe dm-flakey`, or use --disk-faults fuse",
+        release.trim()
+    );
+    let results = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("forced-dm");
+    let _ = std::fs::remove_dir_all(&results);
+    let run = run_id("dm");
+    let out = chaos(&[
+        "run",
+        "--disk-faults",
+        "dm",
+        "--nemesis",
+        "flakey:error-writes",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    assert_eq!(one_line(&out), expected);
+    assert!(
+        !results.exists(),
+        "a refused run created {}",
+        results.display()
+    );
+    let out = chaos(&["cluster", "up", "--disk-faults", "dm", "--run-id", &run]);
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    assert_eq!(one_line(&out), expected);
+    let status = chaos(&["cluster", "status", "--run", &run]);
+    assert!(
+        !stdout(&status).contains(&run),
+        "a refused `cluster up` left {}",
+        stdout(&status)
+    );
+}

@@ -171,8 +171,11 @@ fn bad_client_and_own_cluster_flags_are_one_line() {
             &["--backend", "k8s", "--namespace", "a", "--selector", "b", "--nemesis", "bitflip-all"],
             "--backend k8s cannot bitflip",
         ),
-        (&["--disk-faults", "dm"], "--disk-faults dm: runs do not use dm-flakey yet"),
-        (&["--disk-faults", "lvm"], "--disk-faults \"lvm\": use fuse"),
+        (
+            &["--disk-faults", "dm", "--nemesis", "flakey:drop-writes,slow-disk:100ms"],
+            "--disk-faults dm: slow-disk:100ms cannot be done with dm-flakey: it fails, drops and corrupts I/O but delays none: leave it out of --nemesis, or use --disk-faults fuse",
+        ),
+        (&["--disk-faults", "lvm"], "--disk-faults \"lvm\": use fuse or dm"),
     ];
     assert_runs_refused(&results, &cases);
 }

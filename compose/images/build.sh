@@ -5,7 +5,8 @@
 #   chaos/base:bookworm  minimal Debian bookworm from debootstrap (--variant=minbase)
 #                        + iptables iproute2 procps curl netcat-openbsd ca-certificates
 #                        iputils-ping fuse3 (fusermount3, for the disk faults'
-#                        fault filesystem under a node's data)
+#                        fault filesystem under a node's data) dmsetup e2fsprogs
+#                        (a node's data on dm-flakey: the device, and mkfs.ext4)
 #                        (also the image of the NET_ADMIN helper the harness runs)
 #   one image per system, from compose/images/<system>.Dockerfile (FROM the
 #   base + the system's Debian packages), tagged with the first word after
@@ -27,7 +28,7 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SUITE=bookworm
 BASE_IMAGE=chaos/base:bookworm
-PACKAGES=iptables,iproute2,procps,curl,netcat-openbsd,ca-certificates,iputils-ping,fuse3
+PACKAGES=iptables,iproute2,procps,curl,netcat-openbsd,ca-certificates,iputils-ping,fuse3,dmsetup,e2fsprogs
 LABEL_MANAGED=io.chaos.managed=true
 
 force=0 verbose=0 harness_binary=""
@@ -40,7 +41,7 @@ while [[ $# -gt 0 ]]; do
       [[ $# -gt 0 ]] || { echo "chaos images: error: --harness needs the chaos binary to put in chaos/harness" >&2; exit 254; }
       harness_binary=$1; shift
       [[ -x $harness_binary ]] || { echo "chaos images: error: --harness $harness_binary: not an executable file" >&2; exit 254; } ;;
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "chaos images: error: unknown argument '$arg' (usage: build.sh [--force] [--verbose] [--harness BINARY])" >&2; exit 254 ;;
   esac
 done

@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 use crate::backends::docker::compose::{compose_dir, Spec};
 use crate::backends::docker::inventory::{self, Target};
 use crate::backends::docker::lifecycle::{self, UpOptions};
-use crate::backends::docker::{engine, DockerError};
+use crate::backends::docker::{dm, engine, images, DockerError};
 use crate::backends::docker::{DockerCluster, Selector};
 use crate::cli::{ClusterArgs, ClusterCommand, UpArgs};
 use crate::exit::LIVE_RUN;
 use crate::units::parse_duration;
+use chaos_nemeses::disk::choice::{self, Mechanism};
 
 pub fn run(args: &ClusterArgs) -> i32 {
     super::block_on(command(args))
@@ -82,16 +83,33 @@ async fn up(args: &UpArgs) -> Result<i32, DockerError> {
     let spec = Spec::new(&args.system, args.nodes)?;
     let timeout: Duration = parse_duration(&args.timeout)
         .map_err(|e| DockerError::BadInput(format!("--timeout: {e}")))?;
+    let forced = args
+        .disk_faults
+        .as_deref()
+        .map(Mechanism::parse)
+        .transpose()
+        .map_err(DockerError::BadInput)?;
+    let compose_dir = compose_dir(args.compose_dir.as_deref())?;
+    let docker = engine::connect().await?;
+    // dm-flakey only where the host's kernel has it: asked before anything
+    // starts.
+    let disk = match forced {
+        Some(mechanism) => {
+            images::require(&docker, &[images::BASE_IMAGE.to_string()]).await?;
+            let decision = choice::decide(Some(mechanism), &[]).map_err(DockerError::BadInput)?;
+            Some(dm::choose(&docker, &decision, forced, &[]).await?.mechanism)
+        }
+        None => None,
+    };
     let options = UpOptions {
         spec,
         project: args.project.clone(),
         run_id: args.run_id.clone(),
         subnet: args.subnet.clone(),
         timeout,
-        compose_dir: compose_dir(args.compose_dir.as_deref())?,
-        disk: args.disk_faults,
+        compose_dir,
+        disk,
     };
-    let docker = engine::connect().await?;
     let start = Instant::now();
     let cluster = lifecycle::up(&docker, &options).await?;
     println!(

@@ -49,8 +49,8 @@ pub struct TestMeta {
     /// `--ops-per-key`, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_per_key: Option<u64>,
-    /// How the nodes' disks could be faulted: `fuse` when their data was
-    /// on the fault filesystem.
+    /// How the nodes' disks could be faulted: `dm` when their data was on
+    /// dm-flakey devices, `fuse` when on the fault filesystem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_faults: Option<String>,
     /// How the delay, duplicate, reorder, slow-node and flaky-node faults

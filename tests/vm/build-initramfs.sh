@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The small VM that tests/dm_flakey_vm.rs and tests/netem_vm.rs boot to try
-# the dm-flakey and netem scripts on a real kernel (the host's may have no
+# the dm-flakey, node-disk and netem scripts on a real kernel (the host's may have no
 # device-mapper or netem, and a test must not touch the host's disks or
 # network anyway).
 #
@@ -10,11 +10,14 @@
 # fetched once with apt-get download into CACHE_DIR/kernel: vmlinuz, the
 # modules the test needs with their dependencies (from each module's
 # depends= field), in load order. Debian builds dm-mod, dm-flakey, loop,
-# sch_netem, sch_htb, cls_u32 and veth as modules. A cache whose kernel
+# sch_netem, sch_htb, cls_u32, veth and ext4 as modules (crc32c_generic too:
+# ext4 asks for the crc32c its checksums use by name, which needs no
+# modprobe once it is loaded). A cache whose kernel
 # lacks one of the wanted modules (made before it was wanted) is fetched
 # again.
 #
-# Initramfs: busybox, dmsetup, iproute2's tc and ip, dash, with the
+# Initramfs: busybox, dmsetup, mkfs.ext4 (the nodes' own e2fsprogs one, not
+# busybox's mke2fs), iproute2's tc and ip, dash, with the
 # libraries ldd names, tc's jitter distribution tables, the modules and
 # an /init that mounts /proc, /sys, /dev (devtmpfs), /tmp and /run (for
 # `ip netns`), loads the modules, runs /test.sh and powers off. Busybox's
@@ -35,14 +38,14 @@ if [ $# -ne 3 ]; then
   exit 1
 fi
 cache=$1 test_script=$2 out=$3
-wanted_modules=(dm-flakey loop sch_netem sch_htb cls_u32 veth)
+wanted_modules=(dm-flakey loop sch_netem sch_htb cls_u32 veth crc32c_generic ext4)
 
 need() {
   for tool; do
     command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool (install it, or run .ci/run)" >&2; exit 2; }
   done
 }
-need busybox dmsetup tc ip dash ldd sha256sum
+need busybox dmsetup mkfs.ext4 tc ip dash ldd sha256sum
 
 mkdir -p "$cache"
 # One preparation at a time: test runs of several checkouts may share the
@@ -136,6 +139,7 @@ if [ ! -s "$cache/base.cpio" ] || [ "$(cat "$cache/base.stamp" 2>/dev/null)" != 
   mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,modules}
   copy_with_libs "$root" "$(command -v busybox)" bin/busybox
   copy_with_libs "$root" "$(command -v dmsetup)" sbin/dmsetup
+  copy_with_libs "$root" "$(command -v mkfs.ext4)" sbin/mkfs.ext4
   copy_with_libs "$root" "$(command -v tc)" sbin/tc
   copy_with_libs "$root" "$(command -v ip)" sbin/ip
   copy_with_libs "$root" "$(command -v dash)" bin/dash

@@ -39,7 +39,7 @@ impl Drop for Vm {
 fn missing(test: &str, why: &str) -> Option<Vm> {
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: {why}, and CI=true (.ci/run installs qemu-system-x86, busybox-static, dmsetup and iproute2)"
+        "{test}: {why}, and CI=true (.ci/run installs qemu-system-x86, busybox-static, dmsetup, e2fsprogs and iproute2)"
     );
     eprintln!("SKIPPED {test}: {why}");
     None

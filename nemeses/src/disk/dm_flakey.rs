@@ -3,9 +3,10 @@
 //!
 //! The node's data lives in a file ([`CREATE`] makes it sparse when it is
 //! missing); a loop device turns the file into a block device, and a flakey
-//! device named [`DEVICE`] (`/dev/mapper/chaos-flakey`) sits on the loop
-//! device. The node uses the flakey device; a fault is a new table for it,
-//! swapped in live ([`SWITCH`]), and the heal is the pass-through table.
+//! device named by [`device_name`] (`/dev/mapper/chaos-flakey.<project>.<node>`)
+//! sits on the loop device. The node uses the flakey device; a fault is a
+//! new table for it, swapped in live ([`SWITCH`]), and the heal is the
+//! pass-through table. How a node starts on one: [`super::dm_node`].
 //!
 //! A flakey table line, after the usual `<start> <length> flakey`, is
 //! `<dev> <offset> <up interval> <down interval> [<num_features> <feature
@@ -45,9 +46,28 @@
 //! `tests/dm_flakey_vm.rs` runs these very scripts in a VM on Debian's
 //! stock kernel and checks each mode with direct I/O.
 
-/// The flakey device's name, our contract with a heal: only a device of
-/// this name is ever switched or removed.
-pub const DEVICE: &str = "chaos-flakey";
+use crate::storage::{Flakey, FlakeyMode, CORRUPT_BYTE};
+
+/// The start of every flakey device's name, our contract with a heal: only
+/// a device whose name starts with it is ever switched or removed.
+/// Device-mapper names belong to the kernel, not to a container, so each
+/// node's device carries its cluster and its name ([`device_name`]).
+pub const DEVICE_PREFIX: &str = "chaos-flakey";
+
+/// The flakey device of `node` in compose project `project`:
+/// `chaos-flakey.<project>.<node>`. Project names hold no dot, so the
+/// project is read back unambiguously ([`project_of`]).
+pub fn device_name(project: &str, node: &str) -> String {
+    format!("{DEVICE_PREFIX}.{project}.{node}")
+}
+
+/// The project a device of ours belongs to; None for a device that is not
+/// ours.
+pub fn project_of(device: &str) -> Option<&str> {
+    let rest = device.strip_prefix(DEVICE_PREFIX)?.strip_prefix('.')?;
+    let (project, node) = rest.split_once('.')?;
+    (!project.is_empty() && !node.is_empty()).then_some(project)
+}
 
 /// The target's name in tables and in `dmsetup targets`.
 pub const TARGET: &str = "flakey";
@@ -177,6 +197,48 @@ pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// The flakey arguments of a table as the kernel prints it back (`dmsetup
+/// table NAME`: `<start> <length> flakey <dev> <offset> <up> <down>
+/// <num_features> [<feature arguments>]`), in [`Mode::flakey_args`]'s
+/// form; None for a table of another target.
+pub fn flakey_args_of(table: &str) -> Option<String> {
+    let words: Vec<&str> = table.split_whitespace().collect();
+    match words.as_slice() {
+        [_, _, target, _, _, args @ ..] if *target == TARGET && args.len() >= 3 => {
+            Some(args.join(" "))
+        }
+        _ => None,
+    }
+}
+
+/// The table of a run's `flakey:<mode>` fault: its mode as a flakey
+/// feature (corruption at [`CORRUPT_BYTE`]), its intervals in whole seconds
+/// (dm-flakey's unit; rounded up). An up interval of 0 is always down.
+pub fn mode_of(flakey: &Flakey) -> Mode {
+    let (nth_byte, value) = CORRUPT_BYTE;
+    let corrupt = |direction| Fault::Corrupt {
+        direction,
+        nth_byte,
+        value,
+    };
+    let fault = match flakey.mode {
+        FlakeyMode::DropWrites => Fault::DropWrites,
+        FlakeyMode::ErrorWrites => Fault::ErrorWrites,
+        FlakeyMode::ErrorReads => Fault::ErrorReads,
+        FlakeyMode::CorruptReads => corrupt(Direction::Reads),
+        FlakeyMode::CorruptWrites => corrupt(Direction::Writes),
+    };
+    match (flakey.up_ms.div_ceil(1000), flakey.down_ms.div_ceil(1000)) {
+        (0, _) => Mode::Down(fault),
+        (_, 0) => Mode::Up,
+        (up_secs, down_secs) => Mode::Intermittent {
+            fault,
+            up_secs,
+            down_secs,
+        },
+    }
+}
+
 /// Create the device. `$1` the name, `$2` the backing file, `$3` its size
 /// in MiB (used only if the file does not exist: it is made sparse), `$4`
 /// the first mode's flakey arguments ([`Mode::flakey_args`], normally of
@@ -188,8 +250,18 @@ export DM_DISABLE_UDEV=1
 name=$1 file=$2 mib=$3 args=$4
 if dmsetup info "$name" >/dev/null 2>&1; then echo "$name exists already" >&2; exit 1; fi
 [ -e "$file" ] || dd if=/dev/zero of="$file" bs=1048576 count=0 seek="$mib" 2>/dev/null
-loop=$(losetup -f)
-losetup "$loop" "$file"
+tries=0
+while :; do
+  loop=$(losetup -f)
+  # A container's /dev is filled when it starts: a loop device the kernel
+  # made since has no node there yet.
+  [ -b "$loop" ] || mknod "$loop" b $(sed 's/:/ /' "/sys/block/${loop#/dev/}/dev")
+  said=$(losetup "$loop" "$file" 2>&1) && break
+  # Loop devices are the host's: a node starting beside us may have taken
+  # this one between our look and our attach. Look again.
+  tries=$((tries + 1))
+  if [ $tries -ge 10 ]; then echo "no loop device for $file: $said" >&2; exit 1; fi
+done
 sectors=$(blockdev --getsz "$loop")
 if ! dmsetup create "$name" --table "0 $sectors flakey $loop 0 $args"; then
   losetup -d "$loop"
@@ -215,7 +287,8 @@ echo "switched $name $new""#;
 
 /// Remove the device and detach its loop device; the backing file stays
 /// (it holds the node's data). `$1` the name. Works on a suspended device
-/// (a switch cut short). Prints `removed NAME LOOP`, or `none` when there
+/// (a switch cut short). `--retry`: a host's udev may hold a new device
+/// open for a moment to look at it. Prints `removed NAME LOOP`, or `none` when there
 /// is no such device ([`removed_outcome`]).
 pub const REMOVE: &str = r#"export DM_DISABLE_UDEV=1
 name=$1
@@ -223,7 +296,7 @@ if ! dmsetup info "$name" >/dev/null 2>&1; then echo none; exit 0; fi
 deps=$(dmsetup deps -o devname "$name") || exit 1
 loop=${deps##*(}
 loop=${loop%%)*}
-dmsetup remove "$name" || exit 1
+dmsetup remove --retry "$name" || exit 1
 case "$loop" in
   loop*) losetup -d "/dev/$loop" || exit 1 ;;
   *) echo "$name sat on $loop, not a loop device: left attached" >&2 ;;
@@ -236,6 +309,72 @@ echo "removed $name /dev/$loop""#;
 /// Read it with [`flakey_version`].
 pub const TARGETS: &str = r#"modprobe dm-flakey 2>/dev/null
 dmsetup targets"#;
+
+/// What a Docker host's kernel says of dm-flakey, asked from a throwaway
+/// privileged container: its release, then [`TARGETS`]. Read it with
+/// [`probe_outcome`].
+pub const PROBE: &str = r#"echo "release $(uname -r)"
+command -v dmsetup >/dev/null || { echo "no dmsetup"; exit 0; }
+modprobe dm-flakey 2>/dev/null
+dmsetup targets 2>&1"#;
+
+/// What [`PROBE`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The kernel lists the flakey target, of this version.
+    Flakey {
+        release: String,
+        version: (u32, u32, u32),
+    },
+    /// It does not; `said` is how we know, on one line (`dmsetup
+    /// targets: ...`).
+    NoFlakey { release: String, said: String },
+    /// The probe's image has no `dmsetup`: the kernel was not asked.
+    NoDmsetup { release: String },
+}
+
+impl Probe {
+    pub fn release(&self) -> &str {
+        match self {
+            Probe::Flakey { release, .. }
+            | Probe::NoFlakey { release, .. }
+            | Probe::NoDmsetup { release } => release,
+        }
+    }
+}
+
+/// [`PROBE`]'s output read back; None when it did not run as written.
+pub fn probe_outcome(output: &str) -> Option<Probe> {
+    let mut lines = output.lines();
+    let release = lines
+        .find_map(|l| l.strip_prefix("release "))?
+        .trim()
+        .to_string();
+    let rest: Vec<&str> = lines.collect();
+    if rest.first().map(|l| l.trim()) == Some("no dmsetup") {
+        return Some(Probe::NoDmsetup { release });
+    }
+    let text = rest.join("\n");
+    Some(match flakey_version(&text) {
+        Some(version) => Probe::Flakey { release, version },
+        None => Probe::NoFlakey {
+            release,
+            said: format!(
+                "dmsetup targets: {}",
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            ),
+        },
+    })
+}
+
+/// Does `/proc/misc` list device-mapper's control device? A kernel whose
+/// does not has no flakey target loaded either (loading dm-flakey loads
+/// device-mapper), which a look at this file tells without privileges.
+pub fn lists_device_mapper(proc_misc: &str) -> bool {
+    proc_misc
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("device-mapper"))
+}
 
 /// [`CREATE`]'s arguments.
 pub fn create_args(name: &str, file: &str, mib: u64, mode: Mode) -> Vec<String> {

@@ -60,15 +60,106 @@ fn tables_name_the_device_as_given() {
 
 #[test]
 fn script_arguments_carry_the_mode() {
+    let name = device_name("chaos-etcd-3-r1", "n2");
+    assert_eq!(name, "chaos-flakey.chaos-etcd-3-r1.n2");
     assert_eq!(
-        create_args(DEVICE, "/data/disk.img", 64, Mode::Up),
-        ["chaos-flakey", "/data/disk.img", "64", "1 0 0"]
+        create_args(&name, "/data/disk.img", 64, Mode::Up),
+        [name.as_str(), "/data/disk.img", "64", "1 0 0"]
     );
     assert_eq!(
-        switch_args(DEVICE, Mode::Down(CORRUPT_READS)),
-        ["chaos-flakey", "0 1 5 corrupt_bio_byte 100 r 90 0"]
+        switch_args(&name, Mode::Down(CORRUPT_READS)),
+        [name.as_str(), "0 1 5 corrupt_bio_byte 100 r 90 0"]
     );
-    assert_eq!(remove_args(DEVICE), ["chaos-flakey"]);
+    assert_eq!(remove_args(&name), [name.as_str()]);
+}
+
+#[test]
+fn device_names_lead_back_to_their_cluster() {
+    assert_eq!(project_of(&device_name("a-b_1", "n1")), Some("a-b_1"));
+    // A node name with a dot still leaves the project whole.
+    assert_eq!(project_of(&device_name("p", "db.1")), Some("p"));
+    assert_eq!(project_of("chaos-flakey"), None);
+    assert_eq!(project_of("chaos-flakey.p"), None);
+    assert_eq!(project_of("chaos-flakeyx.p.n1"), None);
+    assert_eq!(project_of("vg0-root"), None);
+}
+
+#[test]
+fn a_runs_flakey_fault_becomes_a_table() {
+    use crate::storage::{Flakey, FlakeyMode};
+    let table = |mode| mode_of(&Flakey::new(mode)).flakey_args();
+    assert_eq!(table(FlakeyMode::ErrorWrites), "2 2 1 error_writes");
+    assert_eq!(table(FlakeyMode::DropWrites), "2 2 1 drop_writes");
+    assert_eq!(table(FlakeyMode::ErrorReads), "2 2 1 error_reads");
+    assert_eq!(
+        table(FlakeyMode::CorruptReads),
+        "2 2 5 corrupt_bio_byte 512 r 90 0"
+    );
+    assert_eq!(
+        table(FlakeyMode::CorruptWrites),
+        "2 2 5 corrupt_bio_byte 512 w 90 0"
+    );
+    let odd = |up_ms, down_ms| {
+        mode_of(&Flakey {
+            mode: FlakeyMode::ErrorWrites,
+            up_ms,
+            down_ms,
+        })
+    };
+    // dm-flakey counts whole seconds: rounded up.
+    assert_eq!(odd(1500, 10).flakey_args(), "2 1 1 error_writes");
+    assert_eq!(odd(0, 2000), Mode::Down(Fault::ErrorWrites));
+    assert_eq!(odd(2000, 0), Mode::Up);
+}
+
+#[test]
+fn tables_read_back_give_their_arguments() {
+    let t = "0 4194304 flakey 7:0 0 2 2 1 error_writes";
+    assert_eq!(flakey_args_of(t).as_deref(), Some("2 2 1 error_writes"));
+    assert_eq!(
+        flakey_args_of(&table("7:0", 8, Mode::Up)).as_deref(),
+        Some("1 0 0")
+    );
+    assert_eq!(flakey_args_of("0 8 linear 7:0 0"), None);
+    assert_eq!(flakey_args_of("0 8 flakey 7:0 0 1"), None);
+    assert_eq!(flakey_args_of(""), None);
+}
+
+#[test]
+fn proc_misc_tells_whether_device_mapper_is_there() {
+    assert!(lists_device_mapper(" 60 device-mapper\n229 fuse\n"));
+    assert!(!lists_device_mapper("237 loop-control\n229 fuse\n"));
+    assert!(!lists_device_mapper("236 device-mapperx\n"));
+    assert!(!lists_device_mapper(""));
+}
+
+#[test]
+fn the_probe_tells_the_kernel_its_target_and_a_stale_image_apart() {
+    let with = "release 6.1.0-57-amd64\nflakey           v1.5.0\nlinear           v1.4.0\n";
+    assert_eq!(
+        probe_outcome(with),
+        Some(Probe::Flakey {
+            release: "6.1.0-57-amd64".into(),
+            version: (1, 5, 0)
+        })
+    );
+    let without = "release 6.18.44\n/dev/mapper/control: open failed: No such device\nFailure to communicate with kernel device-mapper driver.\n";
+    let Some(Probe::NoFlakey { release, said }) = probe_outcome(without) else {
+        panic!("{without}")
+    };
+    assert_eq!(release, "6.18.44");
+    assert!(
+        said.starts_with("dmsetup targets: /dev/mapper/control: open failed")
+            && !said.contains('\n'),
+        "{said}"
+    );
+    assert_eq!(
+        probe_outcome("release 6.1.0\nno dmsetup\n"),
+        Some(Probe::NoDmsetup {
+            release: "6.1.0".into()
+        })
+    );
+    assert_eq!(probe_outcome("sh: 1: uname: not found\n"), None);
 }
 
 #[test]
@@ -133,10 +224,14 @@ fn kernel_releases_say_which_faults_they_have() {
 #[test]
 fn the_scripts_are_valid_sh() {
     for (script, args) in [
-        (CREATE, create_args(DEVICE, "/tmp/x", 1, Mode::Up)),
-        (SWITCH, switch_args(DEVICE, Mode::Up)),
-        (REMOVE, remove_args(DEVICE)),
+        (
+            CREATE,
+            create_args("chaos-flakey.p.n1", "/tmp/x", 1, Mode::Up),
+        ),
+        (SWITCH, switch_args("chaos-flakey.p.n1", Mode::Up)),
+        (REMOVE, remove_args("chaos-flakey.p.n1")),
         (TARGETS, vec![]),
+        (PROBE, vec![]),
     ] {
         let out = std::process::Command::new("sh")
             .args(["-n", "-c", &with_args(script, &args)])

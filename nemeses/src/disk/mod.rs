@@ -5,13 +5,20 @@
 //!   create the device, switch its mode live and remove it.
 //! * [`faultfs`]: reading what the fault filesystem's control socket
 //!   answers (a reply, what a `status` shows in force).
+//! * [`dm_node`]: a node on such a device: its entrypoint (create or reuse,
+//!   format, mount, exec the system), its check, and the scripts a helper
+//!   runs on several devices at once.
+//! * [`choice`]: which way a run's disk faults go, dm-flakey or the fault
+//!   filesystem, from `--disk-faults`, the faults and the kernel.
 //!
 //! Like [`crate::iptables`] and [`crate::tc`], nothing here runs anything:
 //! the scripts are POSIX `sh`, their arguments `$1`, `$2`, ..., and
 //! [`with_args`] makes one self-contained script of a script and its
 //! arguments, the text a backend (or a test VM) hands to `sh`.
 
+pub mod choice;
 pub mod dm_flakey;
+pub mod dm_node;
 pub mod faultfs;
 
 /// `script` preceded by `set -- ARGS`, each argument one quoted word, so

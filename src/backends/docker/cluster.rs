@@ -120,6 +120,22 @@ impl DockerNode {
         self.labels.get(super::labels::DISK).map(String::as_str) == Some("faultfs")
     }
 
+    /// The flakey device its data is on (compose/dm-N.yml labels it so).
+    pub fn dm_device(&self) -> Option<&str> {
+        if self.labels.get(super::labels::DISK).map(String::as_str) != Some("dm-flakey") {
+            return None;
+        }
+        self.labels
+            .get(super::labels::DM_DEVICE)
+            .map(String::as_str)
+            .filter(|d| !d.is_empty())
+    }
+
+    /// Either way, its data is on a disk the harness can fault.
+    pub fn on_faultable_disk(&self) -> bool {
+        self.on_fault_fs() || self.dm_device().is_some()
+    }
+
     /// Running, paused or not: its network namespace exists.
     pub fn has_netns(&self) -> bool {
         self.state == "running" || self.state == "paused"

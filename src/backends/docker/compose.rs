@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use chaos_nemeses::disk::choice::Mechanism;
 use chaos_workloads::{registry, System};
 
 use super::DockerError;
@@ -52,10 +53,15 @@ impl Spec {
         compose_dir.join(format!("{}.yml", self.stem()))
     }
 
-    /// The override that puts each node's data on the fault filesystem
-    /// (`disk-3.yml`): the same for every system.
-    pub fn disk_file(self, compose_dir: &Path) -> PathBuf {
-        compose_dir.join(format!("disk-{}.yml", self.nodes))
+    /// The override that puts each node's data on a disk the harness
+    /// faults: the fault filesystem (`disk-3.yml`) or dm-flakey
+    /// (`dm-3.yml`). The same for every system.
+    pub fn disk_file(self, compose_dir: &Path, mechanism: Mechanism) -> PathBuf {
+        let stem = match mechanism {
+            Mechanism::FaultFs => "disk",
+            Mechanism::DmFlakey => "dm",
+        };
+        compose_dir.join(format!("{stem}-{}.yml", self.nodes))
     }
 
     /// The file's default subnet (first three octets), as in compose/README.md.
@@ -196,6 +202,59 @@ mod tests {
             four.to_string(),
             "no etcd cluster with 4 nodes: use --nodes 3 or --nodes 5"
         );
+    }
+
+    /// Both disk overlays exist for every node count, and each node of
+    /// compose/dm-N.yml starts through the node script with the very
+    /// arguments the backend uses (a damage helper mounts the disk with
+    /// them) and carries the labels the backend reads.
+    #[test]
+    fn the_dm_overlays_start_each_node_on_its_own_device() {
+        use chaos_nemeses::disk::dm_flakey::device_name;
+        use chaos_nemeses::disk::dm_node::{start_args, BACKING_FILE, DATA, DISK_MIB};
+        let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose");
+        let project =
+            "${COMPOSE_PROJECT_NAME:?set COMPOSE_PROJECT_NAME to name the cluster (not -p)}";
+        for system in chaos_workloads::SYSTEMS {
+            for &(nodes, _) in system.clusters {
+                let spec = Spec::new(system.name, nodes).unwrap();
+                for mechanism in [Mechanism::FaultFs, Mechanism::DmFlakey] {
+                    assert!(spec.disk_file(&compose, mechanism).is_file());
+                }
+                let file = spec.disk_file(&compose, Mechanism::DmFlakey);
+                let text = std::fs::read_to_string(&file).unwrap();
+                assert!(
+                    text.contains("x-dm: &dm\n  privileged: true\n"),
+                    "{}",
+                    file.display()
+                );
+                assert!(text.contains("\"${CHAOS_DM_START:?"), "{}", file.display());
+                assert!(text.contains("\"${CHAOS_DISK_EXEC:?"), "{}", file.display());
+                assert_eq!(text.matches("<<: *dm").count(), nodes, "{}", file.display());
+                for k in 1..=nodes {
+                    let device = device_name(project, &format!("n{k}"));
+                    let args: Vec<String> = start_args(&device, BACKING_FILE, DISK_MIB, DATA)
+                        .iter()
+                        .map(|a| format!("\"{a}\""))
+                        .collect();
+                    let entrypoint = format!(
+                        "entrypoint: [\"/bin/sh\", \"-c\", *start, \"chaos-dm\", {}, *exec]",
+                        args.join(", ")
+                    );
+                    assert!(
+                        text.contains(&entrypoint),
+                        "{}: n{k}: {entrypoint}",
+                        file.display()
+                    );
+                    let labels = format!(
+                        "labels: {{{}: dm-flakey, {}: \"{device}\"}}",
+                        super::super::labels::DISK,
+                        super::super::labels::DM_DEVICE
+                    );
+                    assert!(text.contains(&labels), "{}: n{k}: {labels}", file.display());
+                }
+            }
+        }
     }
 
     /// What the registry says of each system matches its files: a compose

@@ -10,25 +10,20 @@
 //! through (`write-through`), so that a process crash keeps what the
 //! kernel's page cache would have kept.
 
-use std::collections::HashMap;
 use std::fmt;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::CreateContainerOptionsBuilder;
 use serde_json::{json, Value};
 
-use chaos_nemeses::disk::faultfs;
+use chaos_nemeses::disk::{dm_node, faultfs, with_args};
 use chaos_nemeses::storage::{damage_script, list_files_script, plan_damage, Damage};
 use chaos_nemeses::ClusterError;
 
 use super::cluster::DockerNode;
-use super::images::BASE_IMAGE;
-use super::DockerCluster;
-use super::{labels, sidecar};
+use super::{helper, sidecar, DockerCluster};
 
 /// Where a node keeps its data (compose files of ours mount the volume
 /// there), and where a file fault's helper sees it.
-pub const DATA: &str = "/data";
+pub const DATA: &str = dm_node::DATA;
 
 /// Where the fault filesystem listens, inside a node.
 pub const CONTROL: &str = "/run/chaos-disk/control.sock";
@@ -44,7 +39,11 @@ impl DockerCluster {
         request: &Value,
     ) -> Result<Value, ClusterError> {
         if !node.on_fault_fs() {
-            return Err(not_on_fault_fs(&node.name, "it was started without it"));
+            let why = match node.dm_device() {
+                Some(_) => "it keeps it on dm-flakey",
+                None => "it was started without it",
+            };
+            return Err(not_on_fault_fs(&node.name, why));
         }
         let text = request.to_string();
         let cmd = [CHAOS_IN_NODE, "faultfs", "ctl", CONTROL, text.as_str()];
@@ -62,15 +61,10 @@ impl DockerCluster {
         }
     }
 
-    /// Sends `request` to the fault filesystem of node `name`.
-    pub async fn disk_request(&self, name: &str, request: &Value) -> Result<Value, ClusterError> {
-        let node = self.node(name).await?;
-        self.disk_control(&node, request).await
-    }
-
     /// Damages the data files of `node`, which is down: a helper container
-    /// with the node's volumes runs the edits drawn from `seed`, and goes.
-    /// The edits, one line each.
+    /// with the node's volumes ([`FileHelper`], which mounts a dm-flakey
+    /// node's disk first) runs the edits drawn from `seed`, and goes. The
+    /// edits, one line each.
     pub async fn damage_node_files(
         &self,
         node: &DockerNode,
@@ -92,11 +86,17 @@ impl DockerCluster {
         outcome
     }
 
-    /// Every node's fault filesystem answers: asked before a run with disk
+    /// Every node's faultable disk answers: asked before a run with disk
     /// faults starts, so it never runs without what it claims to inject.
+    /// The fault filesystem answers its status; a dm-flakey device must be
+    /// up and under the node's data.
     pub async fn check_disks(&self) -> Result<(), ClusterError> {
         for node in self.refresh().await? {
-            self.disk_control(&node, &json!({"op": "status"})).await?;
+            if node.dm_device().is_some() {
+                self.dm_check(&node).await?;
+            } else {
+                self.disk_control(&node, &json!({"op": "status"})).await?;
+            }
         }
         Ok(())
     }
@@ -116,11 +116,10 @@ pub fn not_on_fault_fs(node: &str, why: &str) -> ClusterError {
 /// stash at [`STASH`]) and runs scripts on them while the node is down:
 /// the file faults' hands. One per node at a time, named after it.
 pub(super) struct FileHelper<'a> {
-    cluster: &'a DockerCluster,
     node: &'a DockerNode,
     /// The fault it works for, in its error messages.
     what: &'a str,
-    id: String,
+    helper: helper::Helper<'a>,
 }
 
 /// Where a file fault's helper sees the node's stash.
@@ -129,71 +128,59 @@ pub const STASH: &str = "/stash";
 impl<'a> FileHelper<'a> {
     /// Creates and starts the helper of `node`, with the volume `stash`
     /// mounted at [`STASH`] if one is given (it must exist: Docker would
-    /// make a bare one of the name otherwise).
+    /// make a bare one of the name otherwise). A node on dm-flakey keeps
+    /// its files in the filesystem on its device: the helper (privileged,
+    /// for the device) first mounts it where the node does, with the
+    /// node's own entrypoint and nothing to run after it; the mount goes
+    /// with the helper.
     pub(super) async fn start(
         cluster: &'a DockerCluster,
         node: &'a DockerNode,
         what: &'a str,
         stash: Option<&str>,
     ) -> Result<FileHelper<'a>, ClusterError> {
-        let body = ContainerCreateBody {
-            image: Some(BASE_IMAGE.to_string()),
-            cmd: Some(vec!["sleep".into(), "600".into()]),
-            // Labelled as a helper of the node's, so a heal's sweep and
-            // `cluster down` remove it if a crash left it; without the
-            // sidecar protocol label, no fault ever takes it for one.
-            labels: Some(HashMap::from([
-                (labels::MANAGED.to_string(), "true".to_string()),
-                (labels::RUN.to_string(), cluster.run_id().to_string()),
-                (labels::SIDECAR_OF.to_string(), node.container.clone()),
-            ])),
-            host_config: Some(HostConfig {
-                volumes_from: Some(vec![node.id.clone()]),
-                binds: stash.map(|volume| vec![format!("{volume}:{STASH}")]),
-                network_mode: Some("none".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let docker = cluster.docker();
-        let name = helper_name(&node.container);
-        let _ = sidecar::remove(docker, &name).await;
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let mut helper = FileHelper {
-            cluster,
-            node,
-            what,
-            id: String::new(),
-        };
-        helper.id = docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| {
-                helper.failed(format!(
-                    "cannot create its helper: {}",
-                    super::api_message(&e)
-                ))
-            })?
-            .id;
-        if let Err(e) = docker.start_container(&helper.id, None).await {
-            let e = helper.failed(format!(
-                "cannot start its helper: {}",
-                super::api_message(&e)
-            ));
-            helper.remove().await;
-            return Err(e);
+        let mut spec = helper::Spec::new(
+            helper_name(&node.container),
+            cluster.run_id(),
+            &node.container,
+        )
+        .volumes_from(&node.id);
+        if let Some(volume) = stash {
+            spec.host_config.binds = Some(vec![format!("{volume}:{STASH}")]);
         }
-        Ok(helper)
+        if node.dm_device().is_some() {
+            spec = spec.privileged();
+        }
+        let failed = |e: &dyn fmt::Display| {
+            ClusterError::Backend(format!("{what} on node {}: {e}", node.name))
+        };
+        let helper = helper::start(cluster.docker(), spec)
+            .await
+            .map_err(|e| failed(&e))?;
+        let file_helper = FileHelper { node, what, helper };
+        if let Some(device) = node.dm_device() {
+            let mut args = dm_node::start_args(
+                device,
+                dm_node::BACKING_FILE,
+                dm_node::DISK_MIB,
+                dm_node::DATA,
+            );
+            args.push("true".into());
+            if let Err(e) = file_helper.run(&with_args(&dm_node::start(), &args)).await {
+                file_helper.remove().await;
+                return Err(e);
+            }
+        }
+        Ok(file_helper)
     }
 
     /// Runs `script` (sh) in the helper: what it printed, or an error
     /// with its exit code and output.
     pub(super) async fn run(&self, script: &str) -> Result<String, ClusterError> {
-        let docker = self.cluster.docker();
-        match sidecar::exec(docker, &self.id, &["sh", "-c", script]).await {
+        match self.helper.run(script).await {
             Ok((0, out)) => Ok(out),
             Ok((code, out)) => Err(self.failed(format!("exit {code}: {}", out.trim()))),
-            Err(e) => Err(self.failed(e.to_string())),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
@@ -202,10 +189,10 @@ impl<'a> FileHelper<'a> {
         ClusterError::Backend(format!("{} on node {}: {what}", self.what, self.node.name))
     }
 
-    /// Gone, whatever happened (a failure to remove it is left to the
-    /// heal's sweep, which knows it by its labels).
+    /// Gone, whatever happened (a failure to remove it leaves it to its
+    /// time limit and to the heal's sweep, which knows it by its labels).
     pub(super) async fn remove(self) {
-        let _ = sidecar::remove(self.cluster.docker(), &self.id).await;
+        self.helper.remove().await;
     }
 }
 

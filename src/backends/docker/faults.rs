@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
+use chaos_nemeses::disk::choice::dm_never;
+use chaos_nemeses::disk::dm_flakey::{mode_of, Mode as DmMode};
 use chaos_nemeses::disk::faultfs;
 use chaos_nemeses::disk::faultfs::disk_faults_ended;
 use chaos_nemeses::iptables::share_in_force;
@@ -39,7 +41,12 @@ impl DockerCluster {
         Ok(())
     }
 
-    fn backend(&self, verb: &str, node: &DockerNode, e: bollard::errors::Error) -> ClusterError {
+    pub(super) fn backend(
+        &self,
+        verb: &str,
+        node: &DockerNode,
+        e: bollard::errors::Error,
+    ) -> ClusterError {
         ClusterError::Backend(format!(
             "cannot {verb} node {} (container {}) of {}: {}",
             node.name,
@@ -50,7 +57,7 @@ impl DockerCluster {
     }
 
     /// SIGKILL, idempotent.
-    async fn sigkill(&self, node: &DockerNode) -> Result<(), ClusterError> {
+    pub(super) async fn sigkill(&self, node: &DockerNode) -> Result<(), ClusterError> {
         let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
         match self.docker().kill_container(&node.id, Some(options)).await {
             Ok(()) => Ok(()),
@@ -292,6 +299,8 @@ impl Cluster for DockerCluster {
     /// A process crash: on a node whose data is on the fault filesystem,
     /// what it did not fsync is written back first, as a crashed process's
     /// page cache outlives it (`kill-lose-unsynced` is the power failure).
+    /// On dm-flakey the kernel's page cache is the real one: the unmount
+    /// that follows the kill writes it to the device.
     async fn kill(&self, name: &str) -> Result<(), ClusterError> {
         let node = self.node(name).await?;
         if !node.has_netns() {
@@ -305,13 +314,16 @@ impl Cluster for DockerCluster {
         let mut nodes = Vec::new();
         for name in names {
             let node = self.node(name).await?;
-            if !node.on_fault_fs() {
+            if !node.on_faultable_disk() {
                 return Err(super::disk::not_on_fault_fs(
                     name,
                     "it was started without it",
                 ));
             }
             nodes.push(node);
+        }
+        if nodes.iter().all(|n| n.dm_device().is_some()) {
+            return self.kill_dropping_unsynced(&nodes).await;
         }
         // Together, as a power failure takes them: the fault filesystem
         // dies with each container, and with it what was not synced.
@@ -400,11 +412,23 @@ impl Cluster for DockerCluster {
     }
 
     async fn flakey(&self, name: &str, flakey: &Flakey) -> Result<(), ClusterError> {
-        self.disk_request(name, &flakey.control()).await.map(drop)
+        let node = self.node(name).await?;
+        if node.dm_device().is_some() {
+            return self.dm_flakey(&node, flakey).await;
+        }
+        self.disk_control(&node, &flakey.control()).await.map(drop)
     }
 
     async fn slow_disk(&self, name: &str, delay_ms: u32) -> Result<(), ClusterError> {
-        self.disk_request(name, &slow_disk_control(delay_ms))
+        let node = self.node(name).await?;
+        if node.dm_device().is_some() {
+            let fault = FaultSpec::SlowDisk { delay_ms };
+            return Err(ClusterError::Unsupported {
+                fault: fault.verb().into(),
+                reason: dm_never(&fault).unwrap_or_default(),
+            });
+        }
+        self.disk_control(&node, &slow_disk_control(delay_ms))
             .await
             .map(drop)
     }
@@ -412,9 +436,11 @@ impl Cluster for DockerCluster {
     /// A node the fault made exit (etcd stops at a failed WAL write) is
     /// started again, with a filesystem that starts clean; a paused one is
     /// left to its own fault's undo.
+    /// On dm-flakey the device is switched up; a node started again
+    /// switches its own up.
     async fn heal_disk(&self, name: &str) -> Result<Vec<String>, ClusterError> {
         let node = self.node(name).await?;
-        if !node.on_fault_fs() || node.state == "paused" {
+        if !node.on_faultable_disk() || node.state == "paused" {
             return Ok(Vec::new());
         }
         if !node.has_netns() {
@@ -422,6 +448,11 @@ impl Cluster for DockerCluster {
             return Ok(vec![format!(
                 "{name}: started again (it had exited under the disk fault)"
             )]);
+        }
+        if node.dm_device().is_some() {
+            // dm-flakey counts nothing: the line says only that it ended.
+            self.dm_switch(&node, DmMode::Up).await?;
+            return Ok(vec![format!("{name}: disk faults ended")]);
         }
         let reply = self.disk_control(&node, &clear_control()).await?;
         Ok(vec![disk_faults_ended(name, &reply)])
@@ -532,8 +563,9 @@ impl Cluster for DockerCluster {
         Ok(self.heal_shaping_nodes(self.heals_everywhere()).await?)
     }
 
-    /// The faults carried out by the fault filesystem need it under each
-    /// of their nodes; a look at the containers' mounts, no exec.
+    /// The faults carried out on a node's disk need the fault filesystem
+    /// or dm-flakey under each of their nodes; a look at the containers,
+    /// no exec.
     async fn ready_for(&self, fault: &Fault) -> Result<(), ClusterError> {
         let nodes = match fault {
             Fault::KillLoseUnsynced { nodes } => nodes.clone(),
@@ -541,7 +573,7 @@ impl Cluster for DockerCluster {
             _ => return Ok(()),
         };
         for name in nodes {
-            if !self.node(&name).await?.on_fault_fs() {
+            if !self.node(&name).await?.on_faultable_disk() {
                 return Err(super::disk::not_on_fault_fs(
                     &name,
                     "it was started without it",
@@ -590,6 +622,13 @@ impl Cluster for DockerCluster {
                 let docker_node = self.node(node).await?;
                 if !docker_node.is_up() {
                     return Ok(true);
+                }
+                if docker_node.dm_device().is_some() {
+                    let args = self.dm_in_force(&docker_node).await?;
+                    return Ok(match fault {
+                        Fault::Flakey { flakey, .. } => args == mode_of(flakey).flakey_args(),
+                        _ => false,
+                    });
                 }
                 let status = self
                     .disk_control(&docker_node, &json!({"op": "status"}))

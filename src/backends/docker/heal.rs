@@ -8,8 +8,10 @@
 //! journal line carries — and its heal recorded. Then a scan, the safety net
 //! for anything the journal cannot know about (a journal deleted, a fault
 //! applied by hand): every node of our clusters in scope is checked for our
-//! chain and for a frozen cgroup, and every sidecar and rollback stash is
-//! removed. One line per
+//! chain and for a frozen cgroup, each running node on dm-flakey for a
+//! device left in a fault mode, and every sidecar and rollback stash is
+//! removed; with no scope, dm-flakey devices whose cluster is gone are
+//! removed too. One line per
 //! thing removed; the lease of a dead run goes once nothing of it is left.
 
 use std::path::{Path, PathBuf};
@@ -20,10 +22,12 @@ use chaos_nemeses::lease::{self, Found};
 use chaos_nemeses::nemesis::{self, NemesisError};
 use chaos_nemeses::{Cluster, Journal, JournalError};
 
+use chaos_nemeses::disk::dm_flakey;
+
 use super::cluster::{DockerCluster, Selector};
 use super::inventory::{known_clusters, our_clusters};
 use super::DockerError;
-use super::{rollback, sidecar};
+use super::{dm, rollback, sidecar};
 use crate::runid::new_run_id;
 
 /// Which clusters `chaos heal` may touch. Both empty: all of ours, and every
@@ -345,6 +349,28 @@ async fn scan(
             report.errors.push(e.to_string());
         }
     }
+    // dm-flakey devices whose cluster is gone entirely (removed by hand):
+    // the kernel keeps them, and their loop devices, until someone
+    // removes them.
+    if scope.project.is_none() && scope.run.is_none() {
+        let known: Vec<String> = our_clusters(docker)
+            .await?
+            .into_iter()
+            .map(|c| c.project)
+            .collect();
+        let orphans: Vec<String> = dm::host_devices()
+            .into_iter()
+            .filter(|d| dm_flakey::project_of(d).is_some_and(|p| !known.iter().any(|k| k == p)))
+            .collect();
+        match dm::remove_devices(docker, &orphans).await {
+            Ok(lines) => report.lines.extend(
+                lines
+                    .into_iter()
+                    .map(|l| format!("{l} (its cluster is gone)")),
+            ),
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
     // Sidecars and stashes whose cluster is gone entirely.
     let run = scope.run.as_deref();
     for (volume, of_run) in rollback::stashes(docker, run).await? {
@@ -393,6 +419,13 @@ async fn scan_cluster(cluster: &DockerCluster, report: &mut Report) -> Result<()
                 node.container,
                 cluster.name()
             ));
+        }
+        // Paused nodes thawed above: every running node on dm-flakey can
+        // be looked at.
+        let nodes = cluster.refresh().await?;
+        match cluster.heal_devices(&nodes).await {
+            Ok(lines) => report.lines.extend(lines),
+            Err(e) => report.errors.push(e.to_string()),
         }
         for node in nodes.iter().filter(|n| !n.has_netns()) {
             report.lines.push(format!(

@@ -11,8 +11,9 @@
 //! the record of what we created, whatever file, compose version or
 //! half-finished `up` created it, and force-removing a throwaway test
 //! cluster takes a fraction of compose's graceful stop. It removes only what
-//! carries both `io.chaos.managed=true` and `io.chaos.cluster=<project>`, and
-//! checks that nothing of it is left.
+//! carries both `io.chaos.managed=true` and `io.chaos.cluster=<project>`,
+//! and the project's dm-flakey devices (named after it: the host kernel
+//! keeps them after their nodes), and checks that nothing of it is left.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
@@ -27,10 +28,13 @@ use bollard::Docker;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
 
+use chaos_nemeses::disk::choice::Mechanism;
+use chaos_nemeses::disk::{dm_flakey, dm_node};
+
 use super::cluster::{discover, DockerCluster, Selector};
 use super::compose::{self, Spec};
 use super::images::{self, BASE_IMAGE};
-use super::{api_status, labels, one_line, DockerError};
+use super::{api_status, dm, labels, one_line, DockerError};
 use crate::runid::{check_run_id, new_run_id};
 
 /// What `up` needs.
@@ -47,8 +51,8 @@ pub struct UpOptions {
     /// How long the nodes may take to become healthy.
     pub timeout: Duration,
     pub compose_dir: PathBuf,
-    /// Each node's data on the fault filesystem, for disk faults.
-    pub disk: bool,
+    /// Each node's data on a disk the harness faults, and which way.
+    pub disk: Option<Mechanism>,
 }
 
 /// Start a cluster and wait until every node is healthy. On any failure what
@@ -72,12 +76,14 @@ pub async fn up(docker: &Docker, options: &UpOptions) -> Result<DockerCluster, D
     let command = compose::compose_command().await?;
     let file = spec.file(&options.compose_dir);
     let mut files = vec![file.as_path()];
-    let disk_file = spec.disk_file(&options.compose_dir);
-    let mut disk_env = Vec::new();
-    if options.disk {
-        disk_env = disk_environment(spec)?;
-        files.push(&disk_file);
-    }
+    let disk_file = options
+        .disk
+        .map(|mechanism| spec.disk_file(&options.compose_dir, mechanism));
+    let disk_env = match options.disk {
+        Some(mechanism) => disk_environment(spec, mechanism)?,
+        None => Vec::new(),
+    };
+    files.extend(disk_file.as_deref());
     let subnets = match &options.subnet {
         Some(net) => vec![check_subnet(net)?],
         None => free_subnets(docker, spec, &project).await?,
@@ -115,18 +121,23 @@ pub async fn up(docker: &Docker, options: &UpOptions) -> Result<DockerCluster, D
 
 /// What compose/disk-N.yml needs: this executable (mounted into each node,
 /// where it serves the fault filesystem) and the system's program; and a
-/// host with FUSE.
-fn disk_environment(spec: Spec) -> Result<Vec<(&'static str, String)>, DockerError> {
+/// host with FUSE. What compose/dm-N.yml needs: the node's entrypoint
+/// script and the system's program.
+fn disk_environment(
+    spec: Spec,
+    mechanism: Mechanism,
+) -> Result<Vec<(&'static str, String)>, DockerError> {
+    let program = ("CHAOS_DISK_EXEC", spec.system.process.to_string());
+    if mechanism == Mechanism::DmFlakey {
+        return Ok(vec![("CHAOS_DM_START", dm_node::start()), program]);
+    }
     if !std::path::Path::new("/dev/fuse").exists() {
         return Err(DockerError::Harness(
             "disk faults need FUSE on the Docker host and there is no /dev/fuse: `modprobe fuse`, or leave the disk faults out of --nemesis".into(),
         ));
     }
     let exe = chaos_executable()?;
-    Ok(vec![
-        ("CHAOS_BIN", exe.display().to_string()),
-        ("CHAOS_DISK_EXEC", spec.system.process.to_string()),
-    ])
+    Ok(vec![("CHAOS_BIN", exe.display().to_string()), program])
 }
 
 /// The chaos executable on the host, to mount into nodes (the fault
@@ -341,7 +352,7 @@ pub async fn down(docker: &Docker, selector: &Selector) -> Result<Vec<String>, D
     let left = leftovers(docker, &project).await?;
     if !left.is_empty() {
         return Err(DockerError::Harness(format!(
-            "{project}: left behind after down: {}: remove them with docker rm/network rm/volume rm",
+            "{project}: left behind after down: {}: remove them with docker rm/network rm/volume rm (a dm-flakey device: `chaos cluster down` again, or dmsetup remove and losetup -d as root)",
             left.join(", ")
         )));
     }
@@ -371,13 +382,24 @@ async fn project_containers(
 }
 
 /// Remove every container, network and volume of project `project` that
-/// carries our labels. Returns what it removed, one line per kind.
+/// carries our labels, and its nodes' dm-flakey devices (the host
+/// kernel's: they outlive the containers). Returns what it removed, one
+/// line per kind and per device.
 pub async fn sweep(docker: &Docker, project: &str) -> Result<Vec<String>, DockerError> {
     let filters = project_filter(project);
     let mut lines = Vec::new();
     let containers = project_containers(docker, &filters)
         .await
         .map_err(|e| DockerError::api(format!("cannot list the containers of {project}"), e))?;
+    // The devices the nodes were labelled with, and any of the project's
+    // the kernel still has (a node removed by hand).
+    let mut devices = project_devices(project);
+    for c in &containers {
+        let label = c.labels.as_ref().and_then(|l| l.get(labels::DM_DEVICE));
+        if let Some(device) = label.filter(|d| !devices.contains(d)) {
+            devices.push(device.clone());
+        }
+    }
     let options = RemoveContainerOptionsBuilder::new()
         .force(true)
         .v(true)
@@ -401,6 +423,9 @@ pub async fn sweep(docker: &Docker, project: &str) -> Result<Vec<String>, Docker
             containers.len()
         ));
     }
+    // With its nodes gone, no mount holds a device: removed before the
+    // volumes that hold their backing files.
+    lines.extend(dm::remove_devices(docker, &devices).await?);
     let networks = docker
         .list_networks(Some(
             ListNetworksOptionsBuilder::new().filters(&filters).build(),
@@ -444,7 +469,16 @@ pub async fn sweep(docker: &Docker, project: &str) -> Result<Vec<String>, Docker
     Ok(lines)
 }
 
-/// Containers, networks and volumes of `project` still there: `kind name`.
+/// The dm-flakey devices of `project` the kernel has.
+fn project_devices(project: &str) -> Vec<String> {
+    dm::host_devices()
+        .into_iter()
+        .filter(|d| dm_flakey::project_of(d) == Some(project))
+        .collect()
+}
+
+/// Containers, networks, volumes and dm-flakey devices of `project` still
+/// there: `kind name`.
 pub async fn leftovers(docker: &Docker, project: &str) -> Result<Vec<String>, DockerError> {
     let filters = project_filter(project);
     let fail = |e| DockerError::api(format!("cannot list what is left of {project}"), e);
@@ -478,6 +512,11 @@ pub async fn leftovers(docker: &Docker, project: &str) -> Result<Vec<String>, Do
             .unwrap_or_default()
             .into_iter()
             .map(|v| format!("volume {}", v.name)),
+    );
+    left.extend(
+        project_devices(project)
+            .into_iter()
+            .map(|d| format!("dm-flakey device {d}")),
     );
     Ok(left)
 }

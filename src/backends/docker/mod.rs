@@ -14,15 +14,19 @@
 //! * [`faults`]: `impl Cluster for DockerCluster`.
 //! * [`disk`]: disk faults, through the fault filesystem under each node's data.
 //! * [`rollback`]: `rollback`'s stash of each node's chunks, a volume of its own.
+//! * [`dm`]: disk faults, through a dm-flakey device under each node's data.
+//! * [`helper`]: throwaway helper containers (a node's files, the host's devices).
 //! * [`quality`]: losses and rate limits, through the sidecars.
 //! * [`heal`]: `chaos heal`: the journal's outstanding faults, then a scan.
 
 pub mod cluster;
 pub mod compose;
 pub mod disk;
+pub mod dm;
 pub mod engine;
 pub mod faults;
 pub mod heal;
+pub mod helper;
 pub mod images;
 pub mod inventory;
 pub mod lifecycle;
@@ -47,8 +51,11 @@ pub mod labels {
     pub const SYSTEM: &str = "io.chaos.system";
     pub const NODE: &str = "io.chaos.node";
     /// On a node: `faultfs` when its data is on the fault filesystem
-    /// (compose/disk-N.yml).
+    /// (compose/disk-N.yml), `dm-flakey` when on a flakey device
+    /// (compose/dm-N.yml).
     pub const DISK: &str = "io.chaos.disk";
+    /// On a node on dm-flakey: its device's name.
+    pub const DM_DEVICE: &str = "io.chaos.dm-device";
     /// On a sidecar: the name of the node container whose netns it shares.
     pub const SIDECAR_OF: &str = "io.chaos.sidecar-of";
     /// On a sidecar: the harness's name of that node (`n1`).

@@ -1,8 +1,9 @@
-//! `chaos run`: one whole test. The results folder first (`test.json`), then
-//! the images and the cluster, the workers and the nemesis for the time
-//! limit, the heal, the final reads, the node logs; then the results folder
-//! is checked and reported on (`results::analyse`, the same code as
-//! `chaos report DIR`) and the cluster taken down.
+//! `chaos run`: one whole test. On Docker the engine, the images and the
+//! way disks are faulted first (a run that cannot start leaves nothing);
+//! then the results folder (`test.json`), the cluster, the workers and the
+//! nemesis for the time limit, the heal, the final reads, the node logs;
+//! then the results folder is checked and reported on (`results::analyse`,
+//! the same code as `chaos report DIR`) and the cluster taken down.
 
 mod events;
 mod interrupts;
@@ -22,7 +23,7 @@ use chaos_nemeses::{ClusterError, FaultSpec, Journal};
 use crate::backends::docker::compose::{compose_dir, Spec};
 use crate::backends::docker::lifecycle::{self, UpOptions};
 use crate::backends::docker::own::OwnProject;
-use crate::backends::docker::{engine, images, DockerCluster, Selector};
+use crate::backends::docker::{dm, engine, images, DockerCluster, Selector};
 use crate::backends::k8s::{K8sCluster, Target};
 use crate::cli::{Backend, RunArgs};
 use crate::error::Failure;
@@ -75,7 +76,8 @@ fn first_meta(args: &RunArgs, plan: &Plan, dir: &Path, started: String) -> TestM
         client: plan.client.clone(),
         mix: args.mix.clone(),
         ops_per_key: args.ops_per_key,
-        disk_faults: plan.disk.then(|| "fuse".to_string()),
+        // Set once the way is chosen (on Docker, by asking the kernel).
+        disk_faults: None,
         traffic_shaping: None,
         cluster: None,
         system_version: None,
@@ -109,6 +111,30 @@ fn open_results(args: &RunArgs, plan: &Plan) -> Result<(std::path::PathBuf, Test
     Ok((dir, meta))
 }
 
+/// The system's image and the base, built if missing.
+async fn ensure_images(
+    docker: &bollard::Docker,
+    compose: &Path,
+    spec: Spec,
+    console: &Console,
+) -> Result<(), Failure> {
+    let wanted = [spec.system.image(), images::BASE_IMAGE.to_string()];
+    if images::require(docker, &wanted).await.is_ok() {
+        return Ok(());
+    }
+    console.say("building the images (a minute or two, once)");
+    let compose = compose.to_path_buf();
+    let code = tokio::task::spawn_blocking(move || images::build(&compose, false))
+        .await
+        .map_err(|e| Failure::Harness(format!("image build: {e}")))??;
+    if code != 0 {
+        return Err(Failure::Harness(format!(
+            "`chaos images build` failed (exit {code})"
+        )));
+    }
+    images::require(docker, &wanted).await
+}
+
 /// A local cluster: build the images if missing, bring it up, run, take it
 /// down (unless --keep-cluster).
 async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
@@ -118,25 +144,28 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
     let spec = Spec::new(plan.system.name, args.nodes)?;
     let compose = compose_dir(args.compose_dir.as_deref())?;
     let mut interrupts = Interrupts::new()?;
-    let (dir, mut meta) = open_results(args, plan)?;
     let console = Console::new();
+    let docker = engine::connect().await?;
+    // The images, then which way the disks are faulted (a helper from the
+    // base image asks the kernel): both before the results folder, so a
+    // run refused for want of dm-flakey leaves none.
+    ensure_images(&docker, &compose, spec, &console).await?;
+    let disk = match &plan.disk {
+        Some(decision) => {
+            Some(dm::choose(&docker, decision, plan.disk_forced, &plan.faults).await?)
+        }
+        None => None,
+    };
+    let (dir, mut meta) = open_results(args, plan)?;
     console.log_to(&dir.join("chaos.log"));
     console.say(&format!("results in {}", dir.display()));
-    // Images, then the cluster.
-    let docker = engine::connect().await?;
-    let wanted = [spec.system.image(), images::BASE_IMAGE.to_string()];
-    if images::require(&docker, &wanted).await.is_err() {
-        console.say("building the images (a minute or two, once)");
-        let compose = compose.clone();
-        let code = tokio::task::spawn_blocking(move || images::build(&compose, false))
-            .await
-            .map_err(|e| Failure::Harness(format!("image build: {e}")))??;
-        if code != 0 {
-            return Err(Failure::Harness(format!(
-                "`chaos images build` failed (exit {code})"
-            )));
-        }
-        images::require(&docker, &wanted).await?;
+    if let Some(choice) = &disk {
+        console.say(&format!(
+            "disk faults through {}: {}",
+            choice.mechanism, choice.why
+        ));
+        meta.disk_faults = Some(choice.mechanism.name().to_string());
+        meta.write(&dir)?;
     }
     let run_id = meta.run_id.clone();
     let options = UpOptions {
@@ -146,7 +175,7 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         subnet: None,
         timeout: Duration::from_secs(120),
         compose_dir: compose,
-        disk: plan.disk,
+        disk: disk.as_ref().map(|c| c.mechanism),
     };
     let up_started = Instant::now();
     let up = lifecycle::up(&docker, &options);
@@ -168,12 +197,12 @@ async fn on_docker(args: &RunArgs, plan: &Plan) -> Result<i32, Failure> {
         up_started.elapsed().as_secs_f64()
     ));
     // Never a run that claims disk faults it could not inject.
-    if options.disk {
+    if let Some(mechanism) = options.disk {
         if let Err(e) = cluster.check_disks().await {
             let _ = lifecycle::down(&docker, cluster.selector()).await;
             return Err(Failure::Harness(e.to_string()));
         }
-        console.say("every node keeps its data on the fault filesystem");
+        console.say(&format!("every node keeps its data on {mechanism}"));
     }
     if let Err(e) = check_shaping(&cluster, plan, &mut meta, &dir, &console).await {
         let _ = lifecycle::down(&docker, cluster.selector()).await;
@@ -379,7 +408,7 @@ async fn on_pods(
     }
     // Never a run that claims disk faults it could not inject: refused
     // before its results folder, its journal and its first op.
-    if plan.disk {
+    if plan.disk.is_some() {
         cluster.check_disks().await?;
         console.say("every pod keeps its data on the fault filesystem");
     }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chaos_nemeses::disk::choice::{self, Choice, Decision, Mechanism};
 use chaos_nemeses::{check_supported, FaultSpec};
 
 use crate::backends::docker::{DockerCluster, Selector};
@@ -33,9 +34,12 @@ pub struct Plan {
     pub ops_per_key: Option<u64>,
     /// Where the cluster comes from.
     pub cluster: ClusterSource,
-    /// Each node's data on the fault filesystem: asked by a disk fault in
-    /// --nemesis, or by --disk-faults fuse.
-    pub disk: bool,
+    /// Each node's data on a disk the harness faults (asked by a disk
+    /// fault in --nemesis, or by --disk-faults), and what the command line
+    /// settles of which way; None: no such disk.
+    pub disk: Option<Decision>,
+    /// `--disk-faults`.
+    pub disk_forced: Option<Mechanism>,
     /// The port clients connect to on each node.
     pub port: u16,
     pub faults: Vec<FaultSpec>,
@@ -94,20 +98,18 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         Backend::K8s => check_supported::<K8sCluster>("k8s", &faults),
     }
     .map_err(bad)?;
-    let disk = match args.disk_faults.as_deref() {
-        None => faults.iter().any(|f| f.needs_disk()),
-        Some("fuse") => true,
-        Some("dm") => {
-            return Err(bad(
-                "--disk-faults dm: runs do not use dm-flakey yet (its tables are tested in a VM, tests/dm_flakey_vm.rs); use --disk-faults fuse".into(),
-            ))
-        }
-        Some(other) => {
-            return Err(bad(format!(
-                "--disk-faults {other:?}: use fuse (or dm, not yet available)"
-            )))
-        }
-    };
+    let disk_forced = args
+        .disk_faults
+        .as_deref()
+        .map(Mechanism::parse)
+        .transpose()
+        .map_err(bad)?;
+    let disk = disk_forced.is_some() || faults.iter().any(|f| f.needs_disk());
+    if args.backend == Backend::K8s && disk_forced == Some(Mechanism::DmFlakey) {
+        return Err(bad(
+            "--disk-faults dm: pods keep their data on the fault filesystem only (k8s/etcd-disk.yaml, docs/kubernetes.md): leave --disk-faults out with --backend k8s".into(),
+        ));
+    }
     if let Some(disk) = faults.iter().find(|f| f.needs_disk()) {
         if cluster != ClusterSource::Ours {
             return Err(bad(format!(
@@ -115,6 +117,18 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
             )));
         }
     }
+    // What the command line alone settles; the kernel, asked once the
+    // engine is reached, the rest.
+    let disk = match (disk, args.backend) {
+        (false, _) => None,
+        (true, Backend::Docker) => Some(choice::decide(disk_forced, &faults).map_err(bad)?),
+        // The pods are started by the user, on the fault filesystem or not:
+        // the run asks each before its first op.
+        (true, Backend::K8s) => Some(Decision::Made(Choice {
+            mechanism: Mechanism::FaultFs,
+            why: "pods keep their data on the fault filesystem only".into(),
+        })),
+    };
     let interval = parse_duration(&args.nemesis_interval)
         .map_err(|e| bad(format!("--nemesis-interval: {e}")))?;
     if interval.is_zero() && !faults.is_empty() {
@@ -157,6 +171,7 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         read_mode,
         client: args.client.clone(),
         disk,
+        disk_forced,
         weights,
         ops_per_key: args.ops_per_key,
         cluster,
