@@ -36,7 +36,8 @@ impl Evidence<'_> {
 }
 
 /// A node log line worth reading next to the faults (an election, a leader
-/// change, a timeout), with when it was written in run time.
+/// change, a timeout, a fatal line), with when it was written in run time.
+#[derive(Debug)]
 pub struct NodeSignal {
     pub node: String,
     pub time: u64,

@@ -1,5 +1,6 @@
 //! The node log lines a report shows next to the faults: elections, leader
-//! changes, timeouts, as the system's description phrases them. Timestamps are read from the formats our images write
+//! changes, timeouts, as the system's description phrases them, and the
+//! fatal lines of a node that stops for good. Timestamps are read from the formats our images write
 //! (etcd 3.4's capnslog and raft lines, NATS 2.9) and placed on the run's
 //! clock; containers log in UTC.
 
@@ -15,18 +16,33 @@ pub fn signals(node: &str, log: &str, run_start: u64, phrases: &[&str]) -> Vec<N
             // The phrases are looked for in the message only: etcd's JSON
             // lines carry settings such as `election-timeout` beside it.
             let (at, text) = timestamp(line)?;
+            // A JSON line at a level that ends the process is a signal
+            // whatever it says (a node that will not start again).
+            let level = json_level(line).filter(|l| ["fatal", "panic", "dpanic"].contains(l));
             let lower = text.to_ascii_lowercase();
-            if !phrases.iter().any(|p| lower.contains(p)) {
+            if level.is_none() && !phrases.iter().any(|p| lower.contains(p)) {
                 return None;
             }
             let time = at.checked_sub(run_start)?;
             Some(NodeSignal {
                 node: node.to_string(),
                 time,
-                line: text.trim().to_string(),
+                line: match level {
+                    Some(level) => format!("{level}: {}", text.trim()),
+                    None => text.trim().to_string(),
+                },
             })
         })
         .collect()
+}
+
+/// The `level` of a JSON log line (zap's, as etcd writes it).
+fn json_level(line: &str) -> Option<&str> {
+    if line.starts_with('{') {
+        json_field(line, "level")
+    } else {
+        None
+    }
 }
 
 /// The signals inside a fault window, or within `margin` ns of one.
@@ -157,6 +173,20 @@ raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
                 "raft.node: dc25 elected leader 322f at term 2"
             )
         );
+    }
+
+    #[test]
+    fn a_node_that_stops_for_good_is_a_signal() {
+        // etcd 3.4 after corrupted writes and a crash, NATS's fatal level.
+        let etcd = r#"{"level":"warn","ts":"2026-11-24T03:20:49.000Z","msg":"simple token is not cryptographically signed"}
+{"level":"fatal","ts":"2026-11-24T03:20:50.000Z","caller":"mvcc/kvstore.go:538","msg":"failed to unmarshal mvccpb.KeyValue","error":"proto: KeyValue: illegal tag 0"}"#;
+        let s = signals("n3", etcd, AT_03_20_48, &phrases("etcd"));
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s[0].line, "fatal: failed to unmarshal mvccpb.KeyValue");
+        let nats = "[1] 2026/11/24 03:20:49.000000 [FTL] Can't start JetStream: corrupt state";
+        let s = signals("n1", nats, AT_03_20_48, &phrases("nats"));
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(s[0].line.starts_with("[FTL]"), "{s:?}");
     }
 
     #[test]

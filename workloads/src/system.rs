@@ -37,6 +37,13 @@ pub const RAFT_PHRASES: [&str; 10] = [
     "election",
 ];
 
+/// Lower-case phrases of a node that stops for good: NATS's fatal level
+/// (`[FTL]`) and the lines of a Go runtime failure. (A JSON log line at
+/// level `fatal` or `panic`, as etcd writes them, is a signal whatever its
+/// message: see the report's `signals`.) A node that will not start again
+/// after a disk fault says so only in its log.
+pub const CRASH_PHRASES: [&str; 3] = ["[ftl]", "panic:", "fatal error:"];
+
 /// A boxed future: the descriptions hold plain `fn`s, so what they start
 /// is boxed once per run, never per op.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

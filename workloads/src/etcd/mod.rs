@@ -29,7 +29,7 @@ pub static SYSTEM: System = System {
     scheme: Some("http"),
     process: "etcd",
     read_modes: &["linearizable", "serializable"],
-    log_phrases: &[&crate::system::RAFT_PHRASES],
+    log_phrases: &[&crate::system::RAFT_PHRASES, &crate::system::CRASH_PHRASES],
     version: |node| Box::pin(server_version(node)),
     workloads: &[Workload {
         name: "register",

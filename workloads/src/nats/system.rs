@@ -24,7 +24,11 @@ pub static SYSTEM: System = System {
     scheme: None,
     process: "nats-server",
     read_modes: &[],
-    log_phrases: &[&crate::system::RAFT_PHRASES, &JETSTREAM_PHRASES],
+    log_phrases: &[
+        &crate::system::RAFT_PHRASES,
+        &JETSTREAM_PHRASES,
+        &crate::system::CRASH_PHRASES,
+    ],
     version: |node| Box::pin(server_version(node)),
     workloads: &[
         Workload {

@@ -112,7 +112,7 @@ pub static OWN: System = System {
     scheme: None,
     process: "",
     read_modes: &[],
-    log_phrases: &[&crate::system::RAFT_PHRASES],
+    log_phrases: &[&crate::system::RAFT_PHRASES, &crate::system::CRASH_PHRASES],
     version: |_| Box::pin(async { Err("unknown".to_string()) }),
     workloads: WORKLOADS,
 };
