@@ -361,3 +361,29 @@ async fn a_flakey_on_a_pod_without_the_fault_filesystem_makes_no_exec() {
     );
     assert!(execs(&seen).is_empty());
 }
+
+/// Refused before the journal too: an entry there would send every later
+/// `chaos heal` to a filesystem that was never there.
+#[tokio::test]
+async fn a_disk_fault_on_pods_without_the_fault_filesystem_is_never_journaled() {
+    let (cluster, seen) = discovered(Box::new(|_| ok(three()))).await;
+    let dir = std::env::temp_dir().join(format!("k8s-ready-for-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut journal = chaos_nemeses::Journal::open(dir.join("journal.jsonl"), "by-hand").unwrap();
+    let fault = Fault::Flakey {
+        node: "etcd-1".into(),
+        flakey: Flakey::new(FlakeyMode::ErrorWrites),
+    };
+    let e = chaos_nemeses::nemesis::apply(&cluster, &mut journal, &fault)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pod etcd-1 does not keep its data on the fault filesystem"),
+        "{e}"
+    );
+    let journaled = journal.outstanding().unwrap();
+    assert!(journaled.is_empty(), "journaled: {journaled:?}");
+    assert!(execs(&seen).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

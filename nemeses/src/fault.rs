@@ -591,6 +591,19 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The nodes whose disk this fault acts on while they run (through the
+    /// fault filesystem or dm-flakey under their data): a backend's
+    /// [`Cluster::ready_for`] checks each is on one. Empty for every other
+    /// fault, the file faults included (they edit files while a node is
+    /// down).
+    pub fn live_disks(&self) -> Vec<&str> {
+        match self {
+            Fault::KillLoseUnsynced { nodes } => nodes.iter().map(String::as_str).collect(),
+            Fault::Flakey { node, .. } | Fault::SlowDisk { node, .. } => vec![node.as_str()],
+            _ => Vec::new(),
+        }
+    }
+
     /// The fault's name in the history: `start-<verb>`, `<verb>-in-force`
     /// (see [`crate::event::Step`]).
     pub fn verb(&self) -> &'static str {
@@ -721,15 +734,15 @@ impl Fault {
 
     /// End the fault when its time is up, as a run's schedule and a held
     /// `chaos nemesis apply` do. For every fault but `rollback` this is
-    /// [`Fault::undo_on`], and says nothing more than `stop-<verb>` does.
-    /// A rollback's end is where its damage is done: the stashed chunks
+    /// [`Fault::undo_on`], with what it reports (rules removed, what a disk
+    /// fault changed). A rollback's end is where its damage is done: the stashed chunks
     /// written back over the files (the data goes stale); its lines say how
     /// much, and which files were shorter or gone by then. A `chaos heal`
     /// never does this: it undoes.
     pub async fn end_on<C: Cluster>(&self, cluster: &C) -> Result<Vec<String>, ClusterError> {
         match self {
             Fault::Rollback { nodes, .. } => cluster.roll_back_files(nodes).await,
-            other => other.undo_on(cluster).await.map(|_| Vec::new()),
+            other => other.undo_on(cluster).await,
         }
     }
 

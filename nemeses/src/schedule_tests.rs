@@ -75,7 +75,7 @@ impl Cluster for SlowPartitions {
     }
     async fn heal(&self) -> Result<Vec<String>, ClusterError> {
         self.log("healed");
-        Ok(Vec::new())
+        Ok(vec!["removed the partition".into()])
     }
     async fn lose(
         &self,
@@ -220,13 +220,15 @@ async fn a_stop_during_an_apply_waits_for_it_then_undoes_it() {
         "the apply under way finished, then the loop undid it"
     );
     assert!(fixture.journal.outstanding().unwrap().is_empty());
-    assert!(
-        matches!(
-            fixture.kept.0.lock().unwrap().last(),
-            Some(Event::Stopped { error: None, .. })
-        ),
-        "the last word is that the fault is undone"
-    );
+    match fixture.kept.0.lock().unwrap().last() {
+        // What the undo said reaches the history's stop op.
+        Some(Event::Stopped {
+            error: None, said, ..
+        }) => {
+            assert_eq!(said, &["removed the partition"])
+        }
+        other => panic!("the last word is that the fault is undone, not {other:?}"),
+    }
     assert_eq!(
         fixture.finish(),
         ["start-partition", "partition-in-force", "stop-partition"]

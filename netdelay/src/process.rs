@@ -28,7 +28,7 @@ fn functions() -> String {
     format!(
         r#"alive() {{
   stat=
-  read -r stat < "/proc/$1/stat" 2>/dev/null || return 1
+  read -r stat 2>/dev/null < "/proc/$1/stat" || return 1
   case "$stat" in *") Z "*|*") X "*|"") return 1 ;; esac
 }}
 stop() {{

@@ -11,11 +11,20 @@ use chaos_checkers::perf::FaultWindow;
 /// case, the system's own), with their time since `run_start` (nanoseconds
 /// since the Unix epoch); lines before the run are left out.
 pub fn signals(node: &str, log: &str, run_start: u64, phrases: &[&str]) -> Vec<NodeSignal> {
+    // A line without a time of its own (a Go runtime's `panic:` and the
+    // stack under it) takes the time of the last line that had one.
+    let mut last_time = None;
     log.lines()
         .filter_map(|line| {
+            let (at, text) = match timestamp(line) {
+                Some((at, text)) => {
+                    last_time = Some(at);
+                    (at, text)
+                }
+                None => (last_time?, line),
+            };
             // The phrases are looked for in the message only: etcd's JSON
             // lines carry settings such as `election-timeout` beside it.
-            let (at, text) = timestamp(line)?;
             // A JSON line at a level that ends the process is a signal
             // whatever it says (a node that will not start again).
             let level = json_level(line).filter(|l| ["fatal", "panic", "dpanic"].contains(l));
@@ -187,6 +196,19 @@ raft2026/11/24 03:20:47 INFO: 8e9e05c52164694d became candidate at term 1";
         let s = signals("n1", nats, AT_03_20_48, &phrases("nats"));
         assert_eq!(s.len(), 1, "{s:?}");
         assert!(s[0].line.starts_with("[FTL]"), "{s:?}");
+        // A Go panic has no time of its own: it takes the last line's.
+        let go = "[1] 2026/11/24 03:20:50.000000 [INF] Starting JetStream\n\
+panic: runtime error: index out of range [3] with length 3\n\
+goroutine 1 [running]:";
+        let s = signals("n2", go, AT_03_20_48, &phrases("nats"));
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(
+            (s[0].time, s[0].line.as_str()),
+            (
+                2_000_000_000,
+                "panic: runtime error: index out of range [3] with length 3"
+            )
+        );
     }
 
     #[test]

@@ -209,9 +209,16 @@ impl DockerCluster {
             .iter()
             .map(|n| dm_device(n).map(str::to_string))
             .collect::<Result<Vec<String>, _>>()?;
+        // Thawed again if the fault fails: only those this call froze (a
+        // node a pause fault holds stays paused).
+        let ours: Vec<&DockerNode> = running
+            .iter()
+            .copied()
+            .filter(|n| n.state != "paused")
+            .collect();
         let frozen = join_all(running.iter().map(|n| self.freeze(n))).await;
         if let Some(Err(e)) = frozen.into_iter().find(Result::is_err) {
-            for node in &running {
+            for node in &ours {
                 let _ = self.thaw(node).await;
             }
             return Err(e);
@@ -227,7 +234,7 @@ impl DockerCluster {
         if let Err(why) = dropped {
             // Killed without the drop, the nodes would keep what they did
             // not sync: no power cut. Thawed, the fault failed.
-            for node in &running {
+            for node in &ours {
                 let _ = self.thaw(node).await;
             }
             return Err(ClusterError::Backend(format!(
@@ -236,13 +243,18 @@ impl DockerCluster {
             )));
         }
         let killed = join_all(running.iter().map(|n| self.sigkill(n))).await;
-        killed.into_iter().collect::<Result<Vec<()>, _>>()?;
         // Under the cgroup v1 freezer a frozen process takes its SIGKILL
-        // only once thawed; thawed, it dies before running anything.
+        // only once thawed; thawed, it dies before running anything. Every
+        // node is thawed, even when a kill failed: none is left frozen
+        // with its device dropping writes.
+        let mut thawed = Ok(());
         for node in &running {
-            self.thaw(node).await?;
+            if let Err(e) = self.thaw(node).await {
+                thawed = Err(e);
+            }
         }
-        Ok(())
+        killed.into_iter().collect::<Result<Vec<()>, _>>()?;
+        thawed
     }
 
     async fn freeze(&self, node: &DockerNode) -> Result<(), ClusterError> {

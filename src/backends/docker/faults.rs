@@ -422,11 +422,7 @@ impl Cluster for DockerCluster {
     async fn slow_disk(&self, name: &str, delay_ms: u32) -> Result<(), ClusterError> {
         let node = self.node(name).await?;
         if node.dm_device().is_some() {
-            let fault = FaultSpec::SlowDisk { delay_ms };
-            return Err(ClusterError::Unsupported {
-                fault: fault.verb().into(),
-                reason: dm_never(&fault).unwrap_or_default(),
-            });
+            return Err(slow_disk_on_dm(delay_ms));
         }
         self.disk_control(&node, &slow_disk_control(delay_ms))
             .await
@@ -567,17 +563,18 @@ impl Cluster for DockerCluster {
     /// or dm-flakey under each of their nodes; a look at the containers,
     /// no exec.
     async fn ready_for(&self, fault: &Fault) -> Result<(), ClusterError> {
-        let nodes = match fault {
-            Fault::KillLoseUnsynced { nodes } => nodes.clone(),
-            Fault::Flakey { node, .. } | Fault::SlowDisk { node, .. } => vec![node.clone()],
-            _ => return Ok(()),
-        };
-        for name in nodes {
-            if !self.node(&name).await?.on_faultable_disk() {
+        for name in fault.live_disks() {
+            let node = self.node(name).await?;
+            if !node.on_faultable_disk() {
                 return Err(super::disk::not_on_fault_fs(
-                    &name,
+                    name,
                     "it was started without it",
                 ));
+            }
+            if let Fault::SlowDisk { delay_ms, .. } = fault {
+                if node.dm_device().is_some() {
+                    return Err(slow_disk_on_dm(*delay_ms));
+                }
             }
         }
         Ok(())
@@ -640,5 +637,14 @@ impl Cluster for DockerCluster {
                 reason: "the Docker backend cannot look at it".into(),
             }),
         }
+    }
+}
+
+/// dm-flakey fails, drops and corrupts I/O but delays none.
+fn slow_disk_on_dm(delay_ms: u32) -> ClusterError {
+    let fault = FaultSpec::SlowDisk { delay_ms };
+    ClusterError::Unsupported {
+        fault: fault.verb().into(),
+        reason: dm_never(&fault).unwrap_or_default(),
     }
 }

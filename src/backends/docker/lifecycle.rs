@@ -424,8 +424,16 @@ pub async fn sweep(docker: &Docker, project: &str) -> Result<Vec<String>, Docker
         ));
     }
     // With its nodes gone, no mount holds a device: removed before the
-    // volumes that hold their backing files.
-    lines.extend(dm::remove_devices(docker, &devices).await?);
+    // volumes that hold their backing files. A device that will not go is
+    // said at the end, after the networks and volumes (an unscoped `chaos
+    // heal` removes a device whose cluster is gone).
+    let devices_left = match dm::remove_devices(docker, &devices).await {
+        Ok(removed) => {
+            lines.extend(removed);
+            None
+        }
+        Err(e) => Some(e),
+    };
     let networks = docker
         .list_networks(Some(
             ListNetworksOptionsBuilder::new().filters(&filters).build(),
@@ -466,7 +474,10 @@ pub async fn sweep(docker: &Docker, project: &str) -> Result<Vec<String>, Docker
     if !names.is_empty() {
         lines.push(format!("removed {} volumes of {project}", names.len()));
     }
-    Ok(lines)
+    match devices_left {
+        Some(e) => Err(e),
+        None => Ok(lines),
+    }
 }
 
 /// The dm-flakey devices of `project` the kernel has.

@@ -22,6 +22,7 @@
 //! what the kernel already holds.
 
 use chaos_faultfs::wrap::CONTROL;
+use chaos_nemeses::disk::choice::{Choice, Decision, Mechanism};
 use chaos_nemeses::disk::faultfs;
 use chaos_nemeses::storage::clear_control;
 use chaos_nemeses::{ClusterError, Fault};
@@ -33,6 +34,20 @@ use super::error::{one_line, K8sError};
 use super::{K8sCluster, SIDECAR};
 
 impl K8sCluster {
+    /// How a run on pods carries out its disk faults, from `--disk-faults`:
+    /// the fault filesystem, always. The harness starts no pods, so it
+    /// cannot put a dm-flakey device under them; the run asks each pod's
+    /// filesystem before its first op.
+    pub fn disk_choice(forced: Option<Mechanism>) -> Result<Decision, String> {
+        if forced == Some(Mechanism::DmFlakey) {
+            return Err("--disk-faults dm: pods keep their data on the fault filesystem only (k8s/*-disk.yaml, docs/kubernetes.md): leave --disk-faults out with --backend k8s".into());
+        }
+        Ok(Decision::Made(Choice {
+            mechanism: Mechanism::FaultFs,
+            why: "pods keep their data on the fault filesystem only".into(),
+        }))
+    }
+
     /// The chaos executable in `pod`'s system container, or why the pod's
     /// data is not on the fault filesystem.
     pub(crate) fn fault_fs<'a>(&self, pod: &'a K8sPod) -> Result<&'a str, ClusterError> {

@@ -432,6 +432,15 @@ impl Cluster for K8sCluster {
         self.end_disk_faults(name).await
     }
 
+    /// A disk fault needs each of its pods started on the fault
+    /// filesystem: known from their spec, no exec.
+    async fn ready_for(&self, fault: &Fault) -> Result<(), ClusterError> {
+        for name in fault.live_disks() {
+            self.fault_fs(&self.seen(name)?)?;
+        }
+        Ok(())
+    }
+
     async fn is_up(&self, name: &str) -> Result<bool, ClusterError> {
         let seen = self.seen(name)?;
         let Some(pod) = self.look(name).await? else {

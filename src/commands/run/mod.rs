@@ -15,6 +15,7 @@ mod target;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use chaos_nemeses::disk::choice::Decision;
 use chaos_nemeses::lease::{self, Lease, LeaseInfo};
 use chaos_nemeses::netem::Netem;
 use chaos_nemeses::shaping::Mechanism;
@@ -415,6 +416,10 @@ async fn on_pods(
     let (dir, mut meta) = open_results(args, plan)?;
     console.log_to(&dir.join("chaos.log"));
     console.say(&format!("results in {}", dir.display()));
+    if let Some(Decision::Made(choice)) = &plan.disk {
+        meta.disk_faults = Some(choice.mechanism.name().to_string());
+        meta.write(&dir)?;
+    }
     check_shaping(&cluster, plan, &mut meta, &dir, &console).await?;
     run_on(
         context(args, plan, &cluster, &dir, &console),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chaos_nemeses::disk::choice::{self, Choice, Decision, Mechanism};
+use chaos_nemeses::disk::choice::{self, Decision, Mechanism};
 use chaos_nemeses::{check_supported, FaultSpec};
 
 use crate::backends::docker::{DockerCluster, Selector};
@@ -105,11 +105,6 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
         .transpose()
         .map_err(bad)?;
     let disk = disk_forced.is_some() || faults.iter().any(|f| f.needs_disk());
-    if args.backend == Backend::K8s && disk_forced == Some(Mechanism::DmFlakey) {
-        return Err(bad(
-            "--disk-faults dm: pods keep their data on the fault filesystem only (k8s/etcd-disk.yaml, docs/kubernetes.md): leave --disk-faults out with --backend k8s".into(),
-        ));
-    }
     if let Some(disk) = faults.iter().find(|f| f.needs_disk()) {
         if cluster != ClusterSource::Ours {
             return Err(bad(format!(
@@ -122,12 +117,7 @@ pub fn plan(args: &RunArgs) -> Result<Plan, Failure> {
     let disk = match (disk, args.backend) {
         (false, _) => None,
         (true, Backend::Docker) => Some(choice::decide(disk_forced, &faults).map_err(bad)?),
-        // The pods are started by the user, on the fault filesystem or not:
-        // the run asks each before its first op.
-        (true, Backend::K8s) => Some(Decision::Made(Choice {
-            mechanism: Mechanism::FaultFs,
-            why: "pods keep their data on the fault filesystem only".into(),
-        })),
+        (true, Backend::K8s) => Some(K8sCluster::disk_choice(disk_forced).map_err(bad)?),
     };
     let interval = parse_duration(&args.nemesis_interval)
         .map_err(|e| bad(format!("--nemesis-interval: {e}")))?;
