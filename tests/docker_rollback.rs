@@ -211,10 +211,8 @@ fn a_rollback_puts_old_bytes_back_at_its_end_and_a_heal_only_drops_its_stash() {
             && l.ends_with("stale from now on")),
         "{said:?}"
     );
-    assert_eq!(
-        said.last().unwrap(),
-        &format!("removed rollback n2 from {}", cluster.name())
-    );
+    let ended = format!("removed rollback n2 from {}", cluster.name());
+    assert!(said.contains(&ended), "{said:?}");
     assert_eq!(
         file_hash(&node.id, path, offset, len),
         old,

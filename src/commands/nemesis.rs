@@ -299,12 +299,14 @@ pub async fn by_hand<C: Cluster>(
                     matches!(says, Says::Partitioned),
                 )
                 .await?;
-                for line in said {
-                    println!("{line}");
-                }
+                // What ended first (the line scripts wait for), then what
+                // the end said it did.
                 match says {
                     Says::Applied { .. } => println!("removed {what} from {name}"),
                     Says::Partitioned => println!("healed {name}"),
+                }
+                for line in said {
+                    println!("{line}");
                 }
             }
         }
