@@ -345,12 +345,7 @@ async fn partition_runs_the_shared_iptables_script_with_peer_pod_ips() {
         "{e}"
     );
     let seen = seen.lock().unwrap().clone();
-    let mut execs: Vec<(String, Vec<String>)> = seen
-        .iter()
-        .filter(|s| s.upgrade)
-        .map(|s| (s.path().to_string(), s.query("command")))
-        .collect();
-    execs.sort();
+    let execs = execs_seen(&seen);
     let run = "k8s:staging:app=etcd";
     let expect = |peers: &[&str]| {
         let peers: Vec<String> = peers.iter().map(|p| p.to_string()).collect();

@@ -75,6 +75,19 @@ pub fn mechanism(probe_output: &str) -> Option<Mechanism> {
     }
 }
 
+/// [`refuse_what_the_delayer_cannot`] for each of a run's shaping
+/// `faults` (a name and its netem), before its first op.
+pub fn refuse_any_the_delayer_cannot(
+    mechanism: Mechanism,
+    faults: &[(String, Netem)],
+    kernel: &str,
+) -> Result<(), ClusterError> {
+    for (name, netem) in faults {
+        refuse_what_the_delayer_cannot(mechanism, name, netem, kernel)?;
+    }
+    Ok(())
+}
+
 /// A shaping `netem` (named `fault`) refused in one line where it would
 /// fall to the delayer and the delayer cannot do all of it. `kernel` names
 /// the kernel without netem (`the Docker host's kernel`).

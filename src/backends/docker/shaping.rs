@@ -69,9 +69,7 @@ impl DockerCluster {
         faults: &[(String, Netem)],
     ) -> Result<Mechanism, ClusterError> {
         let mechanism = self.shaping().await?;
-        for (name, netem) in faults {
-            shared::refuse_what_the_delayer_cannot(mechanism, name, netem, KERNEL)?;
-        }
+        shared::refuse_any_the_delayer_cannot(mechanism, faults, KERNEL)?;
         Ok(mechanism)
     }
 

@@ -77,38 +77,27 @@ impl K8sCluster {
         old_uid: Option<&str>,
         until_ready: bool,
     ) -> Result<K8sPod, K8sError> {
-        let timeout = self.target.ready_timeout;
-        let start = Instant::now();
-        loop {
-            let seen = self.look(name).await?;
-            if let Some(pod) = &seen {
+        let wanted = if until_ready { "Ready" } else { "Running" };
+        self.poll_pod(
+            name,
+            &format!("back and {wanted}"),
+            |pod| {
                 let there = if until_ready {
                     pod.ready
                 } else {
                     pod.has_netns() && (pod.sidecar_running || !pod.has_sidecar)
                 };
-                if Some(pod.uid.as_str()) != old_uid && there && !pod.deleting {
-                    self.update(pod.clone());
-                    return Ok(pod.clone());
+                Some(pod.uid.as_str()) != old_uid && there && !pod.deleting
+            },
+            |seen| match seen {
+                None => "it has not been recreated".to_string(),
+                Some(p) if Some(p.uid.as_str()) == old_uid => {
+                    "the deleted pod is still there".to_string()
                 }
-            }
-            if start.elapsed() + POLL > timeout {
-                let state = match &seen {
-                    None => "it has not been recreated".to_string(),
-                    Some(p) if Some(p.uid.as_str()) == old_uid => {
-                        "the deleted pod is still there".to_string()
-                    }
-                    Some(p) => format!("it is {}", describe(p)),
-                };
-                let wanted = if until_ready { "Ready" } else { "Running" };
-                return Err(K8sError::Harness(format!(
-                    "pod {name} was not back and {wanted} within {}: {state}; see kubectl describe pod {name} -n {}",
-                    seconds(timeout),
-                    self.namespace()
-                )));
-            }
-            tokio::time::sleep(POLL).await;
-        }
+                Some(p) => format!("it is {}", describe(p)),
+            },
+        )
+        .await
     }
 
     /// Wait until the system container of pod `name` has been started
@@ -120,29 +109,46 @@ impl K8sCluster {
         name: &str,
         before: &K8sPod,
     ) -> Result<K8sPod, K8sError> {
+        let again = |p: &K8sPod| p.uid != before.uid || p.restarts > before.restarts;
+        self.poll_pod(
+            name,
+            "started again and Ready",
+            |pod| again(pod) && pod.running && pod.ready && !pod.deleting,
+            |seen| match seen {
+                None => "the pod does not exist".to_string(),
+                Some(p) if !again(p) => format!(
+                    "its container {} has not been started again (restarts: {}); the kubelet waits longer after each restart (10 s, doubling up to 5 min)",
+                    p.container, p.restarts
+                ),
+                Some(p) => format!("it is {}", describe(p)),
+            },
+        )
+        .await
+    }
+
+    /// Look at pod `name` every [`POLL`] until `done` holds (the pod seen
+    /// is remembered and returned), or the ready timeout passes: then one
+    /// line, "pod NAME was not WHAT within T: `why_not(last seen)`".
+    async fn poll_pod(
+        &self,
+        name: &str,
+        what: &str,
+        done: impl Fn(&K8sPod) -> bool,
+        why_not: impl Fn(Option<&K8sPod>) -> String,
+    ) -> Result<K8sPod, K8sError> {
         let timeout = self.target.ready_timeout;
         let start = Instant::now();
         loop {
             let seen = self.look(name).await?;
-            if let Some(pod) = &seen {
-                let again = pod.uid != before.uid || pod.restarts > before.restarts;
-                if again && pod.running && pod.ready && !pod.deleting {
-                    self.update(pod.clone());
-                    return Ok(pod.clone());
-                }
+            if let Some(pod) = seen.as_ref().filter(|p| done(p)) {
+                self.update(pod.clone());
+                return Ok(pod.clone());
             }
             if start.elapsed() + POLL > timeout {
-                let state = match &seen {
-                    None => "the pod does not exist".to_string(),
-                    Some(p) if p.uid == before.uid && p.restarts <= before.restarts => format!(
-                        "its container {} has not been started again (restarts: {}); the kubelet waits longer after each restart (10 s, doubling up to 5 min)",
-                        p.container, p.restarts
-                    ),
-                    Some(p) => format!("it is {}", describe(p)),
-                };
                 return Err(K8sError::Harness(format!(
-                    "pod {name} was not started again and Ready within {}: {state}; see kubectl describe pod {name} -n {}",
+                    "pod {name} was not {what} within {}: {}; see kubectl describe pod {name} -n {}",
                     seconds(timeout),
+                    why_not(seen.as_ref()),
                     self.namespace()
                 )));
             }

@@ -76,9 +76,7 @@ impl K8sCluster {
     ) -> Result<Mechanism, ClusterError> {
         let first = faults.first().map_or("delay", |(name, _)| name.as_str());
         let mechanism = self.shaping(first).await?;
-        for (name, netem) in faults {
-            shared::refuse_what_the_delayer_cannot(mechanism, name, netem, KERNEL)?;
-        }
+        shared::refuse_any_the_delayer_cannot(mechanism, faults, KERNEL)?;
         Ok(mechanism)
     }
 
